@@ -1,0 +1,1 @@
+"""ionis-tui: the Textual cockpit for training and verifying IONIS."""
