@@ -15,3 +15,13 @@ class InputError(IonisError):
 
 class CheckpointError(IonisError):
     """A checkpoint file cannot be read or does not match the model."""
+
+
+class DataError(IonisError):
+    """The database cannot be reached or does not hold usable signature data.
+
+    `setting` names the settings key the user should look at (e.g. "database.host")."""
+
+    def __init__(self, message: str, setting: str = ""):
+        super().__init__(message)
+        self.setting = setting
