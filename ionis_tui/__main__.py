@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 
-from engine.cli import COMMANDS
+from engine.cli import _requested
+
+
+def _wants_cli(argv: list[str]) -> bool:
+    return _requested(argv) is not None or any(a in ("-h", "--help") for a in argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if any(a in COMMANDS for a in argv) or any(a in ("-h", "--help") for a in argv):
+    if _wants_cli(argv):
         from engine.cli import main as cli_main
 
         return cli_main(argv)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 
 from engine.errors import IonisError
@@ -21,7 +22,30 @@ COMMANDS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+_NEGATIVE = re.compile(r"^-\d")
+
+
+def _join_negative_values(argv: list[str]) -> list[str]:
+    """argparse takes "-33.87,151.21" for an option; glue such values to their option so
+    southern/western coordinates work as typed: --tx -33.87,151.21 -> --tx=-33.87,151.21."""
+    out: list[str] = []
+    for tok in argv:
+        if out and _NEGATIVE.match(tok) and out[-1].startswith("--") and "=" not in out[-1]:
+            out[-1] = f"{out[-1]}={tok}"
+        else:
+            out.append(tok)
+    return out
+
+
+def _requested(argv: list[str]) -> str | None:
+    rest = list(argv)
+    while rest[:1] == ["--config"]:
+        rest = rest[2:]
+    rest = [a for a in rest if not a.startswith("--config=")]
+    return rest[0] if rest and rest[0] in COMMANDS else None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ionis-tui",
         description="Train and verify IONIS HF propagation models. Without a command, opens the app.",
@@ -29,13 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", metavar="PATH", help="settings file (default ./settings.toml)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, modname in COMMANDS.items():
-        importlib.import_module(modname).add_parser(sub)
+        if only is None or name == only:
+            importlib.import_module(modname).add_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
+    argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
+    parser = build_parser(_requested(argv))
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

@@ -1,0 +1,68 @@
+"""Settings: file, environment overrides, and clear messages for bad values."""
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from engine.errors import SettingsError
+from engine.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_settings_toml_holds_every_default():
+    data = tomllib.loads((ROOT / "settings.toml").read_text())
+    defaults = Settings().model_dump()
+    assert set(data) == set(defaults)
+    for section, values in defaults.items():
+        assert data[section] == values, section
+
+
+def test_env_overrides_file(tmp_path, monkeypatch):
+    cfg = tmp_path / "s.toml"
+    cfg.write_text("[train]\nepochs = 7\n[database]\npath = 'x.chdb'\n")
+    assert load_settings(cfg).train.epochs == 7
+    monkeypatch.setenv("IONIS_TRAIN__EPOCHS", "3")
+    monkeypatch.setenv("IONIS_DATABASE__PATH", "/tmp/other.chdb")
+    s = load_settings(cfg)
+    assert s.train.epochs == 3 and s.database.path == "/tmp/other.chdb"
+
+
+def test_ionis_config_env_selects_file(tmp_path, monkeypatch):
+    cfg = tmp_path / "s.toml"
+    cfg.write_text("[runs]\ndir = 'elsewhere'\n")
+    monkeypatch.setenv("IONIS_CONFIG", str(cfg))
+    assert load_settings().runs.dir == "elsewhere"
+
+
+@pytest.mark.parametrize("text,needle", [
+    ("[train]\nepochs = -1\n", "train.epochs"),
+    ("[train]\nbatch_size = 'big'\n", "train.batch_size"),
+    ("[database]\nmode = 'cloud'\n", "database.mode"),
+    ("[database]\nport = 70000\n", "database.port"),
+    ("[database]\ntable = 'x; DROP TABLE y'\n", "database.table"),
+    ("[database]\nhots = 'typo'\n", "unknown key 'database.hots'"),
+    ("[train]\nclamp_min = 3.0\n", "clamp_min"),
+    ("[train]\nval_fraction = 1.5\n", "train.val_fraction"),
+    ("[train\nepochs = 1\n", "not valid TOML"),
+    ("train = 3\n", "must be a [section] table"),
+])
+def test_bad_values_name_the_key(tmp_path, text, needle):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(text)
+    with pytest.raises(SettingsError) as exc:
+        load_settings(cfg)
+    assert needle in str(exc.value)
+    assert "Traceback" not in str(exc.value)
+
+
+def test_bad_env_value_names_the_variable(monkeypatch):
+    monkeypatch.setenv("IONIS_TRAIN__SEED", "abc")
+    with pytest.raises(SettingsError, match="IONIS_TRAIN__SEED"):
+        load_settings(ROOT / "settings.toml")
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(SettingsError, match="not found"):
+        load_settings(tmp_path / "nope.toml")
