@@ -1,0 +1,97 @@
+"""`ionis-tui data seed|status`: write demo signatures, or describe the configured table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from engine.settings import Settings
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("data", help="demo data and database status",
+                       description="Seed demo signatures or show what the signature table holds.")
+    dsub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    s = dsub.add_parser("seed", help="write demo signatures (simulated from a physical truth)",
+                        description="Generate demo signatures from real SFI/Kp days and a "
+                                    "documented ground truth, and make them the content of "
+                                    "the configured table (replaces earlier demo data).")
+    s.add_argument("--rows", type=int, help="signatures to write (default demo.rows)")
+    s.add_argument("--seed", type=int, help="random seed (default demo.seed)")
+    s.add_argument("--force", action="store_true",
+                   help="replace the table even if it holds rows `data seed` did not write")
+    s.set_defaults(run=run_seed)
+    st = dsub.add_parser("status", help="mode, table, row count, newest data, SFI/Kp ranges")
+    st.add_argument("--json", action="store_true", help="print one JSON object")
+    st.set_defaults(run=run_status)
+
+
+def _progress_printer(label: str):
+    tty = sys.stderr.isatty()
+    state = {"last": 0.0}
+
+    def show(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - state["last"] < (0.2 if tty else 2.0):
+            return
+        state["last"] = now
+        pct = 100.0 * done / total if total else 100.0
+        end = "\r" if tty and done < total else "\n"
+        print(f"{label} {pct:5.1f}%", end=end, file=sys.stderr, flush=True)
+
+    return show
+
+
+def run_seed(args: argparse.Namespace, settings: Settings) -> int:
+    from engine.data.client import connect, where
+    from engine.demo.seed import seed_demo
+    from engine.errors import InputError
+
+    db = settings.database
+    rows = settings.demo.rows if args.rows is None else args.rows
+    seed = settings.demo.seed if args.seed is None else args.seed
+    if rows < 1:
+        raise InputError(f"--rows must be >= 1, got {rows}")
+    if seed < 0:
+        raise InputError(f"--seed must be >= 0, got {seed}")
+    print(f"seeding {rows:,} demo signatures (seed {seed}) into {db.database}.{db.table} "
+          f"({where(db)})", file=sys.stderr)
+    t0 = time.perf_counter()
+    client = connect(db)
+    n = seed_demo(client, db, rows, seed, progress=_progress_printer("seeding"), force=args.force)
+    dt = time.perf_counter() - t0
+    print(f"wrote {n:,} signatures to {db.database}.{db.table} in {dt:.1f} s "
+          f"({n / dt:,.0f} rows/s)")
+    return 0
+
+
+def run_status(args: argparse.Namespace, settings: Settings) -> int:
+    from engine.data.client import connect
+    from engine.data.status import data_status
+
+    db = settings.database
+    st = data_status(connect(db), db)
+    if getattr(args, "json", False):
+        print(json.dumps(st))
+        return 0
+    print(f"mode        {st['mode']}  ({st['where']})")
+    print(f"table       {st['table']}")
+    print(f"rows        {st['row_count']:,}  (usable {st['usable_rows']:,}, without SFI "
+          f"{st['rows_without_sfi']:,}, malformed {st['malformed_rows']:,})")
+    if st["malformed_reasons"]:
+        print("malformed   " + ", ".join(f"{k} {v:,}" for k, v in st["malformed_reasons"].items()))
+    print(f"spots       {st['spots']:,}")
+    if st["usable_rows"]:
+        print(f"SFI         {st['sfi_min']:g} .. {st['sfi_max']:g}")
+        print(f"Kp          {st['kp_min']:g} .. {st['kp_max']:g}")
+        print(f"months      {st['months_present']} of 12")
+        print("bands       " + "  ".join(f"{k} {v:,}" for k, v in st["band_rows"].items()))
+    newest = st["newest_data"] or "unknown"
+    print(f"newest data {newest}  ({st['newest_data_note']})")
+    if st["demo"]:
+        d = st["demo"]
+        print(f"demo        seed {d['seed']}, {d['rows']:,} rows, written {d['written_at']}, "
+              f"space weather {d['space_weather_first_day']} .. {d['space_weather_last_day']}")
+    return 0

@@ -1,0 +1,155 @@
+"""`ionis-tui train`: a headless training run with one line per epoch; Ctrl-C stops cleanly."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from engine.errors import InputError
+from engine.settings import Settings
+from engine.train import events as ev
+
+EXIT_FAILED, EXIT_INPUT, EXIT_STOPPED = 1, 2, 130
+
+
+def _whole(least: int):
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if v < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least}, got {v}")
+        return v
+    return parse
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("train", help="train a model (headless, one line per epoch)",
+                       description="Train IONIS from the configured signature table. Writes "
+                                   "runs/<run-id>/ (metrics.jsonl, last.pt, best.safetensors). "
+                                   "Ctrl-C saves last.pt and stops; --resume continues.")
+    p.add_argument("--headless", action="store_true",
+                   help="accepted for symmetry with the app; the command is always headless")
+    p.add_argument("--epochs", type=_whole(1), help="epochs (default train.epochs; on --resume, "
+                                                    "the run's own total)")
+    p.add_argument("--limit-rows", type=_whole(0), metavar="N",
+                   help="train on a seeded sample of N rows, 0 = all (default train.limit_rows)")
+    p.add_argument("--run-dir", metavar="DIR", help="folder for this run (default runs.dir/<run-id>)")
+    p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last.pt")
+    p.set_defaults(run=run)
+
+
+def _effective_settings(args: argparse.Namespace, settings: Settings) -> Settings:
+    if args.resume:
+        from engine.train.rundir import RunFolder, settings_for_resume
+
+        if args.run_dir:
+            raise InputError("--run-dir and --resume exclude each other: --resume continues its own folder")
+        if args.limit_rows is not None:
+            raise InputError("--limit-rows cannot change on --resume: the run keeps the rows it started with")
+        RunFolder.open(args.resume)  # a clear error for a folder that is not a resumable run
+        return settings_for_resume(args.resume, settings, args.epochs)
+    upd = {}
+    if args.epochs:
+        upd["epochs"] = args.epochs
+    if args.limit_rows is not None:
+        upd["limit_rows"] = args.limit_rows
+    return settings.model_copy(update={"train": settings.train.model_copy(update=upd)}) if upd else settings
+
+
+def _fmt_s(s: float | None) -> str:
+    if s is None:
+        return "-"
+    s = int(round(s))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def epoch_line(m: dict) -> str:
+    def f(key: str, spec: str) -> str:
+        v = m.get(key)
+        return "-" if v is None else format(v, spec)
+    return (f"epoch {m['epoch']}/{m['epochs']}  train {f('train_loss', '.4f')}  val {f('val_loss', '.4f')}  "
+            f"RMSE {f('val_rmse_db', '.2f')} dB  r {f('val_pearson', '+.4f')}  "
+            f"sun {f('sun_effect_db', '+.2f')} dB  storm {f('storm_effect_db', '+.2f')} dB  "
+            f"{f('samples_per_s', ',.0f')} samples/s  ETA {_fmt_s(m.get('eta_s'))}")
+
+
+class _Printer:
+    """on_event for the CLI: epochs to stdout, loading progress and notices to stderr."""
+
+    def __init__(self) -> None:
+        self._last_load = 0.0
+        self.started = False  # a failure before RunStarted is a data/settings problem (exit 2)
+
+    def __call__(self, e: ev.Event) -> None:
+        if isinstance(e, ev.LoadProgress):
+            now = time.monotonic()
+            if now - self._last_load >= 1.0 or (e.rows_total and e.rows_done >= e.rows_total):
+                self._last_load = now
+                total = f"/{e.rows_total:,}" if e.rows_total else ""
+                print(f"loading rows: {e.rows_done:,}{total}", file=sys.stderr, flush=True)
+        elif isinstance(e, ev.RunStarted):
+            self.started = True
+            start = f", from epoch {e.start_epoch}" if e.start_epoch > 1 else ""
+            src = f" from {e.data_source}" if e.data_source else ""
+            print(f"run {e.run_id}: {e.rows_train:,} train / {e.rows_val:,} validation rows{src}, "
+                  f"{e.epochs} epochs{start}, {e.params:,} parameters on {e.device}; folder {e.run_dir}",
+                  flush=True)
+        elif isinstance(e, ev.EpochEnd):
+            print(epoch_line(e.metrics), flush=True)
+        elif isinstance(e, ev.Notice):
+            print(f"{e.level}: {e.text}", file=sys.stderr, flush=True)
+        elif isinstance(e, ev.CheckpointSaved) and e.kind == "manual":
+            print(f"checkpoint saved: {e.path}", file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from engine.data.client import connect, where
+    from engine.data.loader import load_rows
+    from engine.train.session import TrainingSession
+
+    settings = _effective_settings(args, settings)
+    db, tr = settings.database, settings.train
+
+    def loader(progress, cancel):
+        rows = load_rows(connect(db), db, limit_rows=tr.limit_rows, seed=tr.seed,
+                         val_fraction=tr.val_fraction, progress=progress, cancel=cancel)
+        report = getattr(rows, "report", None)
+        if report is not None:
+            print(f"data: {report.summary()}", file=sys.stderr, flush=True)
+        return rows
+
+    printer = _Printer()
+    session = TrainingSession(settings, rows_loader=loader, on_event=printer,
+                              run_dir=Path(args.run_dir) if args.run_dir else None,
+                              resume=Path(args.resume) if args.resume else None,
+                              data_source=f"{where(db)} {db.database}.{db.table}")
+    def on_sigint(signum, frame):
+        # First Ctrl-C: stop at the next step boundary (last.pt is saved). A second one
+        # falls through to the default handler and aborts at once.
+        print("\nstopping: saving last.pt (Ctrl-C again to abort without saving)", file=sys.stderr, flush=True)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        session.stop()
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if in_main else None
+    try:
+        end = session.run()
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
+    if end.state == ev.FINISHED:
+        print(end.message, flush=True)
+        return 0
+    if end.state == ev.STOPPED:
+        print(end.message, file=sys.stderr)
+        if (session.run_dir / "last.pt").is_file():
+            print(f"resume with: ionis-tui train --resume {session.run_dir}", file=sys.stderr)
+        return EXIT_STOPPED
+    print(f"error: {end.message}", file=sys.stderr)
+    return EXIT_FAILED if printer.started else EXIT_INPUT

@@ -1,0 +1,353 @@
+"""Demo signatures: simulate WSPR spots from the ground truth and aggregate them exactly the
+way the real table is built, then write them to ClickHouse.
+
+Simulation, per batch of "cells" (TX grid, RX grid, band, UTC hour, month):
+  1. stations are drawn from regional clusters (mostly North America, Europe, Japan,
+     Australia), cells keep pairs at least 500 km apart (grid centres);
+  2. each cell gets a number of attempted spots; each spot falls on a random OBSERVED day
+     of that month (2008..latest observed) and carries that day's F10.7 and the Kp of its
+     3-hour block (engine.demo.space_weather);
+  3. spot SNR = truth (engine.demo.truth, at the cell's mid-month day and the middle of its
+     hour) + N(0, FADING_DB), rounded to whole dB like WSPR reports; spots below
+     DECODE_FLOOR_DB are never recorded (the survivorship bias of real data);
+  4. recorded spots are aggregated per cell: median (quantile 0.5), count (cells with fewer
+     than 5 spots are dropped), std, reliability (share > -20 dB), avg SFI/Kp, distance and
+     azimuth.
+Everything is vectorised numpy; the same seed gives the same rows.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.bands import BANDS
+from engine.data.client import translating
+from engine.data.meta import read_meta, write_meta
+from engine.data.schema import create_table_sql
+from engine.demo.space_weather import ObservedDays, observed_days
+from engine.demo.truth import (
+    DECODE_FLOOR_DB,
+    FADING_DB,
+    condition_terms,
+    path_geometry,
+    snr_from_terms,
+)
+from engine.errors import DataError, InputError
+from engine.geo import bearing_deg, haversine_km, mid_month_doy
+from engine.settings import DatabaseSettings
+
+Progress = Callable[[int, int], None]
+
+MIN_DISTANCE_KM = 500.0
+MIN_SPOTS = 5
+RELIABLE_DB = -20.0
+SNR_MAX_DB = 30            # WSPR reports whole dB; nothing real is stronger than this
+N_STATIONS = 6000          # station population per seed
+CELLS_PER_BATCH = 200_000
+SPOT_CHUNK = 65_536
+INSERT_CHUNK = 250_000
+META_KEY = "seed"
+
+# Regional clusters: (lat, lon, sd_lat, sd_lon, share of stations). WSPR activity is
+# dominated by North America and Europe, then Japan and Australia.
+CLUSTERS = (
+    (40.0, -78.0, 4.0, 6.0, 0.20),    # NA east
+    (40.0, -95.0, 5.0, 8.0, 0.08),    # NA central
+    (37.0, -120.0, 4.0, 3.0, 0.08),   # NA west
+    (51.0, 5.0, 4.0, 8.0, 0.28),      # EU west/central
+    (58.0, 20.0, 4.0, 10.0, 0.07),    # EU north/east
+    (42.0, 12.0, 3.0, 8.0, 0.05),     # EU south
+    (36.0, 138.0, 2.5, 3.0, 0.07),    # JA
+    (-33.0, 149.0, 3.0, 4.0, 0.05),   # VK east
+    (-40.0, 175.0, 3.0, 2.0, 0.01),   # ZL
+    (-25.0, -50.0, 6.0, 6.0, 0.03),   # South America
+    (-30.0, 25.0, 3.0, 4.0, 0.01),    # ZS
+    (25.0, 110.0, 8.0, 12.0, 0.03),   # rest of Asia
+    (66.0, 0.0, 3.0, 30.0, 0.02),     # Arctic (OX, TF, LA/SM/OH north)
+    (20.0, -157.0, 1.0, 2.0, 0.01),   # KH6 / Pacific
+)
+# Share of WSPR activity per band, in BANDS order (160m .. 10m).
+BAND_SHARE = (0.04, 0.09, 0.03, 0.20, 0.13, 0.24, 0.07, 0.07, 0.04, 0.09)
+
+COLUMNS = ("tx_grid_4", "rx_grid_4", "band", "hour", "month", "median_snr", "spot_count",
+           "snr_std", "reliability", "avg_sfi", "avg_kp", "avg_distance", "avg_azimuth")
+
+
+class SeedCancelled(DataError):
+    """cancel() returned True while generating or writing demo data."""
+
+
+def grid4(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Vectorised 4-character Maidenhead square (S4 bytes) of each point."""
+    lo = np.clip(np.asarray(lon, dtype=np.float64) + 180.0, 0.0, 359.999)
+    la = np.clip(np.asarray(lat, dtype=np.float64) + 90.0, 0.0, 179.999)
+    chars = np.stack([65 + lo // 20, 65 + la // 10, 48 + (lo % 20) // 2, 48 + la % 10], axis=1)
+    return chars.astype(np.uint8).view("S4").ravel()
+
+
+def grid4_center(grids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    b = np.asarray(grids, dtype="S4").view(np.uint8).reshape(-1, 4).astype(np.float64)
+    return (b[:, 1] - 65) * 10 - 90 + (b[:, 3] - 48) + 0.5, (b[:, 0] - 65) * 20 - 180 + (b[:, 2] - 48) * 2 + 1
+
+
+def _grid_code(grids: np.ndarray) -> np.ndarray:
+    b = np.asarray(grids, dtype="S4").view(np.uint8).reshape(-1, 4).astype(np.int64)
+    return (((b[:, 0] - 65) * 18 + (b[:, 1] - 65)) * 10 + (b[:, 2] - 48)) * 10 + (b[:, 3] - 48)
+
+
+def stations(rng: np.random.Generator, n: int = N_STATIONS) -> np.ndarray:
+    """Grid squares (S4) of n stations drawn from the regional clusters."""
+    share = np.array([c[4] for c in CLUSTERS])
+    which = rng.choice(len(CLUSTERS), size=n, p=share / share.sum())
+    c = np.array([c[:4] for c in CLUSTERS])[which]
+    lat = np.clip(c[:, 0] + rng.normal(size=n) * c[:, 2], -85.0, 85.0)
+    lon = (c[:, 1] + rng.normal(size=n) * c[:, 3] + 180.0) % 360.0 - 180.0
+    return grid4(lat, lon)
+
+
+@dataclass
+class SpotBatch:
+    """Raw simulated spots of one batch (for tests and the survivorship analysis)."""
+
+    cell: np.ndarray      # (S,) index into the batch's cells
+    true_db: np.ndarray   # (S,) truth before fading
+    snr: np.ndarray       # (S,) reported SNR (whole dB, before the floor)
+    sfi: np.ndarray
+    kp: np.ndarray
+    recorded: np.ndarray  # (S,) bool: at or above the decode floor
+
+
+def _draw_cells(rng, pool: np.ndarray, n: int) -> dict:
+    tx = pool[rng.integers(0, len(pool), n)]
+    rx = pool[rng.integers(0, len(pool), n)]
+    tla, tlo = grid4_center(tx)
+    rla, rlo = grid4_center(rx)
+    d = haversine_km(tla, tlo, rla, rlo)
+    keep = d >= MIN_DISTANCE_KM
+    band_i = rng.choice(len(BANDS), size=n, p=np.array(BAND_SHARE) / sum(BAND_SHARE))
+    cells = {
+        "tx": tx, "rx": rx, "tx_lat": tla, "tx_lon": tlo, "rx_lat": rla, "rx_lon": rlo,
+        "distance": d, "band_i": band_i.astype(np.int64),
+        "hour": rng.integers(0, 24, n), "month": rng.integers(1, 13, n),
+    }
+    return {k: v[keep] for k, v in cells.items()}
+
+
+def _cell_keys(cells: dict) -> np.ndarray:
+    key = _grid_code(cells["tx"]) * 32400 + _grid_code(cells["rx"])
+    return ((key * 10 + cells["band_i"]) * 24 + cells["hour"]) * 12 + (cells["month"] - 1)
+
+
+def simulate_spots(rng, cells: dict, days: ObservedDays) -> SpotBatch:
+    """Attempted spots for each cell: real day's SFI/Kp, truth + fading, decode floor."""
+    n = len(cells["hour"])
+    # Attempts per cell: lognormal, median ~12, a long tail of busy paths.
+    attempts = np.clip(np.rint(np.exp(rng.normal(2.5, 0.8, n))), MIN_SPOTS, 400).astype(np.int64)
+    cell = np.repeat(np.arange(n), attempts)
+    # A random observed day of the cell's month (any year), and that day's space weather.
+    order = np.argsort(days.month, kind="stable")
+    starts = np.searchsorted(days.month[order], np.arange(1, 13))
+    counts = np.bincount(days.month, minlength=13)[1:]
+    m = cells["month"][cell] - 1
+    day = order[starts[m] + (rng.random(len(cell)) * counts[m]).astype(np.int64)]
+    sfi = days.sfi[day].astype(np.float64)
+    kp = days.kp[day, cells["hour"][cell] // 3].astype(np.float64)
+
+    geo = path_geometry(cells["tx_lat"], cells["tx_lon"], cells["rx_lat"], cells["rx_lon"])
+    freq = np.array([b.freq_hz for b in BANDS], dtype=np.float64)[cells["band_i"]]
+    terms = condition_terms(geo, freq, cells["hour"] + 0.5, mid_month_doy(cells["month"]))
+    true_db = np.empty(len(cell))
+    for a in range(0, len(cell), SPOT_CHUNK):  # chunks small enough to stay in CPU cache
+        c = cell[a:a + SPOT_CHUNK]
+        true_db[a:a + SPOT_CHUNK] = snr_from_terms({k: v[..., c] for k, v in terms.items()},
+                                                   sfi[a:a + SPOT_CHUNK], kp[a:a + SPOT_CHUNK])
+    snr = np.minimum(np.rint(true_db + rng.normal(0.0, FADING_DB, len(cell))), SNR_MAX_DB)
+    return SpotBatch(cell=cell, true_db=true_db, snr=snr, sfi=sfi, kp=kp,
+                     recorded=snr >= DECODE_FLOOR_DB)
+
+
+def aggregate(cells: dict, spots: SpotBatch) -> dict:
+    """Group recorded spots per cell like the real table; cells with < MIN_SPOTS vanish."""
+    n = len(cells["hour"])
+    r = spots.recorded
+    cell, snr = spots.cell[r], spots.snr[r]
+    count = np.bincount(cell, minlength=n)
+    ok = count >= MIN_SPOTS
+    # SNRs are whole dB in [floor, SNR_MAX_DB]: an exact median from per-cell histograms.
+    lo = int(DECODE_FLOOR_DB)
+    nb = SNR_MAX_DB - lo + 1
+    hist = np.bincount(cell * nb + (snr - lo).astype(np.int64), minlength=n * nb).reshape(n, nb)
+    hist, cnt = hist[ok], count[ok]
+    cum = np.cumsum(hist, axis=1)
+    lower = np.argmax(cum >= ((cnt + 1) // 2)[:, None], axis=1)   # k-th smallest, k=(c+1)//2
+    upper = np.argmax(cum >= (cnt // 2 + 1)[:, None], axis=1)     # k-th smallest, k=c//2+1
+    median = (lower + upper) / 2.0 + lo
+    s1 = np.bincount(cell, weights=snr, minlength=n)[ok]
+    s2 = np.bincount(cell, weights=snr * snr, minlength=n)[ok]
+    mean = s1 / cnt
+    std = np.sqrt(np.maximum(s2 / cnt - mean * mean, 0.0))
+    reliable = np.bincount(cell, weights=(snr > RELIABLE_DB).astype(np.float64), minlength=n)[ok]
+    avg_sfi = np.bincount(cell, weights=spots.sfi[r], minlength=n)[ok] / cnt
+    avg_kp = np.bincount(cell, weights=spots.kp[r], minlength=n)[ok] / cnt
+    c = {k: v[ok] for k, v in cells.items()}
+    az = bearing_deg(c["tx_lat"], c["tx_lon"], c["rx_lat"], c["rx_lon"])
+    return {
+        "tx_grid_4": c["tx"], "rx_grid_4": c["rx"],
+        "band": np.array([b.id for b in BANDS], dtype=np.int32)[c["band_i"]],
+        "hour": c["hour"].astype(np.uint8), "month": c["month"].astype(np.uint8),
+        "median_snr": median.astype(np.float32), "spot_count": cnt.astype(np.uint32),
+        "snr_std": std.astype(np.float32), "reliability": (reliable / cnt).astype(np.float32),
+        "avg_sfi": avg_sfi.astype(np.float32), "avg_kp": avg_kp.astype(np.float32),
+        "avg_distance": np.rint(c["distance"]).astype(np.uint32),
+        "avg_azimuth": (np.rint(az).astype(np.int64) % 360).astype(np.uint16),
+    }
+
+
+def generate_signatures(n: int, seed: int, progress: Progress | None = None,
+                        cancel: Callable[[], bool] | None = None) -> dict[str, np.ndarray]:
+    """n demo signatures as numpy columns (COLUMNS order, schema dtypes; grids as S4).
+
+    Deterministic for (n, seed). progress(rows_done, n) after each batch; cancel() returning
+    True raises SeedCancelled (a DataError)."""
+    n = int(n)
+    if n < 1:
+        raise InputError(f"number of demo rows must be >= 1, got {n}")
+    if int(seed) < 0:
+        raise InputError(f"seed must be >= 0, got {seed}")
+    rng = np.random.default_rng(int(seed))
+    days = observed_days()
+    pool = stations(rng)
+    parts: list[dict] = []
+    seen = np.empty(0, dtype=np.int64)
+    done = 0
+    yield_share = 0.35  # signatures per drawn cell; updated from each batch
+    if progress:
+        progress(0, n)
+    while done < n:
+        if cancel is not None and cancel():
+            raise SeedCancelled(f"demo generation cancelled after {done:,} of {n:,} rows")
+        # Draw about as many cells as still needed (small requests stay fast); depends only
+        # on earlier batches, so the output stays a function of (n, seed).
+        want = int((n - done) / max(yield_share, 0.05) * 1.15) + 1000
+        drawn = min(CELLS_PER_BATCH, want)
+        cells = _draw_cells(rng, pool, drawn)
+        keys = _cell_keys(cells)
+        _, first = np.unique(keys, return_index=True)
+        first = np.sort(first)
+        first = first[~np.isin(keys[first], seen)]   # one row per key across batches too
+        cells = {k: v[first] for k, v in cells.items()}
+        seen = np.concatenate([seen, keys[first]])
+        rows = aggregate(cells, simulate_spots(rng, cells, days))
+        yield_share = max(len(rows["hour"]), 1) / drawn
+        take = min(len(rows["hour"]), n - done)
+        parts.append({k: v[:take] for k, v in rows.items()})
+        done += take
+        if progress:
+            progress(done, n)
+    return {k: np.concatenate([p[k] for p in parts]) for k in COLUMNS}
+
+
+def _rows_in(client, db: DatabaseSettings, table: str) -> int | None:
+    """Row count of database.table, None when the table does not exist."""
+    with translating(db):
+        n = client.query("SELECT count() FROM system.tables WHERE database = {d:String} AND "
+                         "name = {t:String}", parameters={"d": db.database, "t": table}).result_rows
+        if not n[0][0]:
+            return None
+        return int(client.query(f"SELECT count() FROM `{db.database}`.`{table}`").result_rows[0][0])
+
+
+def seed_demo(client, db: DatabaseSettings, rows: int, seed: int,
+              progress: Progress | None = None, cancel: Callable[[], bool] | None = None,
+              force: bool = False) -> int:
+    """Generate `rows` demo signatures and make them the content of db's table.
+
+    Rows go to a staging table first, which then replaces the target in one EXCHANGE: a
+    cancel (SeedCancelled) or an error leaves the old table untouched, never half-written.
+    A target holding rows that `data seed` did not write is refused unless force=True, so
+    real data is never overwritten by accident. progress(done, total) counts rows generated
+    plus rows written (total = 2 * rows). Returns the number of rows written."""
+    rows = int(rows)
+    if rows < 1:
+        raise InputError(f"number of demo rows must be >= 1, got {rows}")
+    t0 = time.perf_counter()
+    existing = _rows_in(client, db, db.table)
+    if existing and not force:
+        meta = read_meta(client, db, META_KEY)
+        if not meta or not meta.get("demo"):
+            raise DataError(
+                f"{db.database}.{db.table} holds {existing:,} rows that `ionis-tui data seed` did "
+                f"not write; refusing to replace them (use --force, or point database.table / "
+                f"database.database elsewhere)", setting="database.table")
+    total = 2 * rows
+    gen_progress = (lambda done, _n: progress(done, total)) if progress else None
+    cols = generate_signatures(rows, seed, progress=gen_progress, cancel=cancel)
+
+    staging = f"{db.table}__seeding"
+    if len(db.table) + len("__seeding") > 128:
+        staging = "ionis_seeding"
+    name = f"`{db.database}`.`{staging}`"
+    with translating(db):
+        client.command(f"CREATE DATABASE IF NOT EXISTS `{db.database}`")
+        client.command(f"DROP TABLE IF EXISTS {name} SYNC")
+        client.command(create_table_sql(db, staging))
+    try:
+        for a in range(0, rows, INSERT_CHUNK):
+            if cancel is not None and cancel():
+                raise SeedCancelled(f"demo seeding cancelled after writing {a:,} of {rows:,} "
+                                    f"rows; {db.database}.{db.table} is unchanged")
+            with translating(db):
+                client.insert(staging, [cols[k][a:a + INSERT_CHUNK] for k in COLUMNS],
+                              column_names=list(COLUMNS), column_oriented=True,
+                              database=db.database)
+            if progress:
+                progress(rows + min(a + INSERT_CHUNK, rows), total)
+        with translating(db):
+            # One part: reads in storage order are then the same every time.
+            client.command(f"OPTIMIZE TABLE {name} FINAL")
+            _swap_in(client, db, staging, target_exists=existing is not None)
+    finally:
+        # After the swap the staging name holds the OLD rows; after a failure, partial new
+        # ones. Either way it goes; a failure here must not hide the original error.
+        try:
+            client.command(f"DROP TABLE IF EXISTS {name} SYNC")
+        except Exception:
+            pass
+    first, last = demo_span()
+    write_meta(client, db, META_KEY, {
+        "demo": True, "rows": rows, "seed": int(seed), "space_weather_first_day": first,
+        "space_weather_last_day": last, "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                    time.gmtime()),
+        "seconds": round(time.perf_counter() - t0, 2),
+    })
+    return rows
+
+
+def _swap_in(client, db: DatabaseSettings, staging: str, target_exists: bool) -> None:
+    name = f"`{db.database}`.`{staging}`"
+    if not target_exists:
+        client.command(f"RENAME TABLE {name} TO {db.qualified_table}")
+        return
+    try:
+        client.command(f"EXCHANGE TABLES {name} AND {db.qualified_table}")
+    except Exception:
+        # EXCHANGE needs an Atomic database (the default engine); an Ordinary database
+        # gets two quick renames instead.
+        old = f"`{db.database}`.`{staging}_old`"
+        client.command(f"DROP TABLE IF EXISTS {old} SYNC")
+        client.command(f"RENAME TABLE {db.qualified_table} TO {old}, {name} TO {db.qualified_table}")
+        client.command(f"DROP TABLE IF EXISTS {old} SYNC")
+
+
+def demo_span() -> tuple[str, str]:
+    """First and last observed day the demo draws space weather from."""
+    d = observed_days()
+    return d.first, d.last
+
+
+__all__ = ["COLUMNS", "SeedCancelled", "SpotBatch", "aggregate", "demo_span",
+           "generate_signatures", "grid4", "seed_demo", "simulate_spots", "stations"]

@@ -1,0 +1,103 @@
+"""What one epoch is measured by: validation quality, sidecar health and physics effects.
+
+Definitions (the TUI and the README rely on them):
+- val_loss: spot_count-weighted mean Huber loss over validation rows (same as train_loss).
+- val_rmse_sigma: sqrt(mean(error^2)) over validation rows, UNWEIGHTED (each signature counts
+  once), error = prediction - target in sigma. A real RMSE, not sqrt(Huber).
+- val_rmse_db: the same with each row's error times its own band's dB-per-sigma.
+- val_pearson: unweighted Pearson correlation of prediction and target over validation rows.
+- *_pinned_low/high: share of a sidecar's fc1/fc2 weights within 1e-6 of the clamp floor/ceiling.
+- sun_effect: prediction at SFI 200 minus SFI 70 (Kp 2); storm_effect: Kp 0 minus Kp 9
+  (SFI 150); both on W3 -> G, 20m, 12 UTC, June; dB = sigma * the 20m band's std.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from engine.checkpoint import from_live
+from engine.model import IonisGate
+from engine.predict import Path_, predict_parts
+from engine.train.prepare import Split
+
+# The keys of one metrics.jsonl line / EpochEnd payload, in order (the TUI reads them).
+METRIC_KEYS = (
+    "epoch", "epochs", "train_loss", "val_loss", "val_rmse_sigma", "val_rmse_db", "val_pearson",
+    "sun_fc2_bias", "storm_fc2_bias", "sun_pinned_low", "sun_pinned_high", "storm_pinned_low",
+    "storm_pinned_high", "sun_effect_sigma", "sun_effect_db", "storm_effect_sigma", "storm_effect_db",
+    "sun_gate_mean", "storm_gate_mean", "lr_trunk", "lr_scaler", "lr_sidecar", "samples_per_s",
+    "epoch_s", "elapsed_s", "eta_s", "best_epoch", "best_val_loss", "warnings", "time",
+)
+PIN_TOL = 1e-6
+REF_PATH = Path_.parse("W3", "G", "20m", 12, 6)
+EVAL_BATCH = 65536
+
+
+def finite_or_none(v: float) -> float | None:
+    """JSON has no NaN: a metric that cannot be computed is written as null."""
+    return float(v) if math.isfinite(v) else None
+
+
+@torch.no_grad()
+def evaluate(model: IonisGate, val: Split, huber_delta: float) -> dict[str, float]:
+    n = val.n
+    dev = val.y.device
+    pred = torch.empty(n, device=dev)
+    sun_gate = torch.empty(n, device=dev)
+    storm_gate = torch.empty(n, device=dev)
+    for i in range(0, n, EVAL_BATCH):
+        p = model.parts(val.x[i:i + EVAL_BATCH])
+        pred[i:i + EVAL_BATCH] = p["out"]
+        sun_gate[i:i + EVAL_BATCH] = p["sun_gate"]
+        storm_gate[i:i + EVAL_BATCH] = p["storm_gate"]
+    err = pred - val.y
+    huber = F.huber_loss(pred, val.y, reduction="none", delta=huber_delta)
+    pc, yc = pred - pred.mean(), val.y - val.y.mean()
+    out = torch.stack([
+        (huber * val.w).sum() / val.w.sum(),
+        err.square().mean().sqrt(),
+        (err * val.std).square().mean().sqrt(),
+        (pc * yc).sum() / ((pc.square().sum() * yc.square().sum()).sqrt()),
+        sun_gate.mean(),
+        storm_gate.mean(),
+    ]).tolist()  # one device sync for all six
+    keys = ("val_loss", "val_rmse_sigma", "val_rmse_db", "val_pearson", "sun_gate_mean", "storm_gate_mean")
+    return dict(zip(keys, out, strict=True))
+
+
+@torch.no_grad()
+def sidecar_stats(model: IonisGate, lo: float, hi: float) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name, sc in model.sidecars().items():
+        w = torch.cat([sc.fc1.weight.flatten(), sc.fc2.weight.flatten()])
+        out[f"{name}_fc2_bias"] = float(sc.fc2.bias.item())
+        out[f"{name}_pinned_low"] = float(((w - lo).abs() <= PIN_TOL).float().mean().item())
+        out[f"{name}_pinned_high"] = float(((w - hi).abs() <= PIN_TOL).float().mean().item())
+    return out
+
+
+def effects(model: IonisGate) -> dict[str, float]:
+    lm = from_live(model)
+    std = REF_PATH.band.snr_std
+    sun = predict_parts(lm, REF_PATH, sfi=np.array([70.0, 200.0]), kp=2.0)["sigma"]
+    storm = predict_parts(lm, REF_PATH, sfi=150.0, kp=np.array([0.0, 9.0]))["sigma"]
+    sun_s, storm_s = float(sun[1] - sun[0]), float(storm[0] - storm[1])
+    return {"sun_effect_sigma": sun_s, "sun_effect_db": sun_s * std,
+            "storm_effect_sigma": storm_s, "storm_effect_db": storm_s * std}
+
+
+def sidecar_warnings(stats: dict[str, float], lo: float, hi: float) -> list[str]:
+    """The original trained six versions with a dead sun sidecar and never said so; we do."""
+    out = []
+    for name, drive in (("sun", "SFI"), ("storm", "Kp")):
+        if stats[f"{name}_pinned_low"] >= 1.0:
+            out.append(f"{name} sidecar is dead: all its weights sit at the clamp floor {lo:g}, so its "
+                       f"{drive} effect is only the floor's fixed curve, not learned")
+        elif stats[f"{name}_pinned_high"] >= 1.0:
+            out.append(f"{name} sidecar is saturated: all its weights sit at the clamp ceiling {hi:g}, "
+                       f"so the clamp, not the data, sets its {drive} effect")
+    return out

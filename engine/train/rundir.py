@@ -1,0 +1,142 @@
+"""One training run's folder: settings.json, metrics.jsonl, state.json, last.pt, best.safetensors.
+
+Every whole-file write is atomic (temp file + rename), so a killed process leaves the
+previous version, never a torn one. metrics.jsonl is append-only, one line per epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from engine.checkpoint import atomic_write
+from engine.errors import CheckpointError, InputError, SettingsError
+from engine.settings import Settings
+
+SETTINGS, METRICS, STATE, LAST, BEST = ("settings.json", "metrics.jsonl", "state.json",
+                                        "last.pt", "best.safetensors")
+REDACTED = "***"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def settings_dump(settings: Settings) -> dict[str, Any]:
+    data = settings.model_dump(mode="json")
+    if data["database"].get("password"):
+        data["database"]["password"] = REDACTED
+    return data
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object from a file, or None when it is missing, unreadable or not an object."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def load_run_settings(run_dir: str | os.PathLike) -> Settings:
+    """The settings a run was started with (password redacted), to resume it with the same recipe."""
+    path = Path(run_dir) / SETTINGS
+    data = read_json(path)
+    if data is None:
+        raise CheckpointError(f"{path} is missing or unreadable, so the run's recipe is unknown")
+    try:
+        return Settings(**data)
+    except Exception as exc:  # pydantic ValidationError: a hand-edited or foreign file
+        raise SettingsError(f"{path} does not hold valid settings: {str(exc).splitlines()[0]}") from None
+
+
+def settings_for_resume(run_dir: str | os.PathLike, current: Settings, epochs: int | None = None) -> Settings:
+    """Settings to resume run_dir with: the run's own training recipe and data sample (from its
+    settings.json), today's database/device/progress settings, and optionally a new epoch total
+    (None keeps the run's). Both the CLI and the app build a resumed session from this."""
+    saved = load_run_settings(run_dir).train
+    upd: dict[str, Any] = {"device": current.train.device, "progress_interval": current.train.progress_interval}
+    if epochs is not None:
+        upd["epochs"] = epochs
+    return current.model_copy(update={"train": saved.model_copy(update=upd)})
+
+
+class RunFolder:
+    def __init__(self, path: Path):
+        self.path = path
+        self.state: dict[str, Any] = read_json(path / STATE) or {}
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    @classmethod
+    def create(cls, runs_dir: str | os.PathLike, feature_set: str) -> RunFolder:
+        """runs_dir/<YYYYmmdd-HHMMSS-fs>, with -2, -3... if two runs start in the same second."""
+        base = datetime.now().strftime("%Y%m%d-%H%M%S") + f"-{feature_set}"
+        root = Path(runs_dir)
+        root.mkdir(parents=True, exist_ok=True)
+        for n in range(1, 1000):
+            path = root / (base if n == 1 else f"{base}-{n}")
+            try:
+                path.mkdir()  # atomic: two sessions can never get the same folder
+            except FileExistsError:
+                continue
+            return cls(path)
+        raise InputError(f"cannot find a free run folder name under {root}")
+
+    @classmethod
+    def create_at(cls, path: str | os.PathLike) -> RunFolder:
+        p = Path(path)
+        if p.exists() and (not p.is_dir() or any(p.iterdir())):
+            raise InputError(f"run folder {p} already exists and is not empty: resume it with "
+                             f"--resume {p}, or choose another folder")
+        p.mkdir(parents=True, exist_ok=True)
+        return cls(p)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> RunFolder:
+        p = Path(path)
+        if not (p / LAST).is_file():
+            raise CheckpointError(f"cannot resume {p}: it holds no {LAST} (not a run folder, or the "
+                                  "run stopped before its first checkpoint)")
+        return cls(p)
+
+    def write_settings(self, settings: Settings) -> None:
+        text = json.dumps(settings_dump(settings), indent=2) + "\n"
+        atomic_write(self.file(SETTINGS), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+    def update_state(self, **fields: Any) -> None:
+        self.state.setdefault("created", now_iso())
+        self.state.update(fields, updated=now_iso(), pid=os.getpid(), host=socket.gethostname())
+        text = json.dumps(self.state, indent=2) + "\n"
+        atomic_write(self.file(STATE), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+    def append_metrics(self, line: dict[str, Any]) -> None:
+        with open(self.file(METRICS), "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(line, allow_nan=False) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+
+    def keep_metrics_through(self, epoch: int) -> None:
+        """Drop lines after `epoch` (written before a crash that beat the matching last.pt),
+        so a resumed run's history has each epoch once."""
+        from engine.train.runs import read_metrics
+
+        path = self.file(METRICS)
+        if not path.exists():
+            return
+        lines = read_metrics(self.path)
+        kept = [m for m in lines if isinstance(m.get("epoch"), int) and m["epoch"] <= epoch]
+        raw = path.read_text(encoding="utf-8")
+        if len(kept) == len(lines) and raw.endswith("\n"):
+            return
+        text = "".join(json.dumps(m, allow_nan=False) + "\n" for m in kept)
+        atomic_write(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))

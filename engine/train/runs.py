@@ -1,0 +1,125 @@
+"""The runs list: cheap to build (reads state.json, not checkpoints) and robust to broken folders."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from engine.train.events import FINISHED, LOADING, PAUSED, TRAINING
+from engine.train.rundir import LAST, METRICS, SETTINGS, STATE, read_json
+
+INTERRUPTED = "interrupted"   # said "running" but its process is gone (killed, crashed, power cut)
+UNKNOWN = "unknown"           # no readable state.json
+_ID_TIME = re.compile(r"^(\d{8}-\d{6})")
+_LIVE = (LOADING, TRAINING, PAUSED)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    run_id: str
+    path: Path
+    created: datetime
+    state: str
+    epochs_done: int
+    epochs_total: int
+    best_val_pearson: float | None
+    best_val_rmse_db: float | None
+    resumable: bool
+
+
+def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """Every epoch line of metrics.jsonl; a torn line (killed mid-write) is skipped."""
+    try:
+        text = Path(run_dir, METRICS).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    out = []
+    for line in text.splitlines():
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            out.append(obj)
+    return out
+
+
+def _alive(state: dict[str, Any]) -> bool:
+    """Is the process that wrote this state still running (on this host)?"""
+    pid, host = state.get("pid"), state.get("host")
+    if not isinstance(pid, int) or host != socket.gethostname():
+        return True  # another machine, or no record: no evidence that it died
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _created(path: Path, state: dict[str, Any]) -> datetime:
+    try:
+        dt = datetime.fromisoformat(state["created"])
+        return dt if dt.tzinfo else dt.astimezone(UTC)
+    except (KeyError, TypeError, ValueError):
+        pass
+    m = _ID_TIME.match(path.name)
+    if m:
+        return datetime.strptime(m.group(1), "%Y%m%d-%H%M%S").astimezone(UTC)
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+
+
+def _num(v: Any) -> float | None:
+    return float(v) if isinstance(v, int | float) and math.isfinite(v) else None
+
+
+def _int(v: Any) -> int:
+    return int(v) if isinstance(v, int | float) and math.isfinite(v) else 0
+
+
+def run_info(path: Path) -> RunInfo | None:
+    """None for a folder that is not a run at all."""
+    if not any((path / f).exists() for f in (STATE, SETTINGS, METRICS, LAST)):
+        return None
+    st = read_json(path / STATE)
+    state = str(st.get("state", UNKNOWN)) if st else UNKNOWN
+    st = st or {}
+    if state in _LIVE and not _alive(st):
+        state = INTERRUPTED
+    done, total = _int(st.get("epochs_done")), _int(st.get("epochs_total"))
+    pearson, rmse = _num(st.get("best_val_pearson")), _num(st.get("best_val_rmse_db"))
+    if not st:  # fall back on the metrics history
+        lines = [m for m in read_metrics(path) if _num(m.get("val_loss")) is not None]
+        if lines:
+            best = min(lines, key=lambda m: m["val_loss"])
+            done, total = _int(lines[-1].get("epoch")), _int(lines[-1].get("epochs"))
+            pearson, rmse = _num(best.get("val_pearson")), _num(best.get("val_rmse_db"))
+    has_last = (path / LAST).is_file() and (path / LAST).stat().st_size > 0
+    resumable = has_last and state not in _LIVE and state != FINISHED
+    return RunInfo(path.name, path, _created(path, st), state, done, total, pearson, rmse, resumable)
+
+
+def list_runs(runs_dir: str | os.PathLike) -> list[RunInfo]:
+    """Runs under runs_dir, newest first. Unreadable entries are skipped, never fatal."""
+    root = Path(runs_dir)
+    try:
+        children = [p for p in root.iterdir() if p.is_dir()]
+    except OSError:
+        return []
+    out = []
+    for p in children:
+        try:
+            info = run_info(p)
+        except OSError:
+            continue
+        if info is not None:
+            out.append(info)
+    return sorted(out, key=lambda r: (r.created, r.run_id), reverse=True)

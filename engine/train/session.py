@@ -1,0 +1,466 @@
+"""TrainingSession: one training run, driven from a worker thread, controlled from any thread.
+
+The loop keeps the whole data set on the device and draws each epoch's order with its own
+seeded generator, so a run is reproducible and a resumed run (even from the middle of an
+epoch) continues exactly where it stopped. Nothing in the hot loop waits on the device
+except the throttled progress points; non-finite losses are caught before any save.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.nn import functional as F
+
+from engine.checkpoint import (
+    FORMAT,
+    LoadedModel,
+    atomic_torch_save,
+    from_live,
+    model_state,
+    save_safetensors,
+)
+from engine.data.rows import SignatureRows
+from engine.errors import CheckpointError, IonisError
+from engine.features import FEATURE_SETS
+from engine.model import IonisGate, clamp_sidecars, parameter_groups, pick_device
+from engine.settings import Settings, TrainSettings
+from engine.train import metrics as M
+from engine.train.events import (
+    FAILED,
+    FINISHED,
+    IDLE,
+    LOADING,
+    PAUSED,
+    STOPPED,
+    TRAINING,
+    CheckpointSaved,
+    EpochEnd,
+    Event,
+    LoadProgress,
+    Notice,
+    RunEnded,
+    RunStarted,
+    StateChanged,
+    StepProgress,
+)
+from engine.train.prepare import prepare
+from engine.train.rundir import BEST, LAST, RunFolder, load_run_settings
+
+RowsLoader = Callable[[Callable[[int, int], None], Callable[[], bool]], SignatureRows | None]
+# Settings a resumed run takes from the caller; everything else comes from the run's own
+# settings.json, so a resume can never silently change the recipe half-way.
+RESUME_FROM_CALLER = ("epochs", "device", "progress_interval")
+TIMING_KEYS = ("samples_per_s", "epoch_s", "elapsed_s", "eta_s", "time")
+
+
+class _Halt(Exception):
+    """Ends the run from deep inside the loop with a final state and message."""
+
+    def __init__(self, state: str, message: str):
+        super().__init__(message)
+        self.state, self.message = state, message
+
+
+def resume_settings(saved: Settings, given: Settings) -> tuple[Settings, list[str]]:
+    """The run's settings with the caller's epochs/device/progress_interval; plus a notice
+    naming recipe settings the caller changed that are being ignored. (Callers that want the
+    run's own epoch total build `given` with rundir.settings_for_resume.)"""
+    upd = {k: getattr(given.train, k) for k in RESUME_FROM_CALLER}
+    changed = [k for k in TrainSettings.model_fields
+               if k not in RESUME_FROM_CALLER and getattr(given.train, k) != getattr(saved.train, k)]
+    notes = [f"resuming with the run's own recipe; ignoring changed settings: {', '.join(changed)}"] if changed else []
+    return saved.model_copy(update={"train": saved.train.model_copy(update=upd)}), notes
+
+
+def _read_last(path: Path) -> dict[str, Any]:
+    try:
+        ck = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # torn, foreign or corrupt file
+        raise CheckpointError(f"cannot read {path}: {type(exc).__name__}: {exc}") from None
+    need = ("model", "optimizer", "scheduler", "epoch", "step", "rng", "best", "meta")
+    if not isinstance(ck, dict) or any(k not in ck for k in need):
+        raise CheckpointError(f"{path} is not an ionis-tui training checkpoint (missing entries)")
+    return ck
+
+
+class TrainingSession:
+    def __init__(self, settings: Settings, *, rows: SignatureRows | None = None,
+                 rows_loader: RowsLoader | None = None, run_dir: Path | None = None,
+                 resume: Path | None = None, on_event: Callable[[Event], None] | None = None,
+                 data_source: str = ""):
+        if (rows is None) == (rows_loader is None):
+            raise ValueError("TrainingSession needs exactly one of rows= or rows_loader=")
+        if run_dir is not None and resume is not None:
+            raise ValueError("run_dir= and resume= exclude each other: a resumed run keeps its folder")
+        self._rows, self._loader = rows, rows_loader
+        self._on_event = on_event
+        self.data_source = data_source
+        self._ckpt: dict[str, Any] | None = None
+        self._pending_notes: list[str] = []
+        if resume is not None:
+            self._folder = RunFolder.open(resume)
+            self._ckpt = _read_last(self._folder.file(LAST))
+            self.settings, self._pending_notes = resume_settings(load_run_settings(resume), settings)
+        else:
+            self.settings = settings
+            self._folder = (RunFolder.create_at(run_dir) if run_dir is not None
+                            else RunFolder.create(settings.runs.dir, settings.train.feature_set))
+        self._folder.write_settings(self.settings)
+        self._best: dict[str, Any] = dict(self._ckpt["best"]) if self._ckpt else {}
+        self._state = IDLE
+        self._folder.update_state(state=IDLE, run_id=self.run_id, feature_set=self.settings.train.feature_set,
+                                  epochs_total=self.settings.train.epochs,
+                                  epochs_done=int(self._ckpt["epoch"]) if self._ckpt else 0, message="")
+        # Controls: plain flags read once per step (cheap), plus an Event to wake a paused loop.
+        self._stop_req = self._pause_req = self._ckpt_req = False
+        self._wake = threading.Event()
+        self._lock = threading.Lock()   # held during each optimizer step; snapshots wait for it
+        self._started = False
+        self._model: IonisGate | None = None
+        self._paused_s = 0.0
+        self._elapsed0 = 0.0
+        self._t0 = time.monotonic()
+        self._epoch_times: list[float] = []
+        self._warnings: list[str] = []
+
+    # ---- controls, callable from any thread -------------------------------------------------
+
+    def pause(self) -> None:
+        self._pause_req = True
+        self._wake.set()
+
+    def resume(self) -> None:
+        self._pause_req = False
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Save last.pt at the next step boundary and end with state STOPPED."""
+        self._stop_req = True
+        self._wake.set()
+
+    def request_checkpoint(self) -> None:
+        self._ckpt_req = True
+        self._wake.set()
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    @property
+    def run_id(self) -> str:
+        return self._folder.run_id
+
+    @property
+    def run_dir(self) -> Path:
+        return self._folder.path
+
+    def snapshot_model(self) -> LoadedModel | None:
+        """A CPU copy of the live model taken between two steps; None before training starts."""
+        with self._lock:
+            if self._model is None:
+                return None
+            return from_live(self._model, label=f"{self.run_id} (live)")
+
+    # ---- the run ------------------------------------------------------------------------------
+
+    def run(self) -> RunEnded:
+        """Load, train, checkpoint; blocks until the run ends and returns its RunEnded."""
+        if self._started:
+            raise RuntimeError("a TrainingSession runs once; create a new one (or resume the run folder)")
+        self._started = True
+        try:
+            return self._run()
+        except _Halt as halt:
+            return self._end(halt.state, halt.message)
+        except IonisError as exc:
+            return self._end(FAILED, str(exc))
+        except KeyboardInterrupt:
+            self._end(STOPPED, f"interrupted; {self._kept()}")
+            raise
+        except BaseException as exc:
+            self._end(FAILED, f"internal error: {type(exc).__name__}: {exc}")
+            raise
+
+    def _run(self) -> RunEnded:
+        tr = self.settings.train
+        for note in self._pending_notes:
+            self._emit(Notice("info", note))
+        if self._ckpt is not None and int(self._ckpt["epoch"]) >= tr.epochs:
+            return self._end(FINISHED, f"all {tr.epochs} epochs were already trained; "
+                                       "give more epochs to train further")
+        self._set_state(LOADING)
+        rows = self._load()
+        device = pick_device(tr.device)
+        data = prepare(rows, FEATURE_SETS[tr.feature_set], device)
+        rows = self._rows = None  # the float32 rows are no longer needed; free them
+        if data.leaked_paths:
+            self._emit(Notice("warning", f"{data.leaked_paths} paths (tx, rx) appear in both training and "
+                                         "validation rows: validation scores will be optimistic"))
+        torch.manual_seed(tr.seed)
+        model = IonisGate(tr.feature_set).to(device)
+        groups = parameter_groups(model)
+        opt = torch.optim.AdamW([
+            {"params": groups["trunk"], "lr": tr.lr_trunk, "name": "trunk"},
+            {"params": groups["scaler"], "lr": tr.lr_scaler, "name": "scaler"},
+            {"params": groups["sidecar"], "lr": tr.lr_sidecar, "name": "sidecar"},
+        ], weight_decay=tr.weight_decay)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=tr.epochs, eta_min=tr.eta_min)
+        gen = torch.Generator().manual_seed(tr.seed)  # CPU generator: same order on every device
+        self._opt, self._sched, self._gen, self._data = opt, sched, gen, data
+        start_epoch, start_step, partial = 1, 0, torch.empty(0)
+        if self._ckpt is not None:
+            start_epoch, start_step, partial = self._restore(model)
+        with self._lock:
+            self._model = model
+        self._t0 = time.monotonic()
+        self._emit(RunStarted(self.run_id, str(self.run_dir), str(device), data.train.n, data.val.n,
+                              tr.epochs, start_epoch, sum(p.numel() for p in model.parameters()),
+                              self.data_source))
+        self._set_state(TRAINING)
+        for epoch in range(start_epoch, tr.epochs + 1):
+            self._train_epoch(epoch, start_step, partial)
+            start_step, partial = 0, torch.empty(0)
+        b = self._best
+        return self._end(FINISHED, f"finished {tr.epochs} epochs; best epoch {b['epoch']}: val loss "
+                                   f"{b['val_loss']:.4f}, RMSE {b['val_rmse_db']:.2f} dB, Pearson "
+                                   f"{b['val_pearson']:+.4f} ({self.run_dir / BEST})")
+
+    def _load(self) -> SignatureRows:
+        if self._rows is not None:
+            return self._rows
+
+        def progress(done: int, total: int) -> None:
+            self._emit(LoadProgress(int(done), int(total)))
+
+        try:
+            rows = self._loader(progress, lambda: self._stop_req)
+        except IonisError:
+            if self._stop_req:
+                raise _Halt(STOPPED, "stopped while loading data; nothing was trained") from None
+            raise
+        if rows is None or self._stop_req:
+            raise _Halt(STOPPED, "stopped while loading data; nothing was trained")
+        return rows
+
+    def _restore(self, model: IonisGate) -> tuple[int, int, torch.Tensor]:
+        ck, tr = self._ckpt, self.settings.train
+        model.load_state_dict(ck["model"])
+        self._opt.load_state_dict(ck["optimizer"])
+        self._sched.load_state_dict(ck["scheduler"])
+        if self._sched.T_max != tr.epochs:
+            self._emit(Notice("info", f"epochs changed from {self._sched.T_max} to {tr.epochs}: "
+                                      f"the cosine schedule now ends at epoch {tr.epochs}"))
+            self._sched.T_max = tr.epochs
+        self._gen.set_state(ck["rng"]["perm"])
+        torch.set_rng_state(ck["rng"]["torch"])
+        meta = ck["meta"]
+        self._elapsed0 = float(meta.get("elapsed_s", 0.0))
+        d = self._data
+        if (meta.get("rows_train"), meta.get("rows_val"), meta.get("checksum")) != (d.train.n, d.val.n, d.checksum):
+            self._emit(Notice("warning", f"the data differ from the run's original data ({meta.get('rows_train')}"
+                                         f"/{meta.get('rows_val')} train/val rows then, {d.train.n}/{d.val.n} "
+                                         "now): the resumed run will not match an uninterrupted one"))
+        epoch, step = int(ck["epoch"]), int(ck["step"])
+        self._folder.keep_metrics_through(epoch)
+        self._emit(Notice("info", f"resumed from {self._folder.file(LAST)} at epoch {epoch + 1}"
+                                  + (f", step {step + 1}" if step else "")))
+        self._ckpt = None
+        return epoch + 1, step, ck.get("partial_losses", torch.empty(0))
+
+    def _train_epoch(self, epoch: int, start_step: int, partial: torch.Tensor) -> None:
+        tr, d, model, opt = self.settings.train, self._data, self._model, self._opt
+        x, y, w = d.train.x, d.train.y, d.train.w
+        n = d.train.n
+        bs = min(tr.batch_size, n)
+        steps = math.ceil(n / bs)
+        dev = y.device
+        sizes = torch.full((steps,), float(bs), device=dev)
+        sizes[-1] = float(n - bs * (steps - 1))
+        delta, lam, lo, hi = tr.huber_delta, tr.gate_var_lambda, tr.clamp_min, tr.clamp_max
+        interval = tr.progress_interval
+        lock, parts, huber = self._lock, model.parts, F.huber_loss
+
+        t_start, paused_start = time.monotonic(), self._paused_s
+        perm_state = self._gen.get_state()  # the epoch's order can be redrawn from this on resume
+        perm = torch.randperm(n, generator=self._gen).to(dev)
+        losses = torch.zeros(steps, device=dev)  # per-step weighted Huber, summed only when needed
+        if partial.numel():
+            losses[: partial.numel()] = partial.to(dev)
+        last_emit = t_start
+
+        def save_here(kind: str, done: int) -> None:
+            self._save_last(epoch - 1, done, losses[:done], perm_state, kind, epoch)
+
+        for step in range(start_step, steps):
+            idx = perm[step * bs:(step + 1) * bs]
+            with lock:
+                p = parts(x[idx])
+                wl = (huber(p["out"], y[idx], reduction="none", delta=delta) * w[idx]).mean()
+                # Population variance: a one-row last batch must not give NaN.
+                loss = wl - lam * (p["sun_gate"].var(correction=0) + p["storm_gate"].var(correction=0))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                clamp_sidecars(model, lo, hi)
+            losses[step] = wl.detach()
+            if self._stop_req or self._pause_req or self._ckpt_req:
+                self._controls(lambda kind, done=step + 1: save_here(kind, done),
+                               f"during epoch {epoch} (after step {step + 1} of {steps})")
+            now = time.monotonic()
+            if now - last_emit >= interval:
+                last_emit = now
+                done = step + 1
+                running = ((losses[:done] * sizes[:done]).sum() / sizes[:done].sum()).item()
+                if not math.isfinite(running):
+                    self._check_finite(losses[:done], epoch)
+                busy = now - t_start - (self._paused_s - paused_start)
+                rows_done = min(done * bs, n) - start_step * bs
+                self._emit(StepProgress(epoch, done, steps, running, rows_done / max(busy, 1e-9),
+                                        self._elapsed()))
+        train_s = time.monotonic() - t_start - (self._paused_s - paused_start)
+        train_loss = ((losses * sizes).sum() / n).item()
+        self._check_finite(losses, epoch)
+        self._end_epoch(epoch, train_loss, (n - start_step * bs) / max(train_s, 1e-9), t_start, paused_start)
+
+    def _end_epoch(self, epoch: int, train_loss: float, samples_per_s: float,
+                   t_start: float, paused_start: float) -> None:
+        tr, model = self.settings.train, self._model
+        ev = M.evaluate(model, self._data.val, tr.huber_delta)
+        if not math.isfinite(ev["val_loss"]):
+            raise _Halt(FAILED, f"validation loss became non-finite at epoch {epoch}; {self._kept()}")
+        stats = M.sidecar_stats(model, tr.clamp_min, tr.clamp_max)
+        eff = M.effects(model)
+        lrs = {f"lr_{g['name']}": float(g["lr"]) for g in self._opt.param_groups}  # the epoch's rates
+        improved = not self._best or ev["val_loss"] < self._best["val_loss"]
+        if improved:
+            self._best = {"epoch": epoch, "val_loss": ev["val_loss"], "val_rmse_sigma": ev["val_rmse_sigma"],
+                          "val_rmse_db": ev["val_rmse_db"], "val_pearson": ev["val_pearson"]}
+        warnings = M.sidecar_warnings(stats, tr.clamp_min, tr.clamp_max)
+        epoch_s = time.monotonic() - t_start - (self._paused_s - paused_start)
+        self._epoch_times.append(epoch_s)
+        elapsed = self._elapsed()
+        mean_epoch = sum(self._epoch_times) / len(self._epoch_times)
+        line: dict[str, Any] = {
+            "epoch": epoch, "epochs": tr.epochs, "train_loss": train_loss,
+            "val_loss": ev["val_loss"], "val_rmse_sigma": ev["val_rmse_sigma"],
+            "val_rmse_db": ev["val_rmse_db"], "val_pearson": ev["val_pearson"],
+            **stats, **eff,
+            "sun_gate_mean": ev["sun_gate_mean"], "storm_gate_mean": ev["storm_gate_mean"],
+            **lrs, "samples_per_s": samples_per_s, "epoch_s": epoch_s, "elapsed_s": elapsed,
+            "eta_s": mean_epoch * (tr.epochs - epoch),
+            "best_epoch": self._best["epoch"], "best_val_loss": self._best["val_loss"],
+            "warnings": warnings, "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        line = {k: M.finite_or_none(line[k]) if isinstance(line[k], float) else line[k] for k in M.METRIC_KEYS}
+        self._folder.append_metrics(line)
+        self._emit(EpochEnd(line))
+        for text in warnings:
+            if text not in self._warnings:
+                self._emit(Notice("warning", text))
+        self._warnings = warnings
+        if improved:
+            meta = {"run_id": self.run_id, **self._best,
+                    "rows_train": self._data.train.n, "rows_val": self._data.val.n}
+            path = save_safetensors(model, self._folder.file(BEST), meta)
+            self._emit(CheckpointSaved(str(path), "best", epoch))
+        self._sched.step()
+        # The generator has already drawn this epoch's order: its state starts the next epoch.
+        self._save_last(epoch, 0, torch.empty(0), self._gen.get_state(), "last", epoch)
+        b = self._best
+        self._folder.update_state(epochs_done=epoch, best_epoch=b["epoch"],
+                                  best_val_pearson=M.finite_or_none(b["val_pearson"]),
+                                  best_val_rmse_db=M.finite_or_none(b["val_rmse_db"]))
+        if self._stop_req or self._pause_req or self._ckpt_req:
+            self._controls(lambda kind: self._save_last(epoch, 0, torch.empty(0), self._gen.get_state(),
+                                                        kind, epoch), f"after epoch {epoch}")
+
+    def _controls(self, save: Callable[[str], None], where: str) -> None:
+        """Honour checkpoint/stop/pause requests at a step boundary. A paused loop sleeps on
+        an Event (no busy wait) and still answers checkpoint and stop requests."""
+        paused_at = None
+        while True:
+            self._wake.clear()  # cleared before the checks, so a request made after them wakes us
+            if self._ckpt_req:
+                self._ckpt_req = False
+                save("manual")
+            if self._stop_req:
+                if paused_at is not None:
+                    self._paused_s += time.monotonic() - paused_at
+                save("last")
+                raise _Halt(STOPPED, f"stopped {where}; {LAST} saved in {self.run_dir}")
+            if not self._pause_req:
+                break
+            if paused_at is None:
+                paused_at = time.monotonic()
+                self._set_state(PAUSED, where)
+            self._wake.wait()
+        if paused_at is not None:
+            self._paused_s += time.monotonic() - paused_at
+            self._set_state(TRAINING, "resumed")
+
+    def _save_last(self, epochs_done: int, step: int, done_losses: torch.Tensor,
+                   perm_state: torch.Tensor, kind: str, epoch: int) -> None:
+        self._check_finite(done_losses, epoch)
+        d, tr = self._data, self.settings.train
+        ck = {
+            "model": model_state(self._model),
+            "optimizer": self._opt.state_dict(),
+            "scheduler": self._sched.state_dict(),
+            "epoch": epochs_done,      # completed epochs
+            "step": step,              # completed steps of the next epoch (0 at a boundary)
+            "partial_losses": done_losses.detach().cpu().clone(),
+            "rng": {"torch": torch.get_rng_state(), "perm": perm_state},
+            "best": dict(self._best),
+            "meta": {"format": FORMAT, "feature_set": tr.feature_set, "run_id": self.run_id,
+                     "epoch": epochs_done, "step": step, "seed": tr.seed, "rows_train": d.train.n,
+                     "rows_val": d.val.n, "checksum": d.checksum, "elapsed_s": self._elapsed()},
+        }
+        path = atomic_torch_save(ck, self._folder.file(LAST))
+        self._emit(CheckpointSaved(str(path), kind, epoch))
+
+    def _check_finite(self, losses: torch.Tensor, epoch: int) -> None:
+        """Refuse to go on (or save) once a loss or a weight is not finite."""
+        bad = ~torch.isfinite(losses)
+        if bool(bad.any()):
+            first = int(bad.nonzero()[0, 0])
+            what = "NaN" if math.isnan(float(losses[first])) else "inf"
+            raise _Halt(FAILED, f"loss became {what} at epoch {epoch} step {first + 1}; {self._kept()}")
+        if not all(bool(torch.isfinite(p).all()) for p in self._model.parameters()):
+            raise _Halt(FAILED, f"weights became non-finite during epoch {epoch}; {self._kept()}")
+
+    def _kept(self) -> str:
+        last = self._folder.file(LAST)
+        if last.is_file():
+            return f"last good checkpoint kept at {last}"
+        return "no checkpoint had been written yet"
+
+    def _elapsed(self) -> float:
+        return self._elapsed0 + time.monotonic() - self._t0 - self._paused_s
+
+    # ---- state and events ---------------------------------------------------------------------
+
+    def _emit(self, ev: Event) -> None:
+        if self._on_event is not None:
+            self._on_event(ev)
+
+    def _set_state(self, state: str, reason: str = "") -> None:
+        self._state = state
+        self._folder.update_state(state=state)
+        self._emit(StateChanged(state, reason))
+
+    def _end(self, state: str, message: str) -> RunEnded:
+        self._state = state
+        self._folder.update_state(state=state, message=message)
+        self._emit(StateChanged(state, message))
+        ended = RunEnded(state, message, dict(self._best))
+        self._emit(ended)
+        return ended
+

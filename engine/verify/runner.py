@@ -1,0 +1,198 @@
+"""Run a list of TestSpecs against one LoadedModel and judge each measurement.
+
+The model is only read: predictions go through engine.predict under no_grad on whatever
+LoadedModel the caller passes (a checkpoint, or engine.checkpoint.from_live's CPU copy of a
+model in training), so verifying never disturbs a training run.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.checkpoint import LoadedModel
+from engine.errors import IonisError
+from engine.verify.kinds import KINDS, Evaluator, Measurement
+from engine.verify.rules import grade_for
+from engine.verify.spec import GROUP_TITLES, GROUPS, UNIT_SUFFIX, TestSpec, load_specs
+
+PASS, FAIL, NA = "pass", "fail", "n/a"
+GRADE_POINTS = {"A": 4, "B": 3, "C": 2, "D": 1, "F": 0}
+
+
+@dataclass
+class Result:
+    id: str
+    name: str
+    group: str
+    value_db: float | None
+    value_sigma: float | None
+    threshold: str
+    passed: bool | None          # None when the test does not apply (status "n/a")
+    grade: str | None            # A-F for graded tests, else None
+    explanation: str
+    status: str                  # "pass", "fail" or "n/a"
+    value: float | None = None   # the judged quantity when not dB/sigma (peak hour, count, ratio)
+    unit: str = "db"
+    conditions: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: NaN/inf become null for values and their text inside conditions."""
+        def num(x: float | None) -> float | None:  # JSON has no NaN; an undefined value is null
+            return None if x is None or not math.isfinite(x) else round(float(x), 6)
+        return {"id": self.id, "name": self.name, "group": self.group,
+                "value_db": num(self.value_db), "value_sigma": num(self.value_sigma),
+                "threshold": self.threshold, "passed": self.passed, "grade": self.grade,
+                "explanation": self.explanation, "status": self.status, "value": num(self.value),
+                "unit": self.unit, "conditions": _jsonable(self.conditions)}
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _jsonable(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)  # a bad-input case such as sfi = nan: keep it readable
+    return v
+
+
+@dataclass
+class GroupSummary:
+    group: str
+    title: str
+    passed: int
+    failed: int
+    not_applicable: int
+    gpa: float | None            # mean grade points (A=4 .. F=0) of graded tests
+
+    @property
+    def total(self) -> int:
+        return self.passed + self.failed
+
+    @property
+    def score(self) -> float | None:
+        return self.passed / self.total if self.total else None
+
+    def line(self) -> str:
+        if not self.total:
+            return f"{self.title}: n/a"
+        s = f"{self.title}: {self.passed}/{self.total} passed"
+        if self.gpa is not None:
+            s += f", grade points {self.gpa:.1f}/4"
+        if self.not_applicable:
+            s += f", {self.not_applicable} n/a"
+        return s
+
+
+@dataclass
+class SuiteReport:
+    source: str                  # what was verified, e.g. "best.safetensors (ionis-tui, v22)"
+    results: list[Result]
+    seconds: float
+    forward_passes: int
+    rows: int
+
+    @property
+    def groups(self) -> list[GroupSummary]:
+        out = []
+        for g in GROUPS:
+            rs = [r for r in self.results if r.group == g]
+            if not rs:
+                continue
+            graded = [GRADE_POINTS[r.grade] for r in rs if r.grade in GRADE_POINTS]
+            out.append(GroupSummary(g, GROUP_TITLES[g], sum(r.status == PASS for r in rs),
+                                    sum(r.status == FAIL for r in rs), sum(r.status == NA for r in rs),
+                                    sum(graded) / len(graded) if graded else None))
+        return out
+
+    @property
+    def passed(self) -> int:
+        return sum(r.status == PASS for r in self.results)
+
+    @property
+    def failed(self) -> int:
+        return sum(r.status == FAIL for r in self.results)
+
+    @property
+    def all_passed(self) -> bool:
+        return self.failed == 0
+
+    def summary_line(self) -> str:
+        total = self.passed + self.failed
+        na = len(self.results) - total
+        s = f"{self.passed}/{total} passed"
+        if na:
+            s += f", {na} n/a"
+        return s + " · " + " · ".join(
+            f"{g.group} {g.passed}/{g.total}" if g.total else f"{g.group} n/a" for g in self.groups)
+
+
+def truth_applies(lm: LoadedModel) -> tuple[bool, str]:
+    """Whether the demo generator's ground truth describes what this model was trained on."""
+    if lm.kind.startswith("published"):
+        return False, "published checkpoint, trained on real WSPR data: the demo generator's truth does not apply"
+    meta = lm.meta or {}
+    for key in ("data_source", "dataset", "data"):
+        v = meta.get(key)
+        if isinstance(v, str) and "demo" in v.lower():
+            return True, ""
+    if str(meta.get("demo", "")).lower() in ("true", "1", "yes"):
+        return True, ""
+    if any(isinstance(meta.get(k), str) for k in ("data_source", "dataset")):
+        return False, f"trained on {meta.get('data_source') or meta.get('dataset')}, not the demo data"
+    return False, ("cannot tell whether this model was trained on the demo data (no data_source in its "
+                   "metadata); force it with --truth on")
+
+
+def _judge(spec: TestSpec, m: Measurement) -> Result:
+    judged = {"db": m.value_db, "sigma": m.value_sigma}.get(spec.unit, m.value)
+    threshold = m.threshold or spec.threshold_text
+    cond = {k: v for k, v in spec.conditions.items() if k != "paths"}
+    if "paths" in spec.conditions:
+        cond["paths"] = [f"{p['tx']}→{p['rx']} {p['band']} {p['hour']}z m{p['month']}"
+                         for p in spec.conditions["paths"]]
+    if m.na:
+        return Result(spec.id, spec.name, spec.group, None, None, threshold, None, None,
+                      f"n/a: {m.na}", NA, None, spec.unit, cond)
+    passed = m.verdict if spec.pass_rule is None else spec.pass_rule.holds(judged)
+    passed = bool(passed)
+    grade = None
+    if spec.grades:
+        gv = m.grade_value if spec.grade_on == "ratio" else judged
+        grade = grade_for(gv, spec.grades)
+    verdict = "PASS" if passed else "FAIL"
+    why = f"{verdict}: {m.detail}"
+    if judged is None or (isinstance(judged, float) and not math.isfinite(judged)):
+        why += " (the measured value is undefined)"
+    why += f"; rule {spec.pass_rule}{UNIT_SUFFIX[spec.unit]}" if spec.pass_rule is not None else f"; rule {threshold}"
+    if grade:
+        why += f"; grade {grade}"
+    return Result(spec.id, spec.name, spec.group, _float(m.value_db), _float(m.value_sigma), threshold, passed,
+                  grade, why, PASS if passed else FAIL, _float(m.value), spec.unit, cond)
+
+
+def _float(x: float | None) -> float | None:
+    return None if x is None else float(x)
+
+
+def run_suite(lm: LoadedModel, specs: list[TestSpec] | None = None, truth: bool | None = None) -> SuiteReport:
+    """Run every spec (default: the shipped file). truth: None = decide from the model's metadata."""
+    specs = load_specs() if specs is None else specs
+    truth_ok, truth_why = (truth, "switched off (--truth off)") if truth is not None else truth_applies(lm)
+    ev = Evaluator(lm)
+    t0 = time.perf_counter()
+    results = []
+    for spec in specs:
+        if spec.group == "truth" and not truth_ok:
+            m = Measurement(na=truth_why)
+        else:
+            try:
+                m = KINDS[spec.kind].fn(ev, spec, spec.conditions)
+            except IonisError as exc:
+                # A test whose own conditions are invalid is a broken test file, not a model defect.
+                raise type(exc)(f"{spec.id}: {exc}") from None
+        results.append(_judge(spec, m))
+    return SuiteReport(lm.label, results, time.perf_counter() - t0, ev.passes, ev.rows)

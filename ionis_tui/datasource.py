@@ -1,0 +1,75 @@
+"""The start-up database check and demo seeding, as plain blocking functions.
+
+The app runs them in thread workers so the screen appears at once; they never raise for a
+database problem: every DataError becomes a DataSource the data panel can show."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from engine.errors import DataError
+from engine.settings import DatabaseSettings
+from ionis_tui.dashboard_state import DataSource
+
+
+def describe(db: DatabaseSettings) -> DataSource:
+    """What we are about to check, before touching the database."""
+    where = db.path if db.mode == "embedded" else f"{db.host}:{db.port}"
+    return DataSource(status="checking", mode=db.mode, where=where, table=f"{db.database}.{db.table}")
+
+
+def check(db: DatabaseSettings) -> DataSource:
+    """Connect, check the table's schema and count the usable rows.
+
+    embedded + missing or empty table -> "empty" (the app offers to seed demo data there);
+    server + missing or empty table -> "error" naming database.table (we never write to a
+    user's server unasked); unreachable server, bad credentials, wrong column types -> "error"
+    naming the setting the DataError points at."""
+    from engine.data.client import connect
+    from engine.data.loader import count_rows
+    from engine.data.schema import table_columns
+
+    d = describe(db)
+    try:
+        client = connect(db)
+        if db.mode == "embedded" and not table_columns(client, db):
+            d.status, d.rows = "empty", 0
+            d.message = (f"The embedded database {d.where} has no table {d.table} yet.")
+            return d
+        d.rows = count_rows(client, db)
+    except DataError as exc:
+        d.status, d.message, d.setting = "error", str(exc), exc.setting
+        return d
+    if d.rows == 0:
+        if db.mode == "embedded":
+            d.status = "empty"
+            d.message = f"The table {d.table} in the embedded database {d.where} has no usable rows."
+        else:
+            d.status, d.setting = "error", "database.table"
+            d.message = (f"The table {d.table} on the ClickHouse server {d.where} has no usable rows "
+                         f"(rows need avg_sfi > 0 and valid grids, band, hour, month, Kp).")
+        return d
+    d.status = "ok"
+    return d
+
+
+def seed(db: DatabaseSettings, rows: int, seed_value: int,
+         progress: Callable[[int, int], None] | None = None,
+         cancel: Callable[[], bool] | None = None) -> DataSource:
+    """Write the demo signatures into the embedded database, then check it again."""
+    from engine.demo.seed import seed_demo
+
+    from engine.data.client import connect
+
+    if db.mode != "embedded":
+        d = describe(db)
+        d.status, d.setting = "error", "database.mode"
+        d.message = "demo data is only written into the embedded database, never into a server"
+        return d
+    try:
+        seed_demo(connect(db), db, rows, seed_value, progress=progress, cancel=cancel)
+    except DataError as exc:
+        d = describe(db)
+        d.status, d.message, d.setting = "error", f"seeding failed: {exc}", exc.setting
+        return d
+    return check(db)

@@ -1,0 +1,33 @@
+"""Textual messages carrying news from worker threads to the app's event loop.
+
+Threads only ever post_message (thread-safe, never blocks); the loop does all UI work."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+from engine.train.events import Event
+from ionis_tui.dashboard_state import DataSource
+
+
+class TrainEvent(Message):
+    """One event from the training session (engine.train.events)."""
+
+    def __init__(self, event: Event) -> None:
+        super().__init__()
+        self.event = event
+
+
+class DataChecked(Message):
+    """The database check (or a demo seeding) finished or moved on."""
+
+    def __init__(self, data: DataSource) -> None:
+        super().__init__()
+        self.data = data
+
+
+class SeedProgress(Message):
+    def __init__(self, done: int, total: int) -> None:
+        super().__init__()
+        self.done = done
+        self.total = total

@@ -1,0 +1,154 @@
+"""The main screen: header, data panel, plots, sidecar and run panels, event log, keys.
+
+Widgets are redrawn from the app's DashboardState on a 4 Hz timer, only the parts an event
+marked dirty, so a burst of training events costs one frame. State changes (start, pause,
+stop...) are drawn at once so keys feel immediate."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from engine.train import events as ev
+from ionis_tui.dashboard_state import DATA, HEADER, INFO, LOG, PLOTS, SIDECAR, DashboardState
+from ionis_tui.widgets.data_panel import DataPanel
+from ionis_tui.widgets.event_log import EventLog
+from ionis_tui.widgets.info_panel import InfoPanel
+from ionis_tui.widgets.plots import MetricPlot, bias_plot, loss_plot, quality_plot
+from ionis_tui.widgets.run_header import RunHeader
+from ionis_tui.widgets.sidecar_panel import SidecarPanel
+
+if TYPE_CHECKING:
+    from ionis_tui.app import IonisApp
+
+FRAME_S = 0.25  # at most 4 redraws a second
+
+
+class DashboardScreen(Screen):
+    # Below 110 columns the panels stack in one scrolling column; above, plots sit left.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+
+    BINDINGS = [
+        Binding("s", "start", "start"),
+        Binding("p", "pause", "pause"),
+        Binding("x", "stop", "stop"),
+        Binding("c", "checkpoint", "ckpt"),
+        Binding("r", "runs", "runs"),
+        Binding("v", "verify", "verify"),
+        Binding("m", "matrix", "matrix"),
+        Binding("d", "seed", "seed"),
+        Binding("g", "recheck", "check db", show=False),
+        Binding("q", "quit", "quit"),
+    ]
+
+    _alert_text = ""
+
+    @property
+    def ionis(self) -> IonisApp:
+        return cast("IonisApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield RunHeader(id="header")
+        yield Static("", id="alert", classes="-hidden")
+        yield DataPanel(id="data")
+        with VerticalScroll(id="body"):
+            with Horizontal(id="main"):
+                with Vertical(id="plots"):
+                    yield loss_plot(id="plot-loss")
+                    yield quality_plot(id="plot-quality")
+                    yield bias_plot(id="plot-bias")
+                with Vertical(id="side"):
+                    yield SidecarPanel(id="sidecars")
+                    yield InfoPanel(id="info")
+                    yield EventLog(id="log")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.set_interval(FRAME_S, self.draw)
+        self.draw(everything=True)
+        self.query_one("#body").focus()
+
+    def on_resize(self) -> None:
+        # Widths changed: the header's bar and the data panel's bar are sized to fit.
+        self.draw(everything=True)
+
+    def draw(self, everything: bool = False) -> None:
+        s: DashboardState = self.ionis.state
+        dirty = s.take_dirty()
+        if everything:
+            dirty |= {HEADER, DATA, PLOTS, SIDECAR, INFO, LOG}
+        elif s.state in (ev.TRAINING, ev.PAUSED):
+            dirty.add(HEADER)  # the ETA counts down between events
+        if not dirty:
+            return
+        if HEADER in dirty:
+            self.query_one(RunHeader).show(s)
+            # A failed run's reason must be visible without scrolling, even at 80x24.
+            alert_text = f"run failed: {s.final_message}" if s.state == ev.FAILED else ""
+            if alert_text != self._alert_text:
+                self._alert_text = alert_text
+                alert = self.query_one("#alert", Static)
+                alert.set_class(not alert_text, "-hidden")
+                alert.update(Text(alert_text))
+        if DATA in dirty:
+            self.query_one(DataPanel).show(s.data, self.ionis.settings.demo.rows)
+        if PLOTS in dirty:
+            for plot in self.query(MetricPlot):
+                plot.show(s.history)
+        if SIDECAR in dirty:
+            self.query_one(SidecarPanel).show(s.last)
+        if INFO in dirty:
+            self.query_one(InfoPanel).show(s)
+        if LOG in dirty:
+            self.query_one(EventLog).show(s)
+
+    # ------------------------------------------------------------------ keys
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Footer shows only the keys that make sense now (None = shown dimmed)."""
+        app = self.ionis
+        active = app.runner.active
+        if action == "start":
+            return not app.runner.running or None
+        if action in ("pause", "stop", "checkpoint"):
+            return active or None
+        if action == "seed":
+            return app.state.data.status == "empty"
+        if action == "recheck":
+            return app.state.data.status in ("error", "empty", "ok")
+        return True
+
+    def action_start(self) -> None:
+        self.ionis.start_run()
+
+    def action_pause(self) -> None:
+        self.ionis.toggle_pause()
+
+    def action_stop(self) -> None:
+        self.ionis.confirm_stop()
+
+    def action_checkpoint(self) -> None:
+        self.ionis.checkpoint_now()
+
+    def action_runs(self) -> None:
+        self.ionis.show_runs()
+
+    def action_verify(self) -> None:
+        self.ionis.show_tool("verify")
+
+    def action_matrix(self) -> None:
+        self.ionis.show_tool("matrix")
+
+    def action_seed(self) -> None:
+        self.ionis.seed_demo()
+
+    def action_recheck(self) -> None:
+        self.ionis.check_data()
+
+    async def action_quit(self) -> None:
+        self.ionis.request_quit()

@@ -1,0 +1,69 @@
+"""One run's curves and last-epoch figures, read from its metrics.jsonl."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from ionis_tui import fmt
+from ionis_tui.widgets.plots import MetricPlot, bias_plot, loss_plot, quality_plot
+from ionis_tui.widgets.sidecar_panel import SidecarPanel
+
+if TYPE_CHECKING:
+    from engine.train.runs import RunInfo
+    from ionis_tui.app import IonisApp
+
+
+class RunDetailScreen(Screen):
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    BINDINGS = [Binding("escape", "app.pop_screen", "back"), Binding("s", "resume", "resume")]
+
+    def __init__(self, run: RunInfo) -> None:
+        super().__init__()
+        self.run_info = run
+        self.history: list[dict] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="detail-summary")
+        with VerticalScroll(id="detail-body"):
+            with Horizontal(id="detail-main"):
+                with Vertical(id="detail-plots"):
+                    yield loss_plot()
+                    yield quality_plot()
+                    yield bias_plot()
+                with Vertical(id="detail-side"):
+                    yield SidecarPanel()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        from engine.train.runs import read_metrics
+
+        self.history = read_metrics(self.run_info.path)
+        for plot in self.query(MetricPlot):
+            plot.show(self.history)
+        self.query_one(SidecarPanel).show(self.history[-1] if self.history else {})
+        self.query_one("#detail-summary", Static).update(self.summary())
+        self.query_one("#detail-body").focus()
+
+    def summary(self) -> Text:
+        r = self.run_info
+        t = Text()
+        t.append(f"run {r.run_id}", "bold")
+        t.append(f" · {r.created.astimezone().strftime('%Y-%m-%d %H:%M')} · {r.state} · "
+                 f"epochs {r.epochs_done}/{r.epochs_total} · best Pearson {fmt.num(r.best_val_pearson, '+.4f')}"
+                 f" · best RMSE {fmt.num(r.best_val_rmse_db, '.2f')} dB")
+        t.append("\n" + ("s: resume this run · " if r.resumable else "") + "escape: back", "dim")
+        if not self.history:
+            t.append("\nno epoch has finished in this run (metrics.jsonl is empty)", "yellow")
+        return t
+
+    def action_resume(self) -> None:
+        from ionis_tui.screens.runs import resume_run
+
+        resume_run(cast("IonisApp", self.app), self.run_info)

@@ -1,0 +1,104 @@
+"""The runs list: every run folder with its date, epochs, best Pearson/RMSE and state.
+
+enter opens a run's curves; s resumes the highlighted run when it can be resumed."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from ionis_tui import fmt
+
+if TYPE_CHECKING:
+    from engine.train.runs import RunInfo
+    from ionis_tui.app import IonisApp
+
+
+class RunsScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "back"),
+        Binding("enter", "open", "curves"),
+        Binding("s", "resume", "resume"),
+        Binding("g", "reload", "reload"),
+    ]
+    DEFAULT_CSS = """
+    RunsScreen DataTable { height: 1fr; }
+    RunsScreen #runs-note { height: auto; padding: 0 1; color: $text-muted; }
+    """
+
+    def __init__(self, runs_dir: str) -> None:
+        super().__init__()
+        self.runs_dir = runs_dir
+        self.runs: list[RunInfo] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="runs-note")
+        yield DataTable(id="runs-table", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        t = self.query_one(DataTable)
+        # The run id goes last: it is the widest and repeats the date, so at 80 columns it is
+        # the one cropped.
+        t.add_columns("date", "epochs", "Pearson", "RMSE dB", "state", "resume", "run")
+        self.action_reload()
+        t.focus()
+
+    def action_reload(self) -> None:
+        from engine.train.runs import list_runs
+
+        self.runs = list_runs(self.runs_dir)
+        t = self.query_one(DataTable)
+        t.clear()
+        for r in self.runs:
+            t.add_row(r.created.astimezone().strftime("%Y-%m-%d %H:%M"),
+                      f"{r.epochs_done}/{r.epochs_total}", fmt.num(r.best_val_pearson, "+.4f"),
+                      fmt.num(r.best_val_rmse_db, ".2f"), r.state, "yes" if r.resumable else "",
+                      r.run_id, key=str(r.path))
+        note = (f"{len(self.runs)} run(s) in {self.runs_dir} · best = lowest validation loss"
+                if self.runs else f"no runs in {self.runs_dir} yet: press escape, then s to start one")
+        self.query_one("#runs-note", Static).update(note)
+
+    @property
+    def selected(self) -> RunInfo | None:
+        t = self.query_one(DataTable)
+        if not self.runs or t.cursor_row is None or not 0 <= t.cursor_row < len(self.runs):
+            return None
+        return self.runs[t.cursor_row]
+
+    def action_open(self) -> None:
+        from ionis_tui.screens.run_detail import RunDetailScreen
+
+        run = self.selected
+        if run is not None:
+            self.app.push_screen(RunDetailScreen(run))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    def action_resume(self) -> None:
+        resume_run(cast("IonisApp", self.app), self.selected)
+
+
+def resume_run(app: IonisApp, run: RunInfo | None) -> None:
+    """Go back to the dashboard and resume `run`, or say why it cannot be resumed."""
+    if run is None:
+        app.notify("no run selected")
+        return
+    if not run.resumable:
+        why = ("it has finished" if run.state == "finished" else
+               "it is still running" if run.state in ("loading", "training", "paused") else
+               "it has no last.pt checkpoint")
+        app.notify(f"run {run.run_id} cannot be resumed: {why}", severity="warning")
+        return
+    if app.runner.running:
+        app.notify("a run is already active: stop it first (x)", severity="warning")
+        return
+    while len(app.screen_stack) > 1:
+        app.pop_screen()
+    app.start_run(resume=str(run.path))

@@ -1,0 +1,345 @@
+"""Verification screen: the physics suite as a graded table, for the live model or a checkpoint.
+
+The suite runs in a thread worker on a copy of the weights (engine.checkpoint.from_live, or a
+file loaded from disk), so the UI and any training run carry on while it works.
+Keys: r re-run · o choose model · w save Markdown + JSON · enter details · escape back.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Input, OptionList, Static
+from textual.widgets.option_list import Option
+from textual.worker import get_current_worker
+
+from engine.checkpoint import LoadedModel, load_model
+from engine.errors import IonisError
+from engine.settings import Settings
+from engine.verify import load_specs, run_suite
+from engine.verify.report import format_value, outcome, short_threshold, write_json, write_markdown
+from engine.verify.runner import FAIL, NA, PASS, Result, SuiteReport
+from engine.verify.sources import candidates, default_checkpoint, report_paths
+from engine.verify.spec import TestSpec
+
+LIVE = "live"
+STYLE = {PASS: "green", FAIL: "bold red", NA: "dim"}
+# Column widths chosen so the table (plus cell padding and scrollbar) fits 80 columns.
+COLUMNS = (("id", 13), ("test", 23), ("value", 9), ("threshold", 13), ("res", 4), ("gr", 2))
+SHORT_GROUP = {"physics": "PHYSICS", "band_time": "BAND x TIME", "robustness": "ROBUSTNESS",
+               "sidecar": "SIDECARS", "truth": "TRUTH"}
+
+
+class DetailScreen(ModalScreen[None]):
+    """One test's conditions, rule and explanation."""
+
+    BINDINGS = [Binding("escape", "dismiss", "close"), Binding("enter", "dismiss", "close", show=False),
+                Binding("q", "dismiss", "close", show=False)]
+    DEFAULT_CSS = """
+    DetailScreen { align: center middle; }
+    DetailScreen #vd-box { width: 76; max-width: 100%; height: auto; max-height: 22;
+                           border: round $accent; padding: 0 1; background: $surface; }
+    """
+
+    def __init__(self, result: Result, spec: TestSpec | None) -> None:
+        super().__init__()
+        self.result, self.spec = result, spec
+
+    def compose(self) -> ComposeResult:
+        r = self.result
+        t = Text()
+        t.append(f"{r.id}  {r.name}\n", style="bold")
+        t.append(f"{outcome(r)}", style=STYLE[r.status])
+        t.append(f"  grade {r.grade}" if r.grade else "")
+        t.append(f"  value {format_value(r)}")
+        if r.value_db is not None and r.value_sigma is not None:
+            t.append(f"  (= {r.value_db:+.2f} dB = {r.value_sigma:+.3f}σ)")
+        t.append(f"\nthreshold: {r.threshold}\n")
+        if self.spec is not None and self.spec.why:
+            t.append(f"why: {self.spec.why}\n", style="italic")
+        t.append("conditions: ", style="bold")
+        t.append("; ".join(f"{k}={_show(v)}" for k, v in r.conditions.items() if k != "cases"))
+        if "cases" in r.conditions:
+            t.append(f"; {len(r.conditions['cases'])} bad-input cases")
+        t.append("\n\n")
+        t.append(r.explanation)
+        with VerticalScroll(id="vd-box"):
+            yield Static(t, id="vd-text")
+
+
+def _show(v: object) -> str:
+    if isinstance(v, list):
+        return "[" + ", ".join(_show(x) for x in v) + "]"
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+class ChooseModelScreen(ModalScreen[str | None]):
+    """Pick the live model, a run checkpoint or a published file, or type a path."""
+
+    BINDINGS = [Binding("escape", "cancel", "cancel")]
+    DEFAULT_CSS = """
+    ChooseModelScreen { align: center middle; }
+    ChooseModelScreen #vc-box { width: 76; max-width: 100%; height: auto; max-height: 22;
+                                border: round $accent; padding: 0 1; background: $surface; }
+    ChooseModelScreen OptionList { height: auto; max-height: 14; }
+    ChooseModelScreen #vc-err { color: $error; height: auto; }
+    """
+
+    def __init__(self, choices: list[str], live: bool) -> None:
+        super().__init__()
+        self.choices = choices
+        self.live = live
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="vc-box"):
+            yield Static("Verify which model? enter picks · or type a path below")
+            opts = [Option("live model (copy of the run in progress)", id=LIVE)] if self.live else []
+            opts += [Option(_short(c), id=c) for c in self.choices]
+            yield OptionList(*opts, id="vc-list")
+            yield Input(placeholder="path to .safetensors or .pt", id="vc-path")
+            yield Static("", id="vc-err")
+
+    def on_mount(self) -> None:
+        lst = self.query_one(OptionList)
+        (lst if lst.option_count else self.query_one(Input)).focus()
+
+    @on(OptionList.OptionSelected)
+    def _picked(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    @on(Input.Submitted)
+    def _typed(self, event: Input.Submitted) -> None:
+        value = event.value.strip()
+        if not value:
+            self.query_one("#vc-err", Static).update("type a checkpoint path, or escape")
+            return
+        p = Path(value).expanduser()
+        if not p.is_file():
+            self.query_one("#vc-err", Static).update(f"no such file: {p}")
+            return
+        self.dismiss(str(p))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def _short(path: str) -> str:
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(p)
+
+
+class VerifyScreen(Screen):
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "back"),
+        Binding("r", "rerun", "re-run"),
+        Binding("o", "choose", "model"),
+        Binding("w", "save", "save report"),
+        Binding("enter", "details", "details", priority=True),
+    ]
+    DEFAULT_CSS = """
+    VerifyScreen #vf-source { height: 1; padding: 0 1; background: $boost; }
+    VerifyScreen DataTable { height: 1fr; }
+    VerifyScreen #vf-summary { height: auto; max-height: 2; padding: 0 1; }
+    VerifyScreen #vf-summary.error { color: $error; }
+    """
+
+    def __init__(self, settings: Settings, live_model: Callable[[], LoadedModel | None] = lambda: None,
+                 checkpoint: Path | None = None):
+        super().__init__()
+        self.settings = settings
+        self.live_model = live_model
+        self.checkpoint = checkpoint
+        self.source: str | None = None       # LIVE or a checkpoint path
+        self.report: SuiteReport | None = None
+        self.report_source: str | None = None  # the source the shown report came from
+        self.live_label = ""
+        self.specs: list[TestSpec] = []
+        self._token = 0                      # results of a superseded run are dropped
+        self.running = False
+        self.worker_done = threading.Event()  # set when the suite's thread has finished its work
+
+    # ----- layout ---------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Static("", id="vf-source")
+        yield DataTable(id="vf-table", cursor_type="row", zebra_stripes=False)
+        yield Static("", id="vf-summary")
+        yield Footer(show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.title = "IONIS · verify"
+        t = self.query_one(DataTable)
+        for name, width in COLUMNS:
+            t.add_column(name, width=width, key=name)
+        try:
+            self.specs = load_specs()
+        except IonisError as exc:
+            self._status(f"test file: {exc}", error=True)
+            return
+        self.source = self._default_source()
+        if self.source is None:
+            self._status("no model found: press o to choose a checkpoint", error=True)
+            return
+        t.focus()
+        self.action_rerun()
+
+    def _live(self) -> LoadedModel | None:
+        try:
+            return self.live_model()
+        except Exception as exc:  # the app's callback must never take this screen down
+            self._status(f"live model unavailable: {exc}", error=True)
+            return None
+
+    def _default_source(self) -> str | None:
+        """Live model, else the given checkpoint, else newest run's best, else published V22."""
+        if self._live() is not None:
+            return LIVE
+        if self.checkpoint is not None:
+            return str(self.checkpoint)
+        p = default_checkpoint(self.settings.runs.dir)
+        return str(p) if p else None
+
+    def _status(self, text: str, error: bool = False) -> None:
+        s = self.query_one("#vf-summary", Static)
+        s.update(text)
+        s.set_class(error, "error")
+
+    # ----- running --------------------------------------------------------------------------
+    def action_rerun(self) -> None:
+        if self.source is None:
+            self._status("no model chosen: press o", error=True)
+            return
+        live = None
+        if self.source == LIVE:
+            # The snapshot is taken here, on the UI thread, as a CPU copy; the worker only reads it.
+            live = self._live()
+            if live is None:
+                self._status("no live model: no training run is in progress (press o)", error=True)
+                return
+            self.live_label = live.label
+        self._token += 1
+        self.running = True
+        self.worker_done.clear()
+        self.query_one(DataTable).loading = True
+        self.query_one("#vf-source", Static).update(f"verifying {self._source_text()} …")
+        self.run_worker(lambda t=self._token, s=self.source, lm=live: self._work(t, s, lm),
+                        thread=True, group="verify", exit_on_error=False)
+
+    def _work(self, token: int, source: str, live: LoadedModel | None) -> None:
+        try:
+            lm = live if live is not None else load_model(source)
+            report = run_suite(lm, self.specs)
+        except IonisError as exc:
+            self._deliver(self._failed, token, str(exc))
+            return
+        except Exception as exc:  # shown, never a crash of the app
+            self._deliver(self._failed, token, f"{type(exc).__name__}: {exc}")
+            return
+        finally:
+            self.worker_done.set()
+        self._deliver(self._show, token, source, report)
+
+    def _deliver(self, fn: Callable[..., None], *args: object) -> None:
+        """Hand a result to the UI thread, unless the screen was closed meanwhile."""
+        if get_current_worker().is_cancelled:
+            return
+        try:
+            self.app.call_from_thread(fn, *args)
+        except RuntimeError:  # the app shut down while the suite ran
+            pass
+
+    def _current(self, token: int) -> bool:
+        return token == self._token and self.is_attached
+
+    def _failed(self, token: int, message: str) -> None:
+        if not self._current(token):
+            return
+        self.running = False
+        self.query_one(DataTable).loading = False
+        self.query_one("#vf-source", Static).update(f"model: {self._source_text()}")
+        self._status(message, error=True)
+
+    def _source_text(self) -> str:
+        if self.source == LIVE:
+            return f"live model {self.live_label}".strip()
+        return _short(self.source or "")
+
+    def _show(self, token: int, source: str, report: SuiteReport) -> None:
+        if not self._current(token):
+            return
+        self.running = False
+        self.report, self.report_source = report, source
+        t = self.query_one(DataTable)
+        t.loading = False
+        t.clear()
+        for g in report.groups:
+            line = f"{g.passed}/{g.total} passed" if g.total else "n/a"
+            if g.gpa is not None:
+                line += f" · GP {g.gpa:.1f}/4"
+            t.add_row(Text(SHORT_GROUP[g.group], style="bold"), Text(line, style="bold"), key=f"group:{g.group}")
+            for r in (x for x in report.results if x.group == g.group):
+                style = STYLE[r.status]
+                t.add_row(Text(r.id, style=style), r.name, format_value(r), short_threshold(r),
+                          Text(outcome(r), style=style), Text(r.grade or "", style=style), key=r.id)
+        when = time.strftime("%H:%M:%S")
+        self.query_one("#vf-source", Static).update(
+            f"model: {self._source_text()} · {report.seconds:.2f} s at {when}")
+        self._status(("ALL PASS · " if report.all_passed else "") + report.summary_line())
+        if t.row_count > 1:
+            t.move_cursor(row=1)
+
+    # ----- details, model choice, saving ----------------------------------------------------
+    def action_details(self) -> None:
+        t = self.query_one(DataTable)
+        if self.report is None or not t.row_count:
+            return
+        key = t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value
+        result = next((r for r in self.report.results if r.id == key), None)
+        if result is None:  # a group header row
+            return
+        spec = next((s for s in self.specs if s.id == key), None)
+        self.app.push_screen(DetailScreen(result, spec))
+
+    def action_choose(self) -> None:
+        found = list(candidates(self.settings.runs.dir))
+        if self.checkpoint is not None:
+            found.insert(0, Path(self.checkpoint))
+        files, seen = [], set()
+        for p in found:  # the same file may be reached by two spellings
+            if p.resolve() not in seen:
+                seen.add(p.resolve())
+                files.append(str(p))
+
+        def chosen(value: str | None) -> None:
+            if value:
+                self.source = value
+                self.action_rerun()
+
+        self.app.push_screen(ChooseModelScreen(files, self._live() is not None), chosen)
+
+    def action_save(self) -> None:
+        if self.report is None:
+            self.notify("nothing to save yet: the suite has not finished", severity="warning")
+            return
+        src = self.report_source
+        run_id = self.live_label.split(" ")[0] if src == LIVE and self.live_label else None
+        md, js = report_paths(None if src == LIVE else Path(src or ""), self.settings.runs.dir, run_id=run_id)
+        try:
+            write_markdown(self.report, md)
+            write_json(self.report, js)
+        except IonisError as exc:
+            self._status(str(exc), error=True)
+            return
+        self._status(f"saved {_short(str(md))} and .json")
+        self.notify(f"report saved: {md} and {js.name}")

@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Drive the real ionis-tui in an 80x24 tmux session the way a user would (keys in,
+# screen text out) and check what the screen and the run folder show at every step:
+#   empty embedded DB -> seed demo data (d) -> start (s) -> pause (p) -> checkpoint (c)
+#   -> resume (p) -> stop (x, y) -> runs list (r) -> resume the run (s) -> quit (q, y)
+#   -> start again and drop the terminal (tmux kill-session = SIGHUP) -> run stopped cleanly.
+# Everything lives in a temporary folder; nothing in the repository is touched.
+# Usage: scripts/tmux_demo.sh [--keep]   (prints every capture; exit 0 = all checks passed)
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PY="${PYTHON:-$REPO/.venv/bin/python}"
+WORK="$(mktemp -d -t ionis-tmux-XXXXXX)"
+SESSION="ionis-demo-$$"
+KEEP="${1:-}"
+FAILED=0
+
+cleanup() {
+  tmux kill-session -t "$SESSION" 2>/dev/null || true
+  if [[ "$KEEP" != "--keep" ]]; then rm -rf "$WORK"; else echo "kept $WORK"; fi
+}
+trap cleanup EXIT
+
+cat >"$WORK/settings.toml" <<EOF
+[database]
+mode = "embedded"
+path = "$WORK/db.chdb"
+table = "signatures_demo"
+[train]
+epochs = 200
+batch_size = 2048
+device = "cpu"
+progress_interval = 0.1
+[demo]
+rows = 20000
+[runs]
+dir = "$WORK/runs"
+EOF
+
+say() { printf '\n=== %s\n' "$*"; }
+capture() { tmux capture-pane -p -t "$SESSION" 2>/dev/null || true; }
+
+# wait_for TEXT [SECONDS]: until the screen shows TEXT; prints the screen either way.
+wait_for() {
+  local text="$1" limit="${2:-60}" t=0
+  while ((t < limit * 10)); do
+    if capture | grep -qF -- "$text"; then
+      say "screen shows '$text'"; capture; return 0
+    fi
+    sleep 0.1; t=$((t + 1))
+  done
+  say "FAIL: '$text' not on screen after ${limit}s"; capture; FAILED=1; return 1
+}
+
+check() {  # check DESCRIPTION 'SHELL CONDITION'
+  local what="$1"
+  if eval "$2"; then echo "ok: $what"; else echo "FAIL: $what"; FAILED=1; fi
+}
+
+keys() { tmux send-keys -t "$SESSION" "$@"; sleep 0.3; }
+
+run_state() {  # the newest run's state as the runs list reads it
+  (cd "$REPO" && "$PY" -c "import sys
+from engine.train.runs import list_runs
+r = list_runs(sys.argv[1])
+print(f'{r[0].state} {r[0].epochs_done}/{r[0].epochs_total} resumable={r[0].resumable}' if r else 'none')" "$WORK/runs")
+}
+
+start_app() {
+  tmux new-session -d -s "$SESSION" -x 80 -y 24 \
+    "cd '$REPO' && '$PY' -m ionis_tui --config '$WORK/settings.toml'; echo \$? > '$WORK/exit_code'"
+}
+
+say "1. start the app on an empty embedded database"
+start_app
+wait_for "press d to seed 20,000 demo" 90
+
+say "2. seed the demo data (d)"
+keys d
+wait_for "signatures_demo · 20,000 rows" 180
+check "data panel gone after seeding" '! capture | grep -q "database empty"'
+
+say "3. start a run (s); let it finish two epochs (curves appear)"
+keys s
+wait_for "● training" 120
+wait_for "loss " 60
+wait_for "epoch 3/200" 120
+
+say "4. pause (p)"
+keys p
+wait_for "● paused" 30
+
+say "5. checkpoint now (c) while paused"
+keys c
+sleep 2
+check "last.pt written by the manual checkpoint" 'ls "$WORK"/runs/*/last.pt >/dev/null 2>&1'
+
+say "6. resume (p)"
+keys p
+wait_for "● training" 30
+
+say "7. stop (x), confirm (y)"
+keys x
+wait_for "Stop the run?" 10
+keys y
+wait_for "● stopped" 60
+check "run folder says stopped and resumable" '[[ "$(run_state)" == stopped*resumable=True ]]'
+echo "run: $(run_state)"
+
+say "8. runs list (r)"
+keys r
+wait_for "resume" 10
+wait_for "stopped" 10
+
+say "9. resume the highlighted run (s)"
+keys s
+wait_for "● training" 120
+
+say "10. quit with the run active (q), confirm (y)"
+keys q
+wait_for "A run is active" 10
+keys y
+for _ in $(seq 1 600); do tmux has-session -t "$SESSION" 2>/dev/null || break; sleep 0.1; done
+check "app exited" '! tmux has-session -t "$SESSION" 2>/dev/null'
+check "exit status 0" '[[ "$(cat "$WORK/exit_code")" == 0 ]]'
+check "run stopped with a checkpoint after quit" '[[ "$(run_state)" == stopped*resumable=True ]]'
+echo "run: $(run_state)"
+
+say "11. start again, then drop the terminal (kill-session sends SIGHUP)"
+start_app
+wait_for "signatures_demo · 20,000 rows" 90
+keys s
+wait_for "● training" 120
+wait_for "loss " 60
+runs_before=$(ls "$WORK/runs" | wc -l)
+tmux kill-session -t "$SESSION"
+ok=0
+for _ in $(seq 1 600); do
+  if [[ "$(run_state)" == stopped*resumable=True ]]; then ok=1; break; fi
+  sleep 0.1
+done
+check "after SIGHUP the newest run is stopped with last.pt" '[[ $ok == 1 ]]'
+echo "run: $(run_state) ($runs_before run folders)"
+for _ in $(seq 1 300); do pgrep -f -- "--config $WORK/settings.toml" >/dev/null || break; sleep 0.1; done
+check "the app process exited after SIGHUP" '! pgrep -af -- "--config $WORK/settings.toml"'
+
+if ((FAILED)); then say "SOME CHECKS FAILED"; exit 1; fi
+say "ALL CHECKS PASSED"

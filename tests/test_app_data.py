@@ -1,0 +1,118 @@
+"""The app's start-up database check and demo seeding, against the real embedded chdb (the
+session-wide `chdb_path`) and real refused / unresolvable servers: each problem shows a
+panel naming the setting to fix, the app stays alive, and an empty database can be seeded."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from engine.data.client import connect
+from engine.data.loader import count_rows
+from engine.data.schema import create_table_sql
+from engine.settings import DatabaseSettings, DemoSettings, RunsSettings, Settings, TrainSettings
+from engine.train import events as ev
+from ionis_tui.app import IonisApp
+from ionis_tui.pilot_tools import screen_text, wait_until
+from ionis_tui.screens.help import HelpScreen
+
+
+def make_settings(tmp_path, db: DatabaseSettings, **train) -> Settings:
+    return Settings(database=db, demo=DemoSettings(rows=3000, seed=7),
+                    train=TrainSettings(device="cpu", progress_interval=0.05, **train),
+                    runs=RunsSettings(dir=str(tmp_path / "runs")))
+
+
+async def checked(pilot, app: IonisApp) -> None:
+    await wait_until(pilot, lambda: app.state.data.status != "checking", 60, what="database check")
+    await pilot.pause(0.1)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("host,port", [("127.0.0.1", None), ("no-such-host.invalid", 8123)],
+                         ids=["refused-port", "unknown-host"])
+async def test_unreachable_server_shows_a_panel_naming_the_setting(tmp_path, host, port):
+    db = DatabaseSettings(mode="server", host=host, port=port or free_port(), connect_timeout=3)
+    app = IonisApp(make_settings(tmp_path, db))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await checked(pilot, app)
+        d = app.state.data
+        assert d.status == "error" and d.setting == "database.host" and host in d.message
+        text = screen_text(app)
+        assert "database problem" in text and "fix: database.host" in text
+        assert "server" in text
+        await pilot.press("s")  # refused with a reason, no run started
+        assert app.runner.session is None
+        assert any("cannot start" in n.message for n in app._notifications)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)  # the app is alive
+
+
+async def test_wrong_column_types_show_a_panel_and_a_fix_can_be_rechecked(tmp_path, chdb_path):
+    db = DatabaseSettings(path=chdb_path, table="sig_test_app_types")
+    client = connect(db)
+    client.command(f"DROP TABLE IF EXISTS {db.qualified_table}")
+    client.command(f"CREATE DATABASE IF NOT EXISTS `{db.database}`")
+    client.command(create_table_sql(db).replace("`band` Int32", "`band` String"))
+    app = IonisApp(make_settings(tmp_path, db))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await checked(pilot, app)
+        d = app.state.data
+        assert d.status == "error" and d.setting == "database.table"
+        assert "band is String" in d.message
+        assert "fix: database.table" in screen_text(app)
+        # The user fixes the table and presses g: the panel follows.
+        client.command(f"DROP TABLE {db.qualified_table}")
+        client.command(create_table_sql(db))
+        await pilot.press("g")
+        await checked(pilot, app)
+        assert app.state.data.status == "empty"
+    client.command(f"DROP TABLE IF EXISTS {db.qualified_table}")
+
+
+async def test_empty_table_offers_demo_data(tmp_path, chdb_path):
+    db = DatabaseSettings(path=chdb_path, table="sig_test_app_empty")
+    client = connect(db)
+    client.command(f"CREATE DATABASE IF NOT EXISTS `{db.database}`")
+    client.command(create_table_sql(db))
+    app = IonisApp(make_settings(tmp_path, db))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await checked(pilot, app)
+        assert app.state.data.status == "empty" and app.state.data.rows == 0
+        text = screen_text(app)
+        assert "database empty" in text and "no usable rows" in text and "press d to seed 3,000" in text
+        await pilot.press("s")
+        assert app.runner.session is None
+        assert any("press d to seed" in n.message for n in app._notifications)
+    client.command(f"DROP TABLE IF EXISTS {db.qualified_table}")
+
+
+async def test_missing_table_is_seeded_then_trained_on(tmp_path, chdb_path):
+    db = DatabaseSettings(path=chdb_path, table="sig_test_app_seed")
+    connect(db).command(f"DROP TABLE IF EXISTS {db.qualified_table}")
+    app = IonisApp(make_settings(tmp_path, db, epochs=2, batch_size=1024, limit_rows=2000))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await checked(pilot, app)
+        assert app.state.data.status == "empty" and "has no table" in app.state.data.message
+        assert "press d to seed" in screen_text(app)
+
+        await pilot.press("d")
+        assert app.state.data.status in ("seeding", "ok")
+        await wait_until(pilot, lambda: app.state.data.status == "ok", 120, what="seeded")
+        rows = count_rows(connect(db), db)
+        assert app.state.data.rows == rows > 0
+        await pilot.pause(0.3)
+        text = screen_text(app)
+        assert "database empty" not in text and f"embedded wspr.sig_test_app_seed · {rows:,} rows" in text
+
+        await pilot.press("s")  # now a run loads its rows from the database
+        await wait_until(pilot, lambda: app.state.state == ev.FINISHED, 120, what="finished")
+        assert app.state.rows_train + app.state.rows_val == 2000
+        assert any(line.text.startswith("data: 2,000 rows loaded") for line in app.state.log)
+    connect(db).command(f"DROP TABLE IF EXISTS {db.qualified_table}")

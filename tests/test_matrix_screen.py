@@ -1,0 +1,246 @@
+"""The matrix explorer screen driven through Textual's Pilot: a tiny host app pushes MatrixScreen
+with the published V22 checkpoint; we type into the fields, press the keys, and read the table."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+from textual.app import App
+from textual.coordinate import Coordinate
+from textual.widgets import Input, OptionList, Static
+
+from engine.checkpoint import from_live, load_model
+from engine.matrix import compute_matrix, make_path
+from engine.model import IonisGate
+from engine.settings import Settings
+from ionis_tui.screens.matrix import MatrixScreen
+from ionis_tui.widgets.matrix_pickers import CheckpointPicker, PresetPicker
+from ionis_tui.widgets.matrix_table import MatrixGrid
+
+
+class Host(App):
+    def __init__(self, screen_factory):
+        super().__init__()
+        self._factory = screen_factory
+
+    def on_mount(self) -> None:
+        self.push_screen(self._factory())
+
+
+def cells(screen: MatrixScreen) -> list[list[str]]:
+    g = screen.query_one(MatrixGrid)
+    return [[g.get_cell_at(Coordinate(i, j)).plain for j in range(len(g.columns))]
+            for i in range(g.row_count)]
+
+
+def expected(lm, tx, rx, band, hour, month, units="db") -> list[list[str]]:
+    r = compute_matrix(lm, make_path(tx, rx, band, hour, month))
+    fmt = "{:+.1f}" if units == "db" else "{:+.2f}"
+    return [[fmt.format(float(v)) for v in row] for row in r.values(units)]
+
+
+def text_of(screen, sel: str) -> str:
+    """What a Static shows, as plain text (its content may be a str, Text or a Rich Table)."""
+    content = screen.query_one(sel, Static).content
+    if isinstance(content, str):
+        return content
+    console = Console(width=200, file=io.StringIO(), color_system=None)
+    with console.capture() as cap:
+        console.print(content)
+    return cap.get()
+
+
+async def type_into(pilot, screen, key: str, text: str) -> None:
+    inp = screen.query_one(f"#in-{key}", Input)
+    inp.focus()
+    inp.value = ""
+    await pilot.press(*text)
+    await pilot.pause()
+
+
+@pytest.fixture(scope="module")
+def v22_lm(v22_file):
+    return load_model(v22_file)
+
+
+async def test_inputs_keys_and_errors(v22_file, v22_lm, tmp_path):
+    settings = Settings(runs={"dir": str(tmp_path / "runs")})
+    app = Host(lambda: MatrixScreen(settings, checkpoint=v22_file))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        scr = app.screen
+        assert isinstance(scr, MatrixScreen)
+        assert "ionis_v22_gamma" in text_of(scr, "#mx-model")
+        assert cells(scr) == expected(v22_lm, "W3", "G", "20m", 12, 6)
+        assert isinstance(app.focused, MatrixGrid)
+
+        # typing a new RX redraws at once
+        await type_into(pilot, scr, "rx", "JA")
+        ja = expected(v22_lm, "W3", "JA", "20m", 12, 6)
+        assert cells(scr) == ja
+        # bad input: a red message next to the field, the last good matrix stays, nothing crashes
+        await type_into(pilot, scr, "rx", "ZZ99")
+        assert "unknown location 'ZZ99'" in text_of(scr, "#err-rx")
+        assert cells(scr) == ja
+        await type_into(pilot, scr, "band", "11m")
+        assert "unknown band '11m'" in text_of(scr, "#err-band")
+        await type_into(pilot, scr, "hour", "25")
+        assert "hour 25 is outside" in text_of(scr, "#err-hour")
+        await type_into(pilot, scr, "month", "13")
+        assert "month 13" in text_of(scr, "#err-month")
+        for key, good in (("rx", "G"), ("band", "20m"), ("hour", "12"), ("month", "6")):
+            await type_into(pilot, scr, key, good)
+            assert text_of(scr, f"#err-{key}") == ""
+
+        # escape leaves the field; arrows then step hour and band
+        await pilot.press("escape")
+        assert isinstance(app.focused, MatrixGrid)
+        await pilot.press("right")
+        assert scr.query_one("#in-hour", Input).value == "13"
+        assert cells(scr) == expected(v22_lm, "W3", "G", "20m", 13, 6)
+        await pilot.press("right_square_bracket")      # "]" / "[" step the hour too
+        assert scr.path.hour == 14
+        await pilot.press("left_square_bracket", "left_square_bracket", "left")
+        assert scr.path.hour == 11
+        await pilot.press("up")
+        assert scr.query_one("#in-band", Input).value == "17m"
+        assert cells(scr) == expected(v22_lm, "W3", "G", "17m", 11, 6)
+        await pilot.press("down", "down", "b")
+        assert scr.path.band.name == "20m"
+        await pilot.press("u")
+        assert cells(scr) == expected(v22_lm, "W3", "G", "20m", 11, 6, units="sigma")
+        assert "SNR (σ)" in text_of(scr, "#mx-title")
+
+        # the selected cell's decomposition follows the cursor
+        assert "SFI 70, Kp 0" in text_of(scr, "#mx-cell")
+        await pilot.press("shift+down", "shift+down", "shift+right", "shift+right")
+        await pilot.pause()
+        cell = text_of(scr, "#mx-cell")
+        c = compute_matrix(v22_lm, make_path("W3", "G", "20m", 11, 6)).cell(2, 2)
+        assert "SFI 150, Kp 2" in cell and f"{c['base']:+.3f}" in cell and f"{c['storm']:+.3f}" in cell
+
+        # preset list
+        await pilot.press("l")
+        await pilot.pause()
+        assert isinstance(app.screen, PresetPicker)
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        assert app.screen is scr
+        assert (scr.query_one("#in-tx", Input).value, scr.query_one("#in-rx", Input).value) == ("OX", "OH")
+        assert cells(scr) == expected(v22_lm, "OX", "OH", "20m", 11, 6, units="sigma")
+
+        # escape with the table focused leaves the screen
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, MatrixScreen)
+
+
+async def test_compare_mode_and_checkpoint_choice(v22_file, v20_file, v22_lm, tmp_path):
+    v20 = load_model(v20_file)
+    settings = Settings(runs={"dir": str(tmp_path / "runs")})
+    app = Host(lambda: MatrixScreen(settings, checkpoint=v22_file))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        scr = app.screen
+        before = cells(scr)
+        # d opens the chooser; a typed path that does not exist is refused inside the dialog
+        await pilot.press("d")
+        await pilot.pause()
+        picker = app.screen
+        assert isinstance(picker, CheckpointPicker)
+        inp = picker.query_one("#ckpt-path", Input)
+        inp.focus()
+        inp.value = str(tmp_path / "missing.safetensors")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "no such file" in text_of(picker, "#ckpt-error")
+        inp.value = str(v20_file)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is scr
+        a, b = compute_matrix(v22_lm, make_path("W3", "G", "20m", 12, 6)), \
+            compute_matrix(v20, make_path("W3", "G", "20m", 12, 6))
+        assert cells(scr) == [[f"{float(v):+.1f}" for v in row] for row in (a.db - b.db)]
+        assert cells(scr) != before
+        assert "A - B" in text_of(scr, "#mx-title") and "ionis_v20" in text_of(scr, "#mx-model")
+        assert " B " in text_of(scr, "#mx-cell") and "A - B" in text_of(scr, "#mx-cell")
+        # the difference follows the inputs too
+        await pilot.press("right")
+        a13 = compute_matrix(v22_lm, make_path("W3", "G", "20m", 13, 6)).db
+        b13 = compute_matrix(v20, make_path("W3", "G", "20m", 13, 6)).db
+        assert cells(scr) == [[f"{float(v):+.1f}" for v in row] for row in (a13 - b13)]
+        # d again offers "compare off" first
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, CheckpointPicker)
+        app.screen.query_one(OptionList).focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert scr.model_b is None and cells(scr) == expected(v22_lm, "W3", "G", "20m", 13, 6)
+
+        # o: a file that is not a checkpoint is reported, the shown model stays
+        junk = tmp_path / "junk.safetensors"
+        junk.write_bytes(b"not a checkpoint")
+        await pilot.press("o")
+        await pilot.pause()
+        inp = app.screen.query_one("#ckpt-path", Input)
+        inp.focus()
+        inp.value = str(junk)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen is scr
+        assert "cannot read checkpoint" in text_of(scr, "#mx-status")
+        assert "ionis_v22_gamma" in text_of(scr, "#mx-model")
+        # o with a real file switches the model
+        await pilot.press("o")
+        await pilot.pause()
+        inp = app.screen.query_one("#ckpt-path", Input)
+        inp.focus()
+        inp.value = str(v20_file)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert "ionis_v20" in text_of(scr, "#mx-model")
+        assert cells(scr) == expected(v20, "W3", "G", "20m", 13, 6)
+
+
+async def test_live_model_wide_layout(tmp_path):
+    model = IonisGate("v22").eval()
+    app = Host(lambda: MatrixScreen(Settings(runs={"dir": str(tmp_path)}), live_model=lambda: from_live(model)))
+    async with app.run_test(size=(200, 50)) as pilot:
+        await pilot.pause()
+        scr = app.screen
+        assert "live" in text_of(scr, "#mx-model")
+        assert cells(scr) == expected(from_live(model), "W3", "G", "20m", 12, 6)
+        # the wide layout puts the plot beside the matrix
+        assert scr.has_class("wide")
+        table, plot = scr.query_one(MatrixGrid).region, scr.query_one("#mx-plot").region
+        assert plot.x >= table.right and plot.height >= 20
+        assert scr.query_one("#mx-body").max_scroll_y == 0        # everything fits, no scrolling
+        # a mouse click selects a cell (3rd SFI row, 4th Kp column) and shows its decomposition
+        await pilot.click(MatrixGrid, offset=(30, 3))
+        await pilot.pause()
+        assert scr.query_one(MatrixGrid).selected == (2, 3)
+        assert "SFI 150, Kp 3" in text_of(scr, "#mx-cell")
+
+
+async def test_no_model_anywhere(tmp_path, monkeypatch):
+    # With no live model, no checkpoint, no runs and no reference folder, the screen says so.
+    import engine.matrix.sources as sources
+    monkeypatch.setattr(sources, "reference_dirs", lambda: [])
+    app = Host(lambda: MatrixScreen(Settings(runs={"dir": str(tmp_path)})))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        scr = app.screen
+        assert "press o" in text_of(scr, "#mx-status")
+        await pilot.press("right", "u", "shift+down")      # keys still work, nothing crashes
+        assert scr.path.hour == 13 and scr.query_one(MatrixGrid).row_count == 0
+
+
+def test_default_source_is_newest_run(tmp_path):
+    from engine.checkpoint import save_safetensors
+    from engine.matrix.sources import default_checkpoint
+    p = save_safetensors(IonisGate("v22"), tmp_path / "r1" / "best.safetensors")
+    assert default_checkpoint(Settings(runs={"dir": str(tmp_path)})) == Path(p)
