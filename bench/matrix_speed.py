@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.checkpoint import LoadedModel, load_model  # noqa: E402
 from engine.matrix import compute_matrix, hour_curve, make_path  # noqa: E402
-from engine.matrix.sources import published_v22  # noqa: E402
 from engine.model import IonisGate  # noqa: E402
+from engine.model_sources import published_v22  # noqa: E402
 
 TARGET_MS = 50.0
 

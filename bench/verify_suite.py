@@ -25,8 +25,8 @@ import torch  # noqa: E402
 
 from engine.checkpoint import LoadedModel, load_model  # noqa: E402
 from engine.model import IonisGate  # noqa: E402
+from engine.model_sources import published_v22  # noqa: E402
 from engine.verify import load_specs, run_suite  # noqa: E402
-from engine.verify.sources import PUBLISHED_V22, published_dir  # noqa: E402
 
 TARGET_S = 2.0
 
@@ -34,9 +34,8 @@ TARGET_S = 2.0
 def _model(checkpoint: str | None) -> LoadedModel:
     if checkpoint:
         return load_model(checkpoint)
-    d = published_dir()
-    if d is not None and (d / PUBLISHED_V22).is_file():
-        return load_model(d / PUBLISHED_V22)
+    if (v22 := published_v22()) is not None:
+        return load_model(v22)
     m = IonisGate("v22").eval()
     return LoadedModel(m, m.feature_set, Path("fresh-v22"), "fresh")
 

@@ -46,7 +46,7 @@ async def test_unreachable_server_shows_a_panel_naming_the_setting(tmp_path, hos
         assert d.status == "error" and d.setting == "database.host" and host in d.message
         text = screen_text(app)
         assert "database problem" in text and "fix: database.host" in text
-        assert "server" in text
+        assert f"server {host}:{db.port} wspr.signatures_v2_terrestrial" in text  # which server
         await pilot.press("s")  # refused with a reason, no run started
         assert app.runner.session is None
         assert any("cannot start" in n.message for n in app._notifications)

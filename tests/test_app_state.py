@@ -60,6 +60,8 @@ def test_events_fold_into_state_and_mark_dirty_parts():
     # ETA: 9 epochs left at the last epoch's 20 s; half way through epoch 2 -> 8.5 epochs.
     s.apply(ev.StepProgress(2, 5, 10, 0.7, 2000.0, 30.0))
     assert s.eta_s == 8.5 * 20.0
+    s.apply(ev.CheckpointSaved("/runs/r1/last.pt", "last", 1))  # routine end-of-epoch save
+    assert "checkpoint saved" not in s.log[-1].text and s.checkpoints["last"][1] == 1
     s.apply(ev.CheckpointSaved("/runs/r1/last.pt", "manual", 2))
     assert s.checkpoints["manual"] == ("/runs/r1/last.pt", 2)
     s.apply(ev.StateChanged(ev.STOPPED, "stopped"))

@@ -27,7 +27,7 @@ from ionis_tui.screens.run_detail import RunDetailScreen
 from ionis_tui.screens.runs import RunsScreen
 from ionis_tui.widgets.plots import MetricPlot
 
-ROWS = synthetic_rows(3000, seed=3)
+ROWS = synthetic_rows(2000, seed=3)
 
 
 def settings(tmp_path: Path, epochs: int) -> Settings:

@@ -28,9 +28,9 @@ from engine.matrix import (
     parse_values,
 )
 from engine.matrix.report import as_dict, format_table
-from engine.matrix.sources import default_checkpoint, list_checkpoints, newest_best
 from engine.matrix.values import check_hour, check_month
 from engine.model import IonisGate
+from engine.model_sources import default_checkpoint, list_checkpoints, newest_best
 from engine.predict import predict_one
 from engine.settings import Settings
 
@@ -274,13 +274,13 @@ def test_field_checks():
 
 def test_checkpoint_sources(tmp_path, v22_file):
     s = Settings(runs={"dir": str(tmp_path / "runs")})
-    assert newest_best(s) is None
-    assert default_checkpoint(s) == v22_file.resolve()       # no runs yet: the published V22
-    assert default_checkpoint(s, Path("x.pt")) == Path("x.pt")
+    assert newest_best(s.runs.dir) is None
+    assert default_checkpoint(s.runs.dir) == v22_file.resolve()       # no runs yet: the published V22
+    assert default_checkpoint(s.runs.dir, Path("x.pt")) == Path("x.pt")
     m = IonisGate("v22")
     old = save_safetensors(m, tmp_path / "runs" / "a" / "best.safetensors")
     new = save_safetensors(m, tmp_path / "runs" / "b" / "best.safetensors")
     os.utime(old, (time.time() - 100, time.time() - 100))
-    assert newest_best(s) == new and default_checkpoint(s) == new
-    listed = list_checkpoints(s)
+    assert newest_best(s.runs.dir) == new and default_checkpoint(s.runs.dir) == new
+    listed = list_checkpoints(s.runs.dir)
     assert listed[:2] == [new, old] and v22_file.resolve() in listed

@@ -228,8 +228,8 @@ async def test_live_model_wide_layout(tmp_path):
 
 async def test_no_model_anywhere(tmp_path, monkeypatch):
     # With no live model, no checkpoint, no runs and no reference folder, the screen says so.
-    import engine.matrix.sources as sources
-    monkeypatch.setattr(sources, "reference_dirs", lambda: [])
+    import engine.model_sources as sources
+    monkeypatch.setattr(sources, "published_dir", lambda: None)
     app = Host(lambda: MatrixScreen(Settings(runs={"dir": str(tmp_path)})))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
@@ -241,6 +241,6 @@ async def test_no_model_anywhere(tmp_path, monkeypatch):
 
 def test_default_source_is_newest_run(tmp_path):
     from engine.checkpoint import save_safetensors
-    from engine.matrix.sources import default_checkpoint
+    from engine.model_sources import default_checkpoint
     p = save_safetensors(IonisGate("v22"), tmp_path / "r1" / "best.safetensors")
-    assert default_checkpoint(Settings(runs={"dir": str(tmp_path)})) == Path(p)
+    assert default_checkpoint(Settings(runs={"dir": str(tmp_path)}).runs.dir) == Path(p)

@@ -144,7 +144,7 @@ async def test_live_model_is_the_default_source(tmp_path):
 
 
 async def test_no_model_at_all_says_so(tmp_path, monkeypatch):
-    monkeypatch.setattr("ionis_tui.screens.verify.default_checkpoint", lambda runs_dir: None)
+    monkeypatch.setattr("ionis_tui.screens.verify.default_checkpoint", lambda *a, **k: None)
     app = Host(lambda: VerifyScreen(settings(tmp_path)))
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()

@@ -137,11 +137,6 @@ def _draw_cells(rng, pool: np.ndarray, n: int) -> dict:
     return {k: v[keep] for k, v in cells.items()}
 
 
-def _cell_keys(cells: dict) -> np.ndarray:
-    key = _grid_code(cells["tx"]) * 32400 + _grid_code(cells["rx"])
-    return ((key * 10 + cells["band_i"]) * 24 + cells["hour"]) * 12 + (cells["month"] - 1)
-
-
 def simulate_spots(rng, cells: dict, days: ObservedDays) -> SpotBatch:
     """Attempted spots for each cell: real day's SFI/Kp, truth + fading, decode floor."""
     n = len(cells["hour"])
@@ -222,33 +217,39 @@ def generate_signatures(n: int, seed: int, progress: Progress | None = None,
     days = observed_days()
     pool = stations(rng)
     parts: list[dict] = []
-    seen = np.empty(0, dtype=np.int64)
-    done = 0
+    have = 0            # rows generated so far (before removing repeated buckets)
     yield_share = 0.35  # signatures per drawn cell; updated from each batch
     if progress:
         progress(0, n)
-    while done < n:
-        if cancel is not None and cancel():
-            raise SeedCancelled(f"demo generation cancelled after {done:,} of {n:,} rows")
-        # Draw about as many cells as still needed (small requests stay fast); depends only
-        # on earlier batches, so the output stays a function of (n, seed).
-        want = int((n - done) / max(yield_share, 0.05) * 1.15) + 1000
-        drawn = min(CELLS_PER_BATCH, want)
-        cells = _draw_cells(rng, pool, drawn)
-        keys = _cell_keys(cells)
-        _, first = np.unique(keys, return_index=True)
-        first = np.sort(first)
-        first = first[~np.isin(keys[first], seen)]   # one row per key across batches too
-        cells = {k: v[first] for k, v in cells.items()}
-        seen = np.concatenate([seen, keys[first]])
-        rows = aggregate(cells, simulate_spots(rng, cells, days))
-        yield_share = max(len(rows["hour"]), 1) / drawn
-        take = min(len(rows["hour"]), n - done)
-        parts.append({k: v[:take] for k, v in rows.items()})
-        done += take
-        if progress:
-            progress(done, n)
-    return {k: np.concatenate([p[k] for p in parts]) for k in COLUMNS}
+    while True:
+        while have < n:
+            if cancel is not None and cancel():
+                raise SeedCancelled(f"demo generation cancelled after {have:,} of {n:,} rows")
+            # Draw about as many cells as still needed (small requests stay fast); depends
+            # only on earlier batches, so the output stays a function of (n, seed).
+            want = int((n - have) / max(yield_share, 0.05) * 1.15) + 1000
+            drawn = min(CELLS_PER_BATCH, want)
+            cells = _draw_cells(rng, pool, drawn)
+            rows = aggregate(cells, simulate_spots(rng, cells, days))
+            yield_share = max(len(rows["hour"]), 1) / drawn
+            parts.append(rows)
+            have += len(rows["hour"])
+            if progress:
+                progress(min(have, n), n)
+        # One row per bucket, like GROUP BY: a bucket drawn again later (rare) keeps its
+        # first row. One sort at the end instead of a membership test per batch.
+        cols = {k: np.concatenate([p[k] for p in parts]) for k in COLUMNS}
+        _, first = np.unique(_row_keys(cols), return_index=True)
+        if len(first) >= n:
+            keep = np.sort(first)[:n]
+            return {k: v[keep] for k, v in cols.items()}
+        parts, have = [{k: v[np.sort(first)] for k, v in cols.items()}], len(first)
+
+
+def _row_keys(rows: dict) -> np.ndarray:
+    band_i = rows["band"].astype(np.int64) - BANDS[0].id
+    key = _grid_code(rows["tx_grid_4"]) * 32400 + _grid_code(rows["rx_grid_4"])
+    return ((key * 10 + band_i) * 24 + rows["hour"]) * 12 + (rows["month"].astype(np.int64) - 1)
 
 
 def _rows_in(client, db: DatabaseSettings, table: str) -> int | None:

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.nn import functional as F
 
 from engine.checkpoint import (
     FORMAT,
@@ -30,7 +29,7 @@ from engine.checkpoint import (
 from engine.data.rows import SignatureRows
 from engine.errors import CheckpointError, IonisError
 from engine.features import FEATURE_SETS
-from engine.model import IonisGate, clamp_sidecars, parameter_groups, pick_device
+from engine.model import IonisGate, pick_device
 from engine.settings import Settings, TrainSettings
 from engine.train import metrics as M
 from engine.train.events import (
@@ -52,6 +51,7 @@ from engine.train.events import (
     StepProgress,
 )
 from engine.train.prepare import prepare
+from engine.train.recipe import build_optimizer, build_scheduler, training_step
 from engine.train.rundir import BEST, LAST, RunFolder, load_run_settings
 
 RowsLoader = Callable[[Callable[[int, int], None], Callable[[], bool]], SignatureRows | None]
@@ -206,13 +206,8 @@ class TrainingSession:
                                          "validation rows: validation scores will be optimistic"))
         torch.manual_seed(tr.seed)
         model = IonisGate(tr.feature_set).to(device)
-        groups = parameter_groups(model)
-        opt = torch.optim.AdamW([
-            {"params": groups["trunk"], "lr": tr.lr_trunk, "name": "trunk"},
-            {"params": groups["scaler"], "lr": tr.lr_scaler, "name": "scaler"},
-            {"params": groups["sidecar"], "lr": tr.lr_sidecar, "name": "sidecar"},
-        ], weight_decay=tr.weight_decay)
-        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=tr.epochs, eta_min=tr.eta_min)
+        opt = build_optimizer(model, tr)
+        sched = build_scheduler(opt, tr)
         gen = torch.Generator().manual_seed(tr.seed)  # CPU generator: same order on every device
         self._opt, self._sched, self._gen, self._data = opt, sched, gen, data
         start_epoch, start_step, partial = 1, 0, torch.empty(0)
@@ -284,9 +279,7 @@ class TrainingSession:
         dev = y.device
         sizes = torch.full((steps,), float(bs), device=dev)
         sizes[-1] = float(n - bs * (steps - 1))
-        delta, lam, lo, hi = tr.huber_delta, tr.gate_var_lambda, tr.clamp_min, tr.clamp_max
-        interval = tr.progress_interval
-        lock, parts, huber = self._lock, model.parts, F.huber_loss
+        interval, lock = tr.progress_interval, self._lock
 
         t_start, paused_start = time.monotonic(), self._paused_s
         perm_state = self._gen.get_state()  # the epoch's order can be redrawn from this on resume
@@ -302,15 +295,7 @@ class TrainingSession:
         for step in range(start_step, steps):
             idx = perm[step * bs:(step + 1) * bs]
             with lock:
-                p = parts(x[idx])
-                wl = (huber(p["out"], y[idx], reduction="none", delta=delta) * w[idx]).mean()
-                # Population variance: a one-row last batch must not give NaN.
-                loss = wl - lam * (p["sun_gate"].var(correction=0) + p["storm_gate"].var(correction=0))
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                clamp_sidecars(model, lo, hi)
-            losses[step] = wl.detach()
+                losses[step] = training_step(model, opt, x[idx], y[idx], w[idx], tr)
             if self._stop_req or self._pause_req or self._ckpt_req:
                 self._controls(lambda kind, done=step + 1: save_here(kind, done),
                                f"during epoch {epoch} (after step {step + 1} of {steps})")

@@ -35,8 +35,8 @@ from engine.matrix import (
 )
 from engine.matrix.facts import PathFacts
 from engine.matrix.presets import PresetPath
-from engine.matrix.sources import default_checkpoint, list_checkpoints
 from engine.matrix.values import check_hour, check_month
+from engine.model_sources import default_checkpoint, list_checkpoints
 from engine.predict import Path_
 from engine.settings import Settings
 from ionis_tui.widgets.matrix_pickers import CheckpointPicker, PresetPicker
@@ -176,7 +176,7 @@ class MatrixScreen(Screen):
         if live is not None:
             self.model_a, self.source_a = live, "live"
             return
-        path = default_checkpoint(self.settings, self.checkpoint)
+        path = default_checkpoint(self.settings.runs.dir, self.checkpoint)
         if path is None:
             self._status("no model found: press o to choose a checkpoint", error=True)
             return
@@ -237,7 +237,7 @@ class MatrixScreen(Screen):
             out.append(("compare off", "off"))
         if self._live() is not None:
             out.append(("live model (training run in progress)", "live"))
-        out += [(str(p), str(p)) for p in list_checkpoints(self.settings)]
+        out += [(str(p), str(p)) for p in list_checkpoints(self.settings.runs.dir)]
         return out
 
     # ----- inputs -------------------------------------------------------------------------

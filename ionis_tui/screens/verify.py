@@ -24,11 +24,12 @@ from textual.worker import get_current_worker
 
 from engine.checkpoint import LoadedModel, load_model
 from engine.errors import IonisError
+from engine.model_sources import default_checkpoint, list_checkpoints
 from engine.settings import Settings
 from engine.verify import load_specs, run_suite
 from engine.verify.report import format_value, outcome, short_threshold, write_json, write_markdown
+from engine.verify.report_paths import report_paths
 from engine.verify.runner import FAIL, NA, PASS, Result, SuiteReport
-from engine.verify.sources import candidates, default_checkpoint, report_paths
 from engine.verify.spec import TestSpec
 
 LIVE = "live"
@@ -312,7 +313,7 @@ class VerifyScreen(Screen):
         self.app.push_screen(DetailScreen(result, spec))
 
     def action_choose(self) -> None:
-        found = list(candidates(self.settings.runs.dir))
+        found = list_checkpoints(self.settings.runs.dir)
         if self.checkpoint is not None:
             found.insert(0, Path(self.checkpoint))
         files, seen = [], set()

@@ -1,0 +1,185 @@
+"""Benchmark: what the live dashboard costs the trainer, and how fast keys answer while training.
+
+    python bench/tui_overhead.py [--rows 200000] [--batch 16384] [--epochs 3] [--repeats 4] [--json]
+
+In this one process, on the same synthetic signature rows (engine.train.synthetic):
+  1. throughput, in pairs run back to back (headless, app, headless, app, ...):
+     * headless: TrainingSession(rows=...).run() in a thread, the main thread just waiting
+       (exactly how `ionis-tui train` drives it, minus printing);
+     * app: the real IonisApp under Textual's Pilot (headless terminal, 120x40), the run
+       started with the `s` key and watched (the dashboard redraws as in real use);
+  2. key latency: one more app run; while it trains, `?` is pressed every ~0.5 s and the
+     time from the key event entering the app (as the terminal driver delivers it) to the
+     help screen being current and laid out is recorded (then escape). Pilot.press() is not
+     used for this: it also waits for the whole process to go idle, which a training
+     process never does.
+Throughput is the trainer's own samples/s per epoch (metrics.jsonl), epoch 1 left out as
+warm-up. ratio_vs_headless is the median over pairs of app / headless (a pair is close in
+time, so a burst of load from other processes hits both of its sides alike); the ratio of
+the overall means is reported too. ui_cpu_share is the event-loop thread's CPU time divided
+by wall time while the watched app trains: what the UI takes from the machine, a figure
+that other processes' load does not move.
+Targets: ratio_vs_headless >= 0.95, key_latency_ms_p95 < 100.
+The load average is printed with the result: on a shared machine other processes move
+samples/s a lot, which is why the modes alternate and pairs are compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine.model import pick_device  # noqa: E402
+from engine.settings import RunsSettings, Settings, TrainSettings  # noqa: E402
+from engine.train import events as ev  # noqa: E402
+from engine.train.session import TrainingSession  # noqa: E402
+from engine.train.synthetic import synthetic_rows  # noqa: E402
+from ionis_tui.app import IonisApp  # noqa: E402
+from ionis_tui.pilot_tools import send_key, wait_until  # noqa: E402
+from ionis_tui.screens.dashboard import DashboardScreen  # noqa: E402
+from ionis_tui.screens.help import HelpScreen  # noqa: E402
+
+KEY_EVERY_S = 0.5
+
+
+def steady(history: list[dict]) -> list[float]:
+    """Per-epoch samples/s without the warm-up epoch."""
+    return [float(m["samples_per_s"]) for m in history if m["epoch"] > 1]
+
+
+def run_headless(settings: Settings, rows) -> list[float]:
+    history: list[dict] = []
+    session = TrainingSession(settings, rows=rows,
+                              on_event=lambda e: history.append(e.metrics) if isinstance(e, ev.EpochEnd) else None)
+    t = threading.Thread(target=session.run, name="training")
+    t.start()
+    t.join()
+    if session.state != ev.FINISHED:
+        raise SystemExit(f"headless run ended {session.state}")
+    return steady(history)
+
+
+async def until(predicate, timeout: float) -> None:
+    """Poll every millisecond (pilot.pause would add its own waits)."""
+    end = time.perf_counter() + timeout
+    while not predicate():
+        if time.perf_counter() > end:
+            raise SystemExit("the app did not react to a key within 10 s")
+        await asyncio.sleep(0.001)
+
+
+async def run_app(settings: Settings, rows, press_keys: bool) -> tuple[list[float], list[float], float]:
+    app = IonisApp(settings, rows=rows)
+    latencies: list[float] = []
+
+    def help_shown() -> bool:
+        # The effect of `?`: the help screen is current and laid out (its text has a place).
+        screen = app.screen
+        if not isinstance(screen, HelpScreen):
+            return False
+        keys = screen.query("#help-keys")
+        return bool(keys) and keys.first().region.area > 0
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.state.state == ev.TRAINING, 300, what="training")
+        cpu0, wall0 = time.thread_time(), time.perf_counter()
+        while press_keys and app.state.state in (ev.TRAINING, ev.LOADING):
+            await pilot.pause(KEY_EVERY_S)
+            if app.state.state != ev.TRAINING:
+                break
+            t0 = time.perf_counter()
+            send_key(app, "question_mark", "?")
+            await until(help_shown, 10)
+            latencies.append((time.perf_counter() - t0) * 1000.0)
+            send_key(app, "escape")
+            await until(lambda: isinstance(app.screen, DashboardScreen) and app.screen.is_current, 10)
+        await wait_until(pilot, lambda: app.state.state == ev.FINISHED, 300, what="finished")
+        ui_share = (time.thread_time() - cpu0) / (time.perf_counter() - wall0)
+        history = list(app.state.history)
+    return steady(history), latencies, ui_share
+
+
+def p95(values: list[float]) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(0.95 * (len(s) - 1))))]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rows", type=int, default=200_000)
+    ap.add_argument("--batch", type=int, default=16384)
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=4)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    if args.epochs < 2:
+        raise SystemExit("--epochs must be >= 2 (epoch 1 is warm-up and not counted)")
+
+    rows = synthetic_rows(args.rows, seed=11)
+    load_before = os.getloadavg()
+    per_repeat = []
+    head_all: list[float] = []
+    app_all: list[float] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(train=TrainSettings(epochs=args.epochs, batch_size=args.batch, device=args.device),
+                            runs=RunsSettings(dir=tmp))
+        for r in range(args.repeats):
+            head = run_headless(settings, rows)
+            app, _, ui_share = asyncio.run(run_app(settings, rows, press_keys=False))
+            head_all += head
+            app_all += app
+            per_repeat.append({"headless_samples_per_s": round(statistics.mean(head), 1),
+                               "app_samples_per_s": round(statistics.mean(app), 1),
+                               "ratio": round(statistics.mean(app) / statistics.mean(head), 4),
+                               "ui_cpu_share": round(ui_share, 4)})
+            if not args.json:
+                print(f"pair {r + 1}: headless {statistics.mean(head):,.0f} samples/s, "
+                      f"app {statistics.mean(app):,.0f} samples/s (ratio {per_repeat[-1]['ratio']:.3f}), "
+                      f"UI thread {100 * ui_share:.1f}% CPU", flush=True)
+        _, lat_all, keys_ui_share = asyncio.run(run_app(settings, rows, press_keys=True))
+        if not args.json:
+            print(f"key latency run: {len(lat_all)} presses, UI thread {100 * keys_ui_share:.1f}% CPU",
+                  flush=True)
+    if not lat_all:
+        raise SystemExit("no key press landed while training: use more --rows or --epochs")
+    result = {
+        "ratio_vs_headless": round(statistics.median(p["ratio"] for p in per_repeat), 4),
+        "ratio_of_means": round(statistics.mean(app_all) / statistics.mean(head_all), 4),
+        "ui_cpu_share": round(statistics.mean(p["ui_cpu_share"] for p in per_repeat), 4),
+        "key_latency_ms_p95": round(p95(lat_all), 2),
+        "key_latency_ms_p50": round(statistics.median(lat_all), 2),
+        "key_latency_ms_max": round(max(lat_all), 2),
+        "key_presses": len(lat_all),
+        "ui_cpu_share_while_pressing_keys": round(keys_ui_share, 4),
+        "headless_samples_per_s": round(statistics.mean(head_all), 1),
+        "app_samples_per_s": round(statistics.mean(app_all), 1),
+        "per_repeat": per_repeat,
+        "rows": args.rows, "batch_size": args.batch, "epochs": args.epochs, "repeats": args.repeats,
+        "device": pick_device(args.device).type, "cpu_count": os.cpu_count(),
+        "loadavg_1min_before": round(load_before[0], 2), "loadavg_1min_after": round(os.getloadavg()[0], 2),
+        "targets": {"ratio_vs_headless": ">= 0.95", "key_latency_ms_p95": "< 100"},
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"ratio_vs_headless {result['ratio_vs_headless']:.3f} (median of pairs; target >= 0.95; "
+              f"ratio of means {result['ratio_of_means']:.3f}); UI thread {100 * result['ui_cpu_share']:.1f}% CPU  "
+              f"key latency p50 {result['key_latency_ms_p50']:.1f} ms, p95 {result['key_latency_ms_p95']:.1f} ms "
+              f"(target < 100) over {len(lat_all)} presses; load average {load_before[0]:.1f} -> "
+              f"{result['loadavg_1min_after']:.1f} on {os.cpu_count()} CPUs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,42 @@
+"""The training recipe in one place: optimizer, schedule and the step itself.
+
+The session's loop and the throughput benchmark both call these, so the benchmark's
+"model bound" is exactly the trainer's step with the data handling taken away.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+from engine.model import IonisGate, clamp_sidecars, parameter_groups
+from engine.settings import TrainSettings
+
+
+def build_optimizer(model: IonisGate, tr: TrainSettings) -> torch.optim.AdamW:
+    """AdamW with differential learning rates; group names become the lr_* metric keys."""
+    g = parameter_groups(model)
+    return torch.optim.AdamW([
+        {"params": g["trunk"], "lr": tr.lr_trunk, "name": "trunk"},
+        {"params": g["scaler"], "lr": tr.lr_scaler, "name": "scaler"},
+        {"params": g["sidecar"], "lr": tr.lr_sidecar, "name": "sidecar"},
+    ], weight_decay=tr.weight_decay)
+
+
+def build_scheduler(opt: torch.optim.Optimizer, tr: TrainSettings) -> torch.optim.lr_scheduler.CosineAnnealingLR:
+    return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=tr.epochs, eta_min=tr.eta_min)
+
+
+def training_step(model: IonisGate, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
+                  w: torch.Tensor, tr: TrainSettings) -> torch.Tensor:
+    """One optimizer step; returns the batch's weighted Huber loss (detached, on the device,
+    so the caller decides when to pay for a device sync)."""
+    p = model.parts(x)
+    wl = (F.huber_loss(p["out"], y, reduction="none", delta=tr.huber_delta) * w).mean()
+    # Gate-variance bonus. Population variance: a one-row last batch must not give NaN.
+    loss = wl - tr.gate_var_lambda * (p["sun_gate"].var(correction=0) + p["storm_gate"].var(correction=0))
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    clamp_sidecars(model, tr.clamp_min, tr.clamp_max)
+    return wl.detach()
