@@ -109,8 +109,9 @@ class _Printer:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from engine.data.client import connect, where
+    from engine.data.client import connect
     from engine.data.loader import load_rows
+    from engine.data.status import source_label
     from engine.train.session import TrainingSession
 
     settings = _effective_settings(args, settings)
@@ -128,7 +129,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     session = TrainingSession(settings, rows_loader=loader, on_event=printer,
                               run_dir=Path(args.run_dir) if args.run_dir else None,
                               resume=Path(args.resume) if args.resume else None,
-                              data_source=f"{where(db)} {db.database}.{db.table}")
+                              data_source=source_label(connect(db), db))
     def on_sigint(signum, frame):
         # First Ctrl-C: stop at the next step boundary (last.pt is saved). A second one
         # falls through to the default handler and aborts at once.

@@ -352,7 +352,7 @@ class TrainingSession:
                 self._emit(Notice("warning", text))
         self._warnings = warnings
         if improved:
-            meta = {"run_id": self.run_id, **self._best,
+            meta = {"run_id": self.run_id, "data_source": self.data_source, **self._best,
                     "rows_train": self._data.train.n, "rows_val": self._data.val.n}
             path = save_safetensors(model, self._folder.file(BEST), meta)
             self._emit(CheckpointSaved(str(path), "best", epoch))
@@ -405,6 +405,7 @@ class TrainingSession:
             "rng": {"torch": torch.get_rng_state(), "perm": perm_state},
             "best": dict(self._best),
             "meta": {"format": FORMAT, "feature_set": tr.feature_set, "run_id": self.run_id,
+                     "data_source": self.data_source,
                      "epoch": epochs_done, "step": step, "seed": tr.seed, "rows_train": d.train.n,
                      "rows_val": d.val.n, "checksum": d.checksum, "elapsed_s": self._elapsed()},
         }
