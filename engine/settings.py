@@ -49,7 +49,7 @@ class DatabaseSettings(_Section):
 class TrainSettings(_Section):
     feature_set: Literal["v22", "v20"] = "v22"
     epochs: int = Field(30, ge=1, le=100_000)
-    batch_size: int = Field(16384, ge=1, le=16_777_216)
+    batch_size: int = Field(4096, ge=1, le=16_777_216)
     lr_trunk: float = Field(3e-4, gt=0, le=1)
     lr_scaler: float = Field(5e-4, gt=0, le=1)
     lr_sidecar: float = Field(1e-3, gt=0, le=1)

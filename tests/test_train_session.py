@@ -14,7 +14,7 @@ import torch
 
 from engine.bands import BY_ID
 from engine.checkpoint import load_model
-from engine.data.rows import COL, SignatureRows
+from engine.data.rows import COL, COLUMNS, SignatureRows
 from engine.features import V22, build_features
 from engine.predict import predict_parts
 from engine.settings import Settings
@@ -290,3 +290,15 @@ def test_stop_while_loading_ends_without_training(tmp_path, rows):
     assert end.state == ev.STOPPED and "while loading" in end.message
     assert ev.LoadProgress(0, len(rows)) in events
     assert not any(isinstance(e, ev.RunStarted) for e in events)
+
+
+def test_leak_count_is_exact_for_paths_a_mixed_hash_confused():
+    # These two different paths once shared a key under a 64-bit mixing hash, which made a
+    # clean path-level split report a "leaked" path. The count must compare positions exactly.
+    a = np.zeros((2, len(COLUMNS)), dtype=np.float32)
+    a[0, :4] = (29.5, -79.0, 34.5, -119.0)
+    a[1, :4] = (43.5, -79.0, 31.5, -119.0)
+    a[1, COLUMNS.index("is_val")] = 1.0
+    assert count_leaked_paths(SignatureRows(a)) == 0
+    a[1, :4] = a[0, :4]
+    assert count_leaked_paths(SignatureRows(a)) == 1
