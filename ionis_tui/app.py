@@ -5,9 +5,8 @@ and the database check; screens (ionis_tui/screens) hold layout and keys, widget
 from __future__ import annotations
 
 import asyncio
-import os
+import gc
 import signal
-import stat
 import threading
 from collections.abc import Callable
 from datetime import datetime
@@ -28,10 +27,13 @@ from ionis_tui.runner import WORKER_NAME, RunController
 from ionis_tui.screens.confirm import ConfirmScreen
 from ionis_tui.screens.dashboard import DashboardScreen
 from ionis_tui.screens.help import HelpScreen
+from ionis_tui.terminal import detach_terminal, exit_later
 
 STOP_TIMEOUT_S = 120.0  # longest we wait for the trainer to checkpoint and stop on quit
-# State changes are drawn at once; progress events wait for the next frame (see dashboard).
-URGENT = (ev.StateChanged, ev.RunStarted, ev.RunEnded, ev.CheckpointSaved, ev.Notice)
+EXIT_GRACE_S = 15.0     # after a hangup, time allowed for a normal exit before a hard one
+# State changes (a handful per run) are drawn at once, so keys feel immediate; everything
+# else (progress, epochs, checkpoints, notices) waits for the next 4 Hz frame.
+URGENT = (ev.StateChanged, ev.RunStarted, ev.RunEnded)
 
 
 class IonisApp(App[int]):
@@ -56,6 +58,8 @@ class IonisApp(App[int]):
         self._quitting = False
         self._sighup = False
         self._keys_for: tuple = ()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._old_sighup: object = signal.SIG_DFL
         self._cancel_seed = threading.Event()  # set on exit: seeding is atomic, so cancel is safe
 
     def get_default_screen(self) -> DashboardScreen:
@@ -63,17 +67,29 @@ class IonisApp(App[int]):
 
     # ------------------------------------------------------------------ lifecycle
     def on_mount(self) -> None:
+        # torch, Textual and the screen make a large, long-lived heap; a full garbage
+        # collection walking it stalls the loop for ~100 ms. Freezing what exists after
+        # start-up keeps later collections small (keys stay responsive).
+        self.call_after_refresh(self._freeze_heap)
         if self._check_db:
             self.check_data()
-        try:  # dropped SSH: stop with a checkpoint, then leave (main thread, Unix only)
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.hangup)
+        # Dropped SSH: stop with a checkpoint, then leave (main thread, Unix only). A plain
+        # handler, not loop.add_signal_handler: it must run before the SIGCONT the kernel
+        # sends right after SIGHUP (Python runs pending handlers in signal-number order).
+        self._loop = asyncio.get_running_loop()
+        if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGHUP"):
+            self._old_sighup = signal.signal(signal.SIGHUP, self._on_sighup)
             self._sighup = True
-        except (NotImplementedError, RuntimeError, ValueError, AttributeError):
-            self._sighup = False
+
+    @staticmethod
+    def _freeze_heap() -> None:
+        gc.collect()  # what is garbage now must not be frozen for the life of the process
+        gc.freeze()
 
     def on_unmount(self) -> None:
+        gc.unfreeze()
         if self._sighup:
-            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+            signal.signal(signal.SIGHUP, self._old_sighup)
             self._sighup = False
         # Never leave a training thread running behind a closed app: the process would wait
         # for it at exit. stop() only sets a flag; the thread saves a checkpoint and ends.
@@ -82,7 +98,8 @@ class IonisApp(App[int]):
 
     def _source_label(self) -> str:
         db = self.settings.database
-        return f"{db.mode} {db.database}.{db.table}"
+        where = f" {db.host}:{db.port}" if db.mode == "server" else ""
+        return f"{db.mode}{where} {db.database}.{db.table}"
 
     def redraw(self) -> None:
         """Draw state changes now rather than at the next frame."""
@@ -241,8 +258,12 @@ class IonisApp(App[int]):
         self.push_screen(Tool(self.settings, live_model=self.runner.live_model))
 
     def action_help(self) -> None:
-        if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.settings.runs.dir))
+        if isinstance(self.screen, HelpScreen):
+            return
+        # Built once and kept: showing it again costs a render, not a compose.
+        if not self.is_screen_installed("help"):
+            self.install_screen(HelpScreen(self.settings.runs.dir), "help")
+        self.push_screen("help")
 
     # ------------------------------------------------------------------ leaving
     async def action_quit(self) -> None:  # ctrl+q too
@@ -262,13 +283,20 @@ class IonisApp(App[int]):
         self.push_screen(ConfirmScreen("A run is active. Save a checkpoint, stop it and quit?",
                                        yes="Stop and quit"), answer)
 
+    def _on_sighup(self, signum: int, frame: object) -> None:
+        # Runs in the main thread between two bytecodes: only the urgent part happens here.
+        if not self.is_headless:
+            # Textual's SIGCONT handler would restart terminal output on the dead terminal
+            # (a new writer thread that dies on EIO, so the exit then blocks forever).
+            signal.signal(signal.SIGCONT, signal.SIG_DFL)
+            detach_terminal()
+        self._loop.call_soon_threadsafe(self.hangup)
+
     def hangup(self) -> None:
         """SIGHUP: the terminal is gone; stop cleanly with a checkpoint, then exit."""
-        if not self.is_headless:
-            detach_terminal()
-        self._stop_then_exit("hangup (SIGHUP)")
+        self._stop_then_exit("hangup (SIGHUP)", hung_up=True)
 
-    def _stop_then_exit(self, why: str) -> None:
+    def _stop_then_exit(self, why: str, hung_up: bool = False) -> None:
         if self._quitting:
             return
         self._quitting = True
@@ -280,23 +308,11 @@ class IonisApp(App[int]):
                 self.runner.stop()
                 if not await self.runner.wait(STOP_TIMEOUT_S):
                     self.state.note("the run did not stop in time", "error")
+            if hung_up and not self.is_headless:
+                # Last resort: the checkpoint is on disk; if tearing down the dead terminal
+                # still hangs, leave anyway rather than linger as an orphan.
+                threading.Thread(target=exit_later, args=(EXIT_GRACE_S,), daemon=True).start()
             self.exit(0)
 
         self.run_worker(work(), name="quit", group="quit", exit_on_error=False)
 
-
-def detach_terminal() -> None:
-    """Point stdout/stderr at /dev/null. After a hangup, writes to the dead terminal fail or
-    block, and Textual's output thread would hang the exit; the screen is gone anyway."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-    except OSError:
-        return
-    for fd in (1, 2):
-        try:
-            # A character device: the terminal (isatty() already fails on a hung-up one).
-            if stat.S_ISCHR(os.fstat(fd).st_mode):
-                os.dup2(devnull, fd)
-        except OSError:
-            pass
-    os.close(devnull)

@@ -36,11 +36,13 @@ class DataSource:
 
     @property
     def label(self) -> str:
-        """One-line description for the header; no paths, so it stays short (and stable)."""
+        """One-line description for the header: the server's address in server mode; no
+        embedded folder path, so it stays short (the data panel names it when it matters)."""
         if not self.mode:
             return "database: checking…"
         rows = f" · {self.rows:,} rows" if self.rows is not None else ""
-        return f"{self.mode} {self.table}{rows}"
+        server = f" {self.where}" if self.mode == "server" else ""  # which server we read
+        return f"{self.mode}{server} {self.table}{rows}"
 
 
 @dataclass
@@ -212,9 +214,12 @@ class DashboardState:
         elif isinstance(e, ev.CheckpointSaved):
             self.checkpoints[e.kind] = (e.path, e.epoch)
             self.dirty.add(INFO)
-            # The folder is in the run panel; the file name says which checkpoint it is.
-            name = os.path.basename(e.path) if os.path.dirname(e.path) == self.run_dir else e.path
-            self.note(f"checkpoint saved: {name} ({e.kind}, epoch {e.epoch})")
+            # The routine last.pt after every epoch would double the log; the run panel
+            # shows it. Best, manual and stop checkpoints are logged.
+            if not (e.kind == "last" and e.epoch == self.epochs_done):
+                # The folder is in the run panel; the file name says which checkpoint it is.
+                name = os.path.basename(e.path) if os.path.dirname(e.path) == self.run_dir else e.path
+                self.note(f"checkpoint saved: {name} ({e.kind}, epoch {e.epoch})")
         elif isinstance(e, ev.Notice):
             self.note(e.text, e.level if e.level in ("info", "warning", "error") else "info")
         elif isinstance(e, ev.RunEnded):

@@ -57,9 +57,8 @@ def seed(db: DatabaseSettings, rows: int, seed_value: int,
          progress: Callable[[int, int], None] | None = None,
          cancel: Callable[[], bool] | None = None) -> DataSource:
     """Write the demo signatures into the embedded database, then check it again."""
-    from engine.demo.seed import seed_demo
-
     from engine.data.client import connect
+    from engine.demo.seed import seed_demo
 
     if db.mode != "embedded":
         d = describe(db)

@@ -27,3 +27,16 @@ async def wait_until(pilot: Pilot, predicate: Callable[[], bool], timeout: float
 def screen_text(app: App) -> str:
     """The current screen as plain text, one line per terminal row."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def send_key(app: App, key: str, char: str | None = None) -> None:
+    """Deliver one key press the way the terminal driver does, and return at once.
+
+    Pilot.press() also waits until the whole process is idle (up to a second per key),
+    which never happens while a training thread is busy; measuring key latency needs the
+    press alone."""
+    from textual import events
+
+    event = events.Key(key, char if char is not None else (key if len(key) == 1 else None))
+    event.set_sender(app)
+    app._driver.send_message(event)

@@ -27,7 +27,7 @@ mode = "embedded"
 path = "$WORK/db.chdb"
 table = "signatures_demo"
 [train]
-epochs = 200
+epochs = 2000
 batch_size = 2048
 device = "cpu"
 progress_interval = 0.1
@@ -84,7 +84,7 @@ say "3. start a run (s); let it finish two epochs (curves appear)"
 keys s
 wait_for "● training" 120
 wait_for "loss " 60
-wait_for "epoch 3/200" 120
+wait_for "epoch 3/2000" 120
 
 say "4. pause (p)"
 keys p
@@ -133,6 +133,7 @@ keys s
 wait_for "● training" 120
 wait_for "loss " 60
 runs_before=$(ls "$WORK/runs" | wc -l)
+t0=$(date +%s.%N)
 tmux kill-session -t "$SESSION"
 ok=0
 for _ in $(seq 1 600); do
@@ -142,6 +143,7 @@ done
 check "after SIGHUP the newest run is stopped with last.pt" '[[ $ok == 1 ]]'
 echo "run: $(run_state) ($runs_before run folders)"
 for _ in $(seq 1 300); do pgrep -f -- "--config $WORK/settings.toml" >/dev/null || break; sleep 0.1; done
+echo "process gone $(echo "$(date +%s.%N) - $t0" | bc) s after the hangup"
 check "the app process exited after SIGHUP" '! pgrep -af -- "--config $WORK/settings.toml"'
 
 if ((FAILED)); then say "SOME CHECKS FAILED"; exit 1; fi

@@ -130,20 +130,25 @@ async def test_quit_with_an_active_run_saves_a_checkpoint_first(tmp_path):
 
 
 async def test_runs_screen_shows_runs_and_resumes_one(tmp_path):
-    s = settings(tmp_path, epochs=6)
-    app = IonisApp(s, rows=ROWS)
+    # First session: a long run, stopped after a few epochs; the user quits.
+    app = IonisApp(settings(tmp_path, epochs=500), rows=ROWS)
     async with app.run_test(size=(120, 40)) as pilot:
         await start_and_pause(pilot, app, after_epochs=2)
         await pilot.press("x", "y")
         await wait_until(pilot, lambda: not app.runner.running, 60, what="stopped")
         stopped_at = app.state.epochs_done
-        assert 2 <= stopped_at < 6
         run_dir = Path(app.state.run_dir)
+        await pilot.press("q")
+        await exited(app)
+    assert stopped_at >= 2
 
+    # Later, a new session with two more epochs to go: r, look at the run, s resumes it.
+    app = IonisApp(settings(tmp_path, epochs=stopped_at + 2), rows=ROWS)
+    async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("r")
         assert isinstance(app.screen, RunsScreen)
         text = screen_text(app)
-        assert run_dir.name in text and "stopped" in text and f"{stopped_at}/6" in text
+        assert run_dir.name in text and "stopped" in text and f"{stopped_at}/500" in text
 
         await pilot.press("enter")
         assert isinstance(app.screen, RunDetailScreen)
@@ -156,7 +161,7 @@ async def test_runs_screen_shows_runs_and_resumes_one(tmp_path):
         await wait_until(pilot, lambda: app.state.state == ev.FINISHED, 120, what="resumed run finished")
         assert app.state.start_epoch == stopped_at + 1 and app.state.run_id == run_dir.name
     epochs = [m["epoch"] for m in read_metrics(run_dir)]
-    assert epochs == list(range(1, 7))  # every epoch exactly once across stop + resume
+    assert epochs == list(range(1, stopped_at + 3))  # every epoch exactly once across stop + resume
     assert list_runs(tmp_path / "runs")[0].state == ev.FINISHED
 
 

@@ -29,10 +29,22 @@ class MetricPlot(PlotextPlot):
         self.series = series
         self.border_title = title
         self._drawn: tuple[int, Any] = (-1, None)
+        self._render_key: tuple = ()
+        self._rendered: Any = None
 
     def on_mount(self) -> None:
         super().on_mount()
         self.show([])
+
+    def render(self):
+        # PlotextPlot rebuilds the whole figure on every render, and a screen shown on top
+        # (help, confirm) re-renders everything beneath it; the figure only changes with
+        # the data, the size or the theme, so keep the last one.
+        key = (self.size, self._drawn, self.app.theme, self.theme)
+        if key != self._render_key:
+            self._render_key = key
+            self._rendered = super().render()
+        return self._rendered
 
     def show(self, history: list[dict[str, Any]]) -> None:
         key = (len(history), history[-1].get("epoch") if history else None)

@@ -51,10 +51,12 @@ def render_header(s: DashboardState, width: int) -> Text:
     else:
         # The bar is the current epoch's progress, so it moves within a long epoch; the
         # epoch counter and the ETA give the run's progress.
-        live = s.state in (ev.TRAINING, ev.PAUSED) and s.steps > 0 and s.epoch > s.epochs_done
-        frac = s.epoch_fraction if live else (1.0 if s.epochs_done and s.epochs_done >= s.epoch else 0.0)
         in_run = s.state in (ev.TRAINING, ev.PAUSED) and s.epochs_done < s.epochs
-        shown = s.epochs_done + 1 if in_run else s.epochs_done
+        live = in_run and s.steps > 0 and s.epoch > s.epochs_done
+        if in_run:  # the epoch under way (0% until its first step report)
+            shown, frac = s.epochs_done + 1, (s.epoch_fraction if live else 0.0)
+        else:       # idle or ended: the last complete epoch, the bar the share of the run done
+            shown, frac = s.epochs_done, (s.epochs_done / s.epochs if s.epochs else 0.0)
         label = f"epoch {shown}/{s.epochs} " if s.epochs else "epoch —/— "
         extra = ""
         if live and s.running_loss is not None:
