@@ -97,6 +97,8 @@ class IonisApp(App[int]):
         self._cancel_seed.set()
 
     def _source_label(self) -> str:
+        if self.state.data.provenance:  # from the start-up check: says "demo data" when it is
+            return self.state.data.provenance
         db = self.settings.database
         where = f" {db.host}:{db.port}" if db.mode == "server" else ""
         return f"{db.mode}{where} {db.database}.{db.table}"

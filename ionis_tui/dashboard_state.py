@@ -33,6 +33,7 @@ class DataSource:
     setting: str = ""              # settings key to fix, from DataError.setting
     seed_done: int = 0
     seed_total: int = 0
+    provenance: str = ""           # engine.data.status.source_label: recorded in checkpoints
 
     @property
     def label(self) -> str:

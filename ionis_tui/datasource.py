@@ -49,7 +49,10 @@ def check(db: DatabaseSettings) -> DataSource:
             d.message = (f"The table {d.table} on the ClickHouse server {d.where} has no usable rows "
                          f"(rows need avg_sfi > 0 and valid grids, band, hour, month, Kp).")
         return d
+    from engine.data.status import source_label
+
     d.status = "ok"
+    d.provenance = source_label(client, db)
     return d
 
 

@@ -67,9 +67,14 @@ class RunController:
             kwargs["rows"] = self.rows
         else:
             kwargs["rows_loader"] = self._load_rows
+        settings = self.settings
         if resume:
+            from engine.train.rundir import settings_for_resume
+
+            # The run's own recipe and data sample, so the resumed run is the run it was.
+            settings = settings_for_resume(resume, self.settings)
             kwargs["resume"] = Path(resume)
-        self.session = TrainingSession(self.settings, **kwargs)
+        self.session = TrainingSession(settings, **kwargs)
         self.worker = self.app.run_worker(self.session.run, name=WORKER_NAME, group=WORKER_NAME,
                                           thread=True, exit_on_error=False)
 
@@ -79,7 +84,7 @@ class RunController:
         from engine.data.client import connect
         from engine.data.loader import load_rows
 
-        db, tr = self.settings.database, self.settings.train
+        db, tr = self.session.settings.database, self.session.settings.train
         rows = load_rows(connect(db), db, limit_rows=tr.limit_rows, seed=tr.seed,
                          val_fraction=tr.val_fraction, progress=progress, cancel=cancel)
         report = getattr(rows, "report", None)

@@ -8,11 +8,13 @@ import socket
 
 import pytest
 
+from engine.checkpoint import load_model
 from engine.data.client import connect
 from engine.data.loader import count_rows
 from engine.data.schema import create_table_sql
 from engine.settings import DatabaseSettings, DemoSettings, RunsSettings, Settings, TrainSettings
 from engine.train import events as ev
+from engine.verify.runner import truth_applies
 from ionis_tui.app import IonisApp
 from ionis_tui.pilot_tools import screen_text, wait_until
 from ionis_tui.screens.help import HelpScreen
@@ -115,4 +117,7 @@ async def test_missing_table_is_seeded_then_trained_on(tmp_path, chdb_path):
         await wait_until(pilot, lambda: app.state.state == ev.FINISHED, 120, what="finished")
         assert app.state.rows_train + app.state.rows_val == 2000
         assert any(line.text.startswith("data: 2,000 rows loaded") for line in app.state.log)
+        # the checkpoint remembers the rows were demo data, so verification applies the truth
+        best = load_model(app.runner.session.run_dir / "best.safetensors")
+        assert "demo data" in best.meta["data_source"] and truth_applies(best)[0]
     connect(db).command(f"DROP TABLE IF EXISTS {db.qualified_table}")

@@ -142,8 +142,9 @@ async def test_runs_screen_shows_runs_and_resumes_one(tmp_path):
         await exited(app)
     assert stopped_at >= 2
 
-    # Later, a new session with two more epochs to go: r, look at the run, s resumes it.
-    app = IonisApp(settings(tmp_path, epochs=stopped_at + 2), rows=ROWS)
+    # Later, a new session (whose own epochs setting differs): r, look at the run, s resumes
+    # it with the run's own recipe, so it goes on towards the run's own 500 epochs.
+    app = IonisApp(settings(tmp_path, epochs=3), rows=ROWS)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("r")
         assert isinstance(app.screen, RunsScreen)
@@ -158,11 +159,15 @@ async def test_runs_screen_shows_runs_and_resumes_one(tmp_path):
 
         await pilot.press("s")  # resume the highlighted run
         assert isinstance(app.screen, DashboardScreen)
-        await wait_until(pilot, lambda: app.state.state == ev.FINISHED, 120, what="resumed run finished")
+        await wait_until(pilot, lambda: app.state.epochs_done >= stopped_at + 2, 120, what="2 more epochs")
         assert app.state.start_epoch == stopped_at + 1 and app.state.run_id == run_dir.name
+        assert app.state.epochs == 500
+        await pilot.press("x", "y")
+        await wait_until(pilot, lambda: not app.runner.running, 60, what="stopped again")
+        final = app.state.epochs_done
     epochs = [m["epoch"] for m in read_metrics(run_dir)]
-    assert epochs == list(range(1, stopped_at + 3))  # every epoch exactly once across stop + resume
-    assert list_runs(tmp_path / "runs")[0].state == ev.FINISHED
+    assert epochs == list(range(1, final + 1))  # every epoch exactly once across stop + resume
+    assert list_runs(tmp_path / "runs")[0].state == ev.STOPPED
 
 
 async def test_finished_run_cannot_be_resumed_and_says_why(tmp_path):
@@ -195,6 +200,7 @@ async def test_broken_run_folder_fails_to_resume_with_a_message(tmp_path):
     broken = tmp_path / "runs" / "20250101-000000-v22"
     broken.mkdir(parents=True)
     (broken / "last.pt").write_bytes(b"not a checkpoint")
+    (broken / "settings.json").write_text(json.dumps(settings(tmp_path, epochs=3).model_dump()))
     (broken / "state.json").write_text(json.dumps({"state": "stopped", "epochs_done": 1, "epochs_total": 3}))
     app = IonisApp(settings(tmp_path, epochs=3), rows=ROWS)
     async with app.run_test(size=(80, 24)) as pilot:
