@@ -1,0 +1,1 @@
+"""ClickHouse access (server or embedded chdb), schema, loading and status."""
