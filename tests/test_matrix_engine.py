@@ -275,7 +275,7 @@ def test_field_checks():
 def test_checkpoint_sources(tmp_path, v22_file):
     s = Settings(runs={"dir": str(tmp_path / "runs")})
     assert newest_best(s.runs.dir) is None
-    assert default_checkpoint(s.runs.dir) == v22_file.resolve()       # no runs yet: the published V22
+    assert default_checkpoint(s.runs.dir).resolve() == v22_file.resolve()       # no runs yet: the published V22
     assert default_checkpoint(s.runs.dir, Path("x.pt")) == Path("x.pt")
     m = IonisGate("v22")
     old = save_safetensors(m, tmp_path / "runs" / "a" / "best.safetensors")
@@ -283,4 +283,4 @@ def test_checkpoint_sources(tmp_path, v22_file):
     os.utime(old, (time.time() - 100, time.time() - 100))
     assert newest_best(s.runs.dir) == new and default_checkpoint(s.runs.dir) == new
     listed = list_checkpoints(s.runs.dir)
-    assert listed[:2] == [new, old] and v22_file.resolve() in listed
+    assert listed[:2] == [new, old] and v22_file.resolve() in [p.resolve() for p in listed]
