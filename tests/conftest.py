@@ -31,3 +31,15 @@ def v20_file() -> Path:
     if not V20_FILE.is_file():
         pytest.skip(f"published checkpoint not found at {V20_FILE} (shared/ must sit beside the repo)")
     return V20_FILE
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Small batches gain nothing from intra-op threads, and on a busy 2-core machine two
+    OpenMP threads wait on each other; one thread keeps training tests fast everywhere."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -22,14 +22,7 @@ from engine.train.runs import read_metrics
 DATABASE = "h2_train"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Small batches gain nothing from intra-op threads, and on a busy 2-core machine two
-    # OpenMP threads wait on each other; one thread keeps these tests fast everywhere.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

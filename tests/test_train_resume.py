@@ -17,15 +17,7 @@ from engine.train.runs import read_metrics
 from engine.train.session import TIMING_KEYS, TrainingSession
 from engine.train.synthetic import synthetic_rows
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Small batches gain nothing from intra-op threads, and on a busy 2-core machine two
-    # OpenMP threads wait on each other; one thread keeps these tests fast everywhere.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_settings(tmp_path, **train) -> Settings:

@@ -32,14 +32,7 @@ KEYS = ["epoch", "epochs", "train_loss", "val_loss", "val_rmse_sigma", "val_rmse
         "epoch_s", "elapsed_s", "eta_s", "best_epoch", "best_val_loss", "warnings", "time"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    # Small batches gain nothing from intra-op threads, and on a busy 2-core machine two
-    # OpenMP threads wait on each other; one thread keeps these tests fast everywhere.
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_settings(tmp_path, **train) -> Settings:

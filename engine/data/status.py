@@ -6,9 +6,9 @@ from typing import Any
 
 from engine.bands import BY_ID
 from engine.data.client import translating, where
-from engine.errors import DataError
 from engine.data.loader import HAS_SFI, VALID, scan_report
 from engine.data.meta import read_meta
+from engine.errors import DataError
 from engine.settings import DatabaseSettings
 
 SEED_META_KEY = "seed"  # same key engine.demo.seed writes (kept here: data must not import demo)
