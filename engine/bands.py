@@ -49,7 +49,3 @@ def parse_band(text: str | int) -> Band:
         if f"{n}m" in BY_NAME:
             return BY_NAME[f"{n}m"]
     raise InputError(f"unknown band {text!r}: use one of {', '.join(BAND_NAMES)}")
-
-
-def sigma_to_db(sigma: float, band: Band) -> float:
-    return sigma * band.snr_std + band.snr_mean

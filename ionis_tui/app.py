@@ -22,7 +22,7 @@ from engine.settings import Settings
 from engine.train import events as ev
 from ionis_tui import datasource
 from ionis_tui.dashboard_state import DashboardState, DataSource
-from ionis_tui.messages import DataChecked, SeedProgress, TrainEvent
+from ionis_tui.messages import DataChecked, RunHistory, SeedProgress, TrainEvent
 from ionis_tui.runner import WORKER_NAME, RunController
 from ionis_tui.screens.confirm import ConfirmScreen
 from ionis_tui.screens.dashboard import DashboardScreen
@@ -197,6 +197,9 @@ class IonisApp(App[int]):
         self.state.apply(msg.event)
         if isinstance(msg.event, URGENT):
             self.redraw()
+
+    def on_run_history(self, msg: RunHistory) -> None:
+        self.state.load_history(msg.rows)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         w = event.worker

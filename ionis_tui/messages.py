@@ -18,6 +18,14 @@ class TrainEvent(Message):
         self.event = event
 
 
+class RunHistory(Message):
+    """A resumed run's earlier epochs (its metrics.jsonl), read in the training thread."""
+
+    def __init__(self, rows: list[dict]) -> None:
+        super().__init__()
+        self.rows = rows
+
+
 class DataChecked(Message):
     """The database check (or a demo seeding) finished or moved on."""
 

@@ -17,7 +17,7 @@ from engine.checkpoint import LoadedModel
 from engine.data.rows import SignatureRows
 from engine.settings import Settings
 from engine.train import events as ev
-from ionis_tui.messages import TrainEvent
+from ionis_tui.messages import RunHistory, TrainEvent
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -94,6 +94,13 @@ class RunController:
 
     def _emit(self, event: ev.Event) -> None:
         # Runs in the training thread: hand over and return at once.
+        if isinstance(event, ev.RunStarted) and event.start_epoch > 1:
+            # A resumed run: its earlier epochs (the session has just cut metrics.jsonl back to
+            # the checkpoint), so the curves and the best epoch include them. Read here, not
+            # on the UI thread.
+            from engine.train.runs import read_metrics
+
+            self.app.post_message(RunHistory(read_metrics(event.run_dir)))
         self.app.post_message(TrainEvent(event))
 
     def toggle_pause(self) -> str:

@@ -162,6 +162,8 @@ async def test_runs_screen_shows_runs_and_resumes_one(tmp_path):
         await wait_until(pilot, lambda: app.state.epochs_done >= stopped_at + 2, 120, what="2 more epochs")
         assert app.state.start_epoch == stopped_at + 1 and app.state.run_id == run_dir.name
         assert app.state.epochs == 500
+        # The curves and the best epoch include the epochs from before the stop.
+        assert [m["epoch"] for m in app.state.history][:stopped_at + 2] == list(range(1, stopped_at + 3))
         await pilot.press("x", "y")
         await wait_until(pilot, lambda: not app.runner.running, 60, what="stopped again")
         final = app.state.epochs_done

@@ -168,3 +168,35 @@ def test_non_finite_loss_in_the_first_epoch_writes_nothing(tmp_path, rows):
     assert end.state == ev.FAILED
     assert "loss became inf at epoch 1 step 1; no checkpoint had been written yet" == end.message
     assert not (sess.run_dir / "last.pt").exists() and not (sess.run_dir / "best.safetensors").exists()
+
+
+def test_mid_epoch_resume_on_different_data_redoes_the_epoch(tmp_path, rows):
+    # The saved step and partial losses index the old data's batches; on other data they
+    # must not be reused (they used to crash the run with a tensor size error).
+    box, on_event = _stop_when(lambda e: isinstance(e, ev.StepProgress) and (e.epoch, e.step) == (1, 6))
+    sess = TrainingSession(make_settings(tmp_path, progress_interval=1e-6), rows=rows, on_event=on_event)
+    box["session"] = sess
+    assert sess.run().state == ev.STOPPED
+    assert torch.load(sess.run_dir / "last.pt", weights_only=True)["step"] == 7
+    notices: list = []
+    end = TrainingSession(make_settings(tmp_path), rows=synthetic_rows(600, seed=5), resume=sess.run_dir,
+                          on_event=notices.append).run()
+    assert end.state == ev.FINISHED, end.message
+    assert any(isinstance(n, ev.Notice) and "data differ" in n.text for n in notices)
+    assert [m["epoch"] for m in read_metrics(sess.run_dir)] == [1, 2, 3, 4]
+
+
+def test_resume_after_an_epochs_last_step_reports_a_sane_throughput(tmp_path, rows):
+    started: dict = {}  # a stop asked after step k is honoured after step k + 1
+
+    def last_step(e):
+        if isinstance(e, ev.RunStarted):
+            started["steps"] = -(-e.rows_train // 256)
+        return isinstance(e, ev.StepProgress) and (e.epoch, e.step) == (1, started["steps"] - 1)
+    box, on_event = _stop_when(last_step)
+    sess = TrainingSession(make_settings(tmp_path, progress_interval=1e-6), rows=rows, on_event=on_event)
+    box["session"] = sess
+    assert sess.run().state == ev.STOPPED
+    assert torch.load(sess.run_dir / "last.pt", weights_only=True)["step"] == started["steps"]
+    assert TrainingSession(make_settings(tmp_path), rows=rows, resume=sess.run_dir).run().state == ev.FINISHED
+    assert read_metrics(sess.run_dir)[0]["samples_per_s"] >= 0

@@ -49,8 +49,3 @@ def read_meta(client, db: DatabaseSettings, key: str) -> dict[str, Any] | None:
         return json.loads(rows[0][0])
     except ValueError:  # someone else's row under our key: treat as absent
         return None
-
-
-def clear_meta(client, db: DatabaseSettings, key: str) -> None:
-    """Forget (configured table, key) by writing an empty document over it."""
-    write_meta(client, db, key, {})

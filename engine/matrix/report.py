@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.matrix.compute import MatrixDiff, MatrixResult, check_units
+from engine.matrix.compute import MatrixResult, check_units
 from engine.matrix.facts import PathFacts, station_name
 
 UNIT_LABEL = {"db": "dB", "sigma": "sigma"}
@@ -67,12 +67,4 @@ def format_table(r: MatrixResult, units: str = "db") -> str:
     lines = [r.model, *facts_lines(r.facts), "",
              f"predicted SNR ({UNIT_LABEL[u]}): rows SFI, columns Kp",
              *grid_lines(r.sfi, r.kp, r.values(u)), "", *violation_lines(r)]
-    return "\n".join(lines)
-
-
-def format_diff(d: MatrixDiff, units: str = "db") -> str:
-    u = check_units(units)
-    lines = [f"A = {d.a.model}", f"B = {d.b.model}", *facts_lines(d.a.facts), "",
-             f"difference A - B ({UNIT_LABEL[u]}): rows SFI, columns Kp",
-             *grid_lines(d.sfi, d.kp, d.values(u))]
     return "\n".join(lines)

@@ -259,16 +259,19 @@ class TrainingSession:
         meta = ck["meta"]
         self._elapsed0 = float(meta.get("elapsed_s", 0.0))
         d = self._data
+        epoch, step = int(ck["epoch"]), int(ck["step"])
+        partial = ck.get("partial_losses", torch.empty(0))
         if (meta.get("rows_train"), meta.get("rows_val"), meta.get("checksum")) != (d.train.n, d.val.n, d.checksum):
             self._emit(Notice("warning", f"the data differ from the run's original data ({meta.get('rows_train')}"
                                          f"/{meta.get('rows_val')} train/val rows then, {d.train.n}/{d.val.n} "
                                          "now): the resumed run will not match an uninterrupted one"))
-        epoch, step = int(ck["epoch"]), int(ck["step"])
+            # The saved step count and partial losses index the old data's batches: redo the epoch.
+            step, partial = 0, torch.empty(0)
         self._folder.keep_metrics_through(epoch)
         self._emit(Notice("info", f"resumed from {self._folder.file(LAST)} at epoch {epoch + 1}"
                                   + (f", step {step + 1}" if step else "")))
         self._ckpt = None
-        return epoch + 1, step, ck.get("partial_losses", torch.empty(0))
+        return epoch + 1, step, partial
 
     def _train_epoch(self, epoch: int, start_step: int, partial: torch.Tensor) -> None:
         tr, d, model, opt = self.settings.train, self._data, self._model, self._opt
@@ -313,7 +316,7 @@ class TrainingSession:
         train_s = time.monotonic() - t_start - (self._paused_s - paused_start)
         train_loss = ((losses * sizes).sum() / n).item()
         self._check_finite(losses, epoch)
-        self._end_epoch(epoch, train_loss, (n - start_step * bs) / max(train_s, 1e-9), t_start, paused_start)
+        self._end_epoch(epoch, train_loss, (n - min(start_step * bs, n)) / max(train_s, 1e-9), t_start, paused_start)
 
     def _end_epoch(self, epoch: int, train_loss: float, samples_per_s: float,
                    t_start: float, paused_start: float) -> None:

@@ -39,6 +39,7 @@ from engine.matrix.values import check_hour, check_month
 from engine.model_sources import default_checkpoint, list_checkpoints
 from engine.predict import Path_
 from engine.settings import Settings
+from ionis_tui.screens.live import LiveModel
 from ionis_tui.widgets.matrix_pickers import CheckpointPicker, PresetPicker
 from ionis_tui.widgets.matrix_table import MatrixGrid
 
@@ -68,7 +69,7 @@ class _Body(VerticalScroll, inherit_bindings=False, can_focus=False):
     BINDINGS = [Binding("pageup", "page_up", show=False), Binding("pagedown", "page_down", show=False)]
 
 
-class MatrixScreen(Screen):
+class MatrixScreen(LiveModel, Screen):
     DEFAULT_CSS = """
     MatrixScreen #mx-inputs { height: auto; }
     MatrixScreen .mx-field { width: 1fr; height: auto; padding: 0 1 0 0; }
@@ -163,13 +164,6 @@ class MatrixScreen(Screen):
         self.set_class(width >= WIDE_AT, "wide")
 
     # ----- models -------------------------------------------------------------------------
-    def _live(self) -> LoadedModel | None:
-        try:
-            return self.live_model()
-        except Exception as exc:  # the app's callback must never take this screen down
-            self._status(f"live model unavailable: {exc}", error=True)
-            return None
-
     def _pick_default_model(self) -> None:
         """Live model, else the given checkpoint, else newest run's best, else published V22."""
         live = self._live()

@@ -31,6 +31,7 @@ from engine.verify.report import format_value, outcome, short_threshold, write_j
 from engine.verify.report_paths import report_paths
 from engine.verify.runner import FAIL, NA, PASS, Result, SuiteReport
 from engine.verify.spec import TestSpec
+from ionis_tui.screens.live import LiveModel
 
 LIVE = "live"
 STYLE = {PASS: "green", FAIL: "bold red", NA: "dim"}
@@ -141,7 +142,7 @@ def _short(path: str) -> str:
         return str(p)
 
 
-class VerifyScreen(Screen):
+class VerifyScreen(LiveModel, Screen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "back"),
         Binding("r", "rerun", "re-run"),
@@ -194,13 +195,6 @@ class VerifyScreen(Screen):
             return
         t.focus()
         self.action_rerun()
-
-    def _live(self) -> LoadedModel | None:
-        try:
-            return self.live_model()
-        except Exception as exc:  # the app's callback must never take this screen down
-            self._status(f"live model unavailable: {exc}", error=True)
-            return None
 
     def _default_source(self) -> str | None:
         """Live model, else the given checkpoint, else newest run's best, else published V22."""
