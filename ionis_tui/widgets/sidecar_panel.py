@@ -46,7 +46,7 @@ def render_sidecars(m: dict[str, Any]) -> Group:
               f"{fmt.share(m.get('storm_pinned_low'))}/{fmt.share(m.get('storm_pinned_high'))}")
     t.add_row("effect dB", fmt.num(m.get("sun_effect_db"), "+.2f"), fmt.num(m.get("storm_effect_db"), "+.2f"))
     t.add_row("mean gate", fmt.num(m.get("sun_gate_mean"), ".3f"), fmt.num(m.get("storm_gate_mean"), ".3f"))
-    parts: list[Any] = [t, Text("effect: sun SFI 70→200, storm Kp 0→9", "dim")]
+    parts: list[Any] = [t, Text("sun gain SFI 70→200, storm cost Kp 0→9", "dim")]
     for name in dead_sidecars(m):
         parts.append(Text(f"DEAD SIDECAR: {name} — all weights at the clamp floor", "bold white on red"))
     return Group(*parts)
