@@ -6,6 +6,7 @@ so callers (CLI, app, trainer) only ever catch `engine.errors.DataError`.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,11 @@ from typing import Any
 
 from engine.errors import DataError
 from engine.settings import DatabaseSettings
+
+# clickhouse-connect logs "Unexpected Http Driver Exception" to stderr before raising; every
+# such error reaches the user translated into a DataError, so the raw log line is only noise
+# (and would scribble over the TUI's screen).
+logging.getLogger("clickhouse_connect").setLevel(logging.CRITICAL)
 
 # ClickHouse error codes we translate (src/Common/ErrorCodes.cpp).
 _UNKNOWN_TABLE = 60
