@@ -132,7 +132,7 @@ async def test_live_model_is_the_default_source(tmp_path):
     model = IonisGate("v22")
     run = tmp_path / "runs" / "20260101-000000"
     run.mkdir(parents=True)
-    app = Host(lambda: VerifyScreen(settings(tmp_path), live_model=lambda: from_live(model, "20260101-000000 (live)")))
+    app = Host(lambda: VerifyScreen(settings(tmp_path), live_model=lambda: from_live(model, "20260101-000000")))
     async with app.run_test(size=(80, 24)) as pilot:
         scr = app.screen
         await finished(pilot, scr)

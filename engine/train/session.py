@@ -167,7 +167,7 @@ class TrainingSession:
         with self._lock:
             if self._model is None:
                 return None
-            return from_live(self._model, label=f"{self.run_id} (live)")
+            return from_live(self._model, label=self.run_id)
 
     # ---- the run ------------------------------------------------------------------------------
 
