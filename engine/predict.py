@@ -18,22 +18,22 @@ SFI_RANGE = (50.0, 400.0)
 KP_RANGE = (0.0, 9.0)
 
 
-def _number(name: str, value, lo: float, hi: float) -> float:
+def check_number(name: str, value, lo: float, hi: float) -> float:
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise InputError(f"{name} must be a number, got {value!r}") from None
+        raise InputError(f"{name} {value!r} is not a number") from None
     if not math.isfinite(v) or not lo <= v <= hi:
         raise InputError(f"{name} {value} is outside the valid range {lo:g}..{hi:g}")
     return v
 
 
 def check_sfi(v) -> float:
-    return _number("SFI", v, *SFI_RANGE)
+    return check_number("SFI", v, *SFI_RANGE)
 
 
 def check_kp(v) -> float:
-    return _number("Kp", v, *KP_RANGE)
+    return check_number("Kp", v, *KP_RANGE)
 
 
 @dataclass(frozen=True)
@@ -52,12 +52,12 @@ class Path_:
         txl = parse_location(tx) if isinstance(tx, str) else (float(tx[0]), float(tx[1]))
         rxl = parse_location(rx) if isinstance(rx, str) else (float(rx[0]), float(rx[1]))
         for name, (lat, lon) in (("TX", txl), ("RX", rxl)):
-            _number(f"{name} latitude", lat, -90, 90)
-            _number(f"{name} longitude", lon, -180, 180)
+            check_number(f"{name} latitude", lat, -90, 90)
+            check_number(f"{name} longitude", lon, -180, 180)
         b = band if isinstance(band, Band) else parse_band(band)
-        h = _number("hour", hour, 0, 23.999)
-        m = int(_number("month", month, 1, 12))
-        d = None if day is None else int(_number("day of year", day, 1, 366))
+        h = check_number("hour", hour, 0, 23.999)
+        m = int(check_number("month", month, 1, 12))
+        d = None if day is None else int(check_number("day of year", day, 1, 366))
         return cls(txl, rxl, b, h, m, d)
 
 

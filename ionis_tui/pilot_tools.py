@@ -40,3 +40,14 @@ def send_key(app: App, key: str, char: str | None = None) -> None:
     event = events.Key(key, char if char is not None else (key if len(key) == 1 else None))
     event.set_sender(app)
     app._driver.send_message(event)
+
+
+class Host(App):
+    """A bare app that opens one screen: for testing a screen on its own."""
+
+    def __init__(self, screen_factory):
+        super().__init__()
+        self._factory = screen_factory
+
+    def on_mount(self) -> None:
+        self.push_screen(self._factory())

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from textual.app import App
 from textual.coordinate import Coordinate
 from textual.widgets import Input, OptionList, Static
 
@@ -16,18 +15,10 @@ from engine.checkpoint import from_live, load_model
 from engine.matrix import compute_matrix, make_path
 from engine.model import IonisGate
 from engine.settings import Settings
+from ionis_tui.pilot_tools import Host
 from ionis_tui.screens.matrix import MatrixScreen
 from ionis_tui.widgets.matrix_pickers import CheckpointPicker, PresetPicker
 from ionis_tui.widgets.matrix_table import MatrixGrid
-
-
-class Host(App):
-    def __init__(self, screen_factory):
-        super().__init__()
-        self._factory = screen_factory
-
-    def on_mount(self) -> None:
-        self.push_screen(self._factory())
 
 
 def cells(screen: MatrixScreen) -> list[list[str]]:

@@ -9,22 +9,13 @@ import time
 from pathlib import Path
 
 from rich.text import Text
-from textual.app import App
 from textual.widgets import DataTable, Input, OptionList, Static
 
 from engine.checkpoint import from_live
 from engine.model import IonisGate
 from engine.settings import Settings
+from ionis_tui.pilot_tools import Host
 from ionis_tui.screens.verify import ChooseModelScreen, DetailScreen, VerifyScreen
-
-
-class Host(App):
-    def __init__(self, screen_factory):
-        super().__init__()
-        self._factory = screen_factory
-
-    def on_mount(self) -> None:
-        self.push_screen(self._factory())
 
 
 async def finished(pilot, screen: VerifyScreen, timeout: float = 60.0) -> None:

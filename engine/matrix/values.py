@@ -8,7 +8,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from engine.errors import InputError
-from engine.predict import KP_RANGE, SFI_RANGE
+from engine.predict import KP_RANGE, SFI_RANGE, check_number
 
 DEFAULT_SFI: tuple[float, ...] = (70.0, 100.0, 150.0, 200.0, 250.0, 300.0)
 DEFAULT_KP: tuple[float, ...] = tuple(float(k) for k in range(10))
@@ -16,15 +16,7 @@ MAX_VALUES = 64  # a matrix wider than this is no longer something a person read
 
 
 def _check(name: str, values: Iterable, lo: float, hi: float) -> np.ndarray:
-    out = []
-    for v in values:
-        try:
-            f = float(v)
-        except (TypeError, ValueError):
-            raise InputError(f"{name} value {v!r} is not a number") from None
-        if not math.isfinite(f) or not lo <= f <= hi:
-            raise InputError(f"{name} {v} is outside the valid range {lo:g}..{hi:g}")
-        out.append(f)
+    out = [check_number(name, v, lo, hi) for v in values]
     if not out:
         raise InputError(f"{name} list is empty: give at least one value, e.g. {lo:g},{hi:g}")
     if len(out) > MAX_VALUES:
