@@ -28,6 +28,7 @@ from engine.bands import BANDS
 from engine.data.client import translating
 from engine.data.meta import read_meta, write_meta
 from engine.data.schema import create_table_sql
+from engine.data.swap import staging_name, swap_in
 from engine.demo.space_weather import ObservedDays, observed_days
 from engine.demo.truth import (
     DECODE_FLOOR_DB,
@@ -288,9 +289,7 @@ def seed_demo(client, db: DatabaseSettings, rows: int, seed: int,
     gen_progress = (lambda done, _n: progress(done, total)) if progress else None
     cols = generate_signatures(rows, seed, progress=gen_progress, cancel=cancel)
 
-    staging = f"{db.table}__seeding"
-    if len(db.table) + len("__seeding") > 128:
-        staging = "ionis_seeding"
+    staging = staging_name(db, "seeding")
     name = f"`{db.database}`.`{staging}`"
     with translating(db):
         client.command(f"CREATE DATABASE IF NOT EXISTS `{db.database}`")
@@ -310,7 +309,7 @@ def seed_demo(client, db: DatabaseSettings, rows: int, seed: int,
         with translating(db):
             # One part: reads in storage order are then the same every time.
             client.command(f"OPTIMIZE TABLE {name} FINAL")
-            _swap_in(client, db, staging, target_exists=existing is not None)
+            swap_in(client, db, staging, target_exists=existing is not None)
     finally:
         # After the swap the staging name holds the OLD rows; after a failure, partial new
         # ones. Either way it goes; a failure here must not hide the original error.
@@ -326,22 +325,6 @@ def seed_demo(client, db: DatabaseSettings, rows: int, seed: int,
         "seconds": round(time.perf_counter() - t0, 2),
     })
     return rows
-
-
-def _swap_in(client, db: DatabaseSettings, staging: str, target_exists: bool) -> None:
-    name = f"`{db.database}`.`{staging}`"
-    if not target_exists:
-        client.command(f"RENAME TABLE {name} TO {db.qualified_table}")
-        return
-    try:
-        client.command(f"EXCHANGE TABLES {name} AND {db.qualified_table}")
-    except Exception:
-        # EXCHANGE needs an Atomic database (the default engine); an Ordinary database
-        # gets two quick renames instead.
-        old = f"`{db.database}`.`{staging}_old`"
-        client.command(f"DROP TABLE IF EXISTS {old} SYNC")
-        client.command(f"RENAME TABLE {db.qualified_table} TO {old}, {name} TO {db.qualified_table}")
-        client.command(f"DROP TABLE IF EXISTS {old} SYNC")
 
 
 def demo_span() -> tuple[str, str]:
