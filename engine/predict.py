@@ -96,3 +96,60 @@ def predict_one(lm: LoadedModel, path: Path_, sfi: float, kp: float) -> dict[str
     return {"sigma": float(r["sigma"]), "db": float(r["db"]), "base": float(r["base"]),
             "sun_gate": float(r["sun_gate"]), "storm_gate": float(r["storm_gate"]),
             "sun": float(r["sun"]), "storm": float(r["storm"])}
+
+
+def check_range(name: str, a: np.ndarray, lo: float, hi: float) -> None:
+    """Every element finite and within lo..hi, else one InputError naming the quantity."""
+    if np.any(~np.isfinite(a)) or np.any((a < lo) | (a > hi)):
+        raise InputError(f"{name} must lie in {lo:g}..{hi:g}")
+
+
+CHUNK_ROWS = 262_144  # rows per forward pass: bounded memory, still one pass for small sets
+
+
+@torch.no_grad()
+def predict_rows(lm: LoadedModel, *, tx_lat, tx_lon, rx_lat, rx_lon, band_id, hour, month,
+                 sfi, kp, doy=None, chunk: int = CHUNK_ROWS) -> dict[str, np.ndarray]:
+    """The one batched inference path: one prediction per row of broadcastable arrays.
+
+    band_id: ADIF band ids (102-111), per row; doy: day of year per row, or None for the
+    mid-month day (signature data, as in training). Ranges are checked first (SFI, Kp, band);
+    rows go through the model in chunks of `chunk`. Returns float32 arrays: sigma, db (each
+    row's band norm), base, sun_gate, storm_gate, sun and storm (gate * sidecar, sigma)."""
+    from engine.bands import BY_ID
+
+    cols = [np.asarray(a) for a in (tx_lat, tx_lon, rx_lat, rx_lon, band_id, hour, month, sfi, kp)]
+    if doy is not None:
+        cols.append(np.asarray(doy))
+    arrays = [np.atleast_1d(a).ravel() for a in np.broadcast_arrays(*cols)]
+    tla, tlo, rla, rlo, band, hr, mon, s, k = arrays[:9]
+    day = arrays[9] if doy is not None else None
+    check_range("SFI", s.astype(np.float64), *SFI_RANGE)
+    check_range("Kp", k.astype(np.float64), *KP_RANGE)
+    band = band.astype(np.int64)
+    ids = np.unique(band)
+    unknown = [int(b) for b in ids if int(b) not in BY_ID]
+    if unknown:
+        raise InputError(f"unknown band id(s) {unknown}: expected ADIF 102-111")
+    freq = np.empty(band.shape, dtype=np.float64)
+    mean = np.empty(band.shape, dtype=np.float32)
+    std = np.empty(band.shape, dtype=np.float32)
+    for b in ids:
+        sel = band == b
+        bd = BY_ID[int(b)]
+        freq[sel] = bd.freq_hz
+        mean[sel], std[sel] = lm.norm.get(bd.id, (bd.snr_mean, bd.snr_std))
+    keys = ("sigma", "base", "sun_gate", "storm_gate", "sun", "storm")
+    out = {key: np.empty(band.shape, dtype=np.float32) for key in keys}
+    for a in range(0, band.shape[0], chunk):
+        sl = slice(a, a + chunk)
+        x = build_features(lm.feature_set, tla[sl], tlo[sl], rla[sl], rlo[sl], freq[sl], hr[sl],
+                           mon[sl], s[sl], k[sl], doy=None if day is None else day[sl])
+        p = lm.model.parts(torch.from_numpy(x))
+        terms = {"sigma": p["out"], "base": p["base"], "sun_gate": p["sun_gate"],
+                 "storm_gate": p["storm_gate"], "sun": p["sun_gate"] * p["sun"],
+                 "storm": p["storm_gate"] * p["storm"]}
+        for key in keys:
+            out[key][sl] = terms[key].reshape(-1).numpy()
+    out["db"] = out["sigma"] * std + mean
+    return out
