@@ -5,15 +5,23 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 from engine.errors import SettingsError
 
 DEFAULT_FILE = "settings.toml"
+# The TOML file the next Settings() reads (set by load_settings); None reads no file.
+_TOML_FILE: ContextVar[Path | None] = ContextVar("ionis_settings_file", default=None)
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
 
@@ -82,7 +90,9 @@ class RunsSettings(_Section):
 
 
 class Settings(BaseSettings):
-    """Every setting of ionis-tui. Precedence: IONIS_* environment > settings file > defaults."""
+    """Every setting of ionis-tui. Precedence: constructor arguments > IONIS_* environment >
+    settings file > defaults. A section object passed in is kept whole, so a saved recipe
+    (Settings(**saved)) cannot be rewritten by the shell."""
 
     model_config = SettingsConfigDict(
         env_prefix="IONIS_", env_nested_delimiter="__", extra="forbid", validate_assignment=True
@@ -102,8 +112,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # The file's content arrives as init kwargs; the environment must beat it.
-        return (env_settings, init_settings)
+        toml = _TOML_FILE.get()
+        file = (TomlConfigSettingsSource(settings_cls, toml_file=toml),) if toml is not None else ()
+        return (init_settings, env_settings, *file)
 
 
 def _describe(err: ValidationError, origin: str) -> str:
@@ -149,7 +160,10 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
         for section, value in data.items():
             if not isinstance(value, dict):
                 raise SettingsError(f"{cfg}: '{section}' must be a [section] table, not a value")
+    token = _TOML_FILE.set(cfg)
     try:
-        return Settings(**data)
+        return Settings()
     except ValidationError as exc:
         raise SettingsError(_describe(exc, origin + " / environment")) from None
+    finally:
+        _TOML_FILE.reset(token)

@@ -69,10 +69,11 @@ class RunController:
             kwargs["rows_loader"] = self._load_rows
         settings = self.settings
         if resume:
-            from engine.train.rundir import settings_for_resume
+            from engine.train.rundir import load_run_settings
 
-            # The run's own recipe and data sample, so the resumed run is the run it was.
-            settings = settings_for_resume(resume, self.settings)
+            # The run's own epoch total; the session keeps the run's recipe and data sample.
+            epochs = load_run_settings(resume).train.epochs
+            settings = settings.model_copy(update={"train": settings.train.model_copy(update={"epochs": epochs})})
             kwargs["resume"] = Path(resume)
         self.session = TrainingSession(settings, **kwargs)
         self.worker = self.app.run_worker(self.session.run, name=WORKER_NAME, group=WORKER_NAME,

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import SettingsError
-from engine.settings import Settings, load_settings
+from engine.settings import Settings, TrainSettings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -27,6 +27,18 @@ def test_env_overrides_file(tmp_path, monkeypatch):
     monkeypatch.setenv("IONIS_DATABASE__PATH", "/tmp/other.chdb")
     s = load_settings(cfg)
     assert s.train.epochs == 3 and s.database.path == "/tmp/other.chdb"
+
+
+def test_constructor_beats_environment_beats_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("IONIS_TRAIN__LR_TRUNK", "0.5")
+    s = Settings(train=TrainSettings(epochs=3, device="cpu"))
+    # A section passed in is kept whole: the environment does not leak into it.
+    assert (s.train.epochs, s.train.device, s.train.lr_trunk) == (3, "cpu", 3e-4)
+    assert Settings().train.lr_trunk == 0.5
+    cfg = tmp_path / "s.toml"
+    cfg.write_text("[train]\nlr_trunk = 0.1\nepochs = 4\n")
+    from_file = load_settings(cfg)
+    assert (from_file.train.lr_trunk, from_file.train.epochs) == (0.5, 4)
 
 
 def test_ionis_config_env_selects_file(tmp_path, monkeypatch):

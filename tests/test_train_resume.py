@@ -10,9 +10,9 @@ import torch
 
 from engine.data.rows import COL, SignatureRows
 from engine.errors import CheckpointError
-from engine.settings import Settings
+from engine.settings import Settings, load_settings
 from engine.train import events as ev
-from engine.train.rundir import settings_for_resume
+from engine.train.rundir import load_run_settings, resume_settings
 from engine.train.runs import read_metrics
 from engine.train.session import TIMING_KEYS, TrainingSession
 from engine.train.synthetic import synthetic_rows
@@ -102,9 +102,9 @@ def test_resume_keeps_the_runs_recipe_and_can_extend_epochs(tmp_path, rows):
     assert first.run().state == ev.FINISHED
     # What the CLI and app resume with: the run's recipe and total unless told otherwise.
     today = make_settings(tmp_path, epochs=30, lr_trunk=0.5, progress_interval=2.0)
-    again = settings_for_resume(first.run_dir, today)
+    again, _ = resume_settings(first.run_dir, today)
     assert (again.train.epochs, again.train.lr_trunk, again.train.progress_interval) == (2, 3e-4, 2.0)
-    assert settings_for_resume(first.run_dir, today, epochs=7).train.epochs == 7
+    assert resume_settings(first.run_dir, today, epochs=7)[0].train.epochs == 7
     notices: list = []
     # A finished run with the same total has nothing left to do, and does not load data.
     again = TrainingSession(make_settings(tmp_path, epochs=2), rows_loader=lambda p, c: pytest.fail("loaded"),
@@ -123,6 +123,26 @@ def test_resume_keeps_the_runs_recipe_and_can_extend_epochs(tmp_path, rows):
     assert [m["epoch"] for m in lines] == [1, 2, 3] and lines[-1]["epochs"] == 3
     assert lines[-1]["lr_trunk"] < 3e-4  # the run's own rate (decayed), not 0.5
     assert json.loads((first.run_dir / "settings.json").read_text())["train"]["epochs"] == 3
+
+
+def test_resume_under_env_overrides_keeps_the_saved_recipe(tmp_path, rows, monkeypatch):
+    first = TrainingSession(make_settings(tmp_path, epochs=2), rows=rows)
+    assert first.run().state == ev.FINISHED
+    monkeypatch.chdir(tmp_path)  # no ./settings.toml: defaults + environment only
+    for key, value in {"LR_TRUNK": "0.5", "BATCH_SIZE": "64", "EPOCHS": "9", "DEVICE": "cpu",
+                       "PROGRESS_INTERVAL": "3.0", "SEED": "1"}.items():
+        monkeypatch.setenv(f"IONIS_TRAIN__{key}", value)
+    # The saved recipe is read as constructor arguments: the shell cannot rewrite it.
+    saved = load_run_settings(first.run_dir).train
+    assert (saved.lr_trunk, saved.batch_size, saved.epochs, saved.seed) == (3e-4, 256, 2, 42)
+    merged, notes = resume_settings(first.run_dir, load_settings())
+    t = merged.train
+    assert (t.lr_trunk, t.batch_size, t.seed) == (3e-4, 256, 42)          # the run's recipe
+    assert (t.epochs, t.device, t.progress_interval) == (2, "cpu", 3.0)    # documented keys
+    assert resume_settings(first.run_dir, load_settings(), epochs=9)[0].train.epochs == 9
+    assert len(notes) == 1
+    assert "epochs=2, device=cpu, progress_interval=3.0" in notes[0]
+    assert "ignoring changed settings: batch_size, lr_trunk, seed" in notes[0]
 
 
 def test_resume_refuses_a_folder_without_a_usable_checkpoint(tmp_path, rows):

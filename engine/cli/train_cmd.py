@@ -46,14 +46,16 @@ def add_parser(sub) -> None:
 
 def _effective_settings(args: argparse.Namespace, settings: Settings) -> Settings:
     if args.resume:
-        from engine.train.rundir import RunFolder, settings_for_resume
+        from engine.train.rundir import RunFolder, load_run_settings
 
         if args.run_dir:
             raise InputError("--run-dir and --resume exclude each other: --resume continues its own folder")
         if args.limit_rows is not None:
             raise InputError("--limit-rows cannot change on --resume: the run keeps the rows it started with")
         RunFolder.open(args.resume)  # a clear error for a folder that is not a resumable run
-        return settings_for_resume(args.resume, settings, args.epochs)
+        # Today's settings go to the session, which keeps the run's recipe and says what it took.
+        epochs = args.epochs or load_run_settings(args.resume).train.epochs
+        return settings.model_copy(update={"train": settings.train.model_copy(update={"epochs": epochs})})
     upd = {}
     if args.epochs:
         upd["epochs"] = args.epochs
@@ -115,9 +117,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from engine.train.session import TrainingSession
 
     settings = _effective_settings(args, settings)
-    db, tr = settings.database, settings.train
+    db = settings.database
 
     def loader(progress, cancel):
+        tr = session.settings.train  # on resume: the run's own sample, not today's settings
         rows = load_rows(connect(db), db, limit_rows=tr.limit_rows, seed=tr.seed,
                          val_fraction=tr.val_fraction, progress=progress, cancel=cancel)
         report = getattr(rows, "report", None)

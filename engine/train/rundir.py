@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.checkpoint import atomic_write
 from engine.errors import CheckpointError, InputError, SettingsError
-from engine.settings import Settings
+from engine.settings import Settings, TrainSettings
 
 SETTINGS, METRICS, STATE, LAST, BEST = ("settings.json", "metrics.jsonl", "state.json",
                                         "last.pt", "best.safetensors")
@@ -54,15 +54,27 @@ def load_run_settings(run_dir: str | os.PathLike) -> Settings:
         raise SettingsError(f"{path} does not hold valid settings: {str(exc).splitlines()[0]}") from None
 
 
-def settings_for_resume(run_dir: str | os.PathLike, current: Settings, epochs: int | None = None) -> Settings:
-    """Settings to resume run_dir with: the run's own training recipe and data sample (from its
-    settings.json), today's database/device/progress settings, and optionally a new epoch total
-    (None keeps the run's). Both the CLI and the app build a resumed session from this."""
+# Settings a resumed run takes from the caller; everything else comes from the run's own
+# settings.json, so a resume can never silently change the recipe half-way.
+RESUME_FROM_CALLER = ("epochs", "device", "progress_interval")
+
+
+def resume_settings(run_dir: str | os.PathLike, given: Settings,
+                    epochs: int | None = None) -> tuple[Settings, list[str]]:
+    """Settings to resume run_dir with: the run's own training recipe and data sample (its
+    settings.json), the caller's database/runs/device/progress settings, and `epochs` (None keeps
+    the run's total). Plus one notice saying what was taken from the caller and which changed
+    recipe keys are ignored. The CLI, the app and TrainingSession all merge through here."""
     saved = load_run_settings(run_dir).train
-    upd: dict[str, Any] = {"device": current.train.device, "progress_interval": current.train.progress_interval}
-    if epochs is not None:
-        upd["epochs"] = epochs
-    return current.model_copy(update={"train": saved.model_copy(update=upd)})
+    upd: dict[str, Any] = {"device": given.train.device, "progress_interval": given.train.progress_interval,
+                           "epochs": saved.epochs if epochs is None else epochs}
+    changed = [k for k in TrainSettings.model_fields
+               if k not in RESUME_FROM_CALLER and getattr(given.train, k) != getattr(saved, k)]
+    note = "resuming with the run's own recipe; taken from today's settings: " + ", ".join(
+        f"{k}={upd[k]}" for k in RESUME_FROM_CALLER)
+    if changed:
+        note += f"; ignoring changed settings: {', '.join(changed)}"
+    return given.model_copy(update={"train": saved.model_copy(update=upd)}), [note]
 
 
 class RunFolder:

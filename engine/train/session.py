@@ -30,7 +30,7 @@ from engine.data.rows import SignatureRows
 from engine.errors import CheckpointError, IonisError
 from engine.features import FEATURE_SETS
 from engine.model import IonisGate, pick_device
-from engine.settings import Settings, TrainSettings
+from engine.settings import Settings
 from engine.train import metrics as M
 from engine.train.events import (
     FAILED,
@@ -52,12 +52,9 @@ from engine.train.events import (
 )
 from engine.train.prepare import prepare
 from engine.train.recipe import build_optimizer, build_scheduler, training_step
-from engine.train.rundir import BEST, LAST, RunFolder, load_run_settings
+from engine.train.rundir import BEST, LAST, RunFolder, resume_settings
 
 RowsLoader = Callable[[Callable[[int, int], None], Callable[[], bool]], SignatureRows | None]
-# Settings a resumed run takes from the caller; everything else comes from the run's own
-# settings.json, so a resume can never silently change the recipe half-way.
-RESUME_FROM_CALLER = ("epochs", "device", "progress_interval")
 TIMING_KEYS = ("samples_per_s", "epoch_s", "elapsed_s", "eta_s", "time")
 
 
@@ -67,17 +64,6 @@ class _Halt(Exception):
     def __init__(self, state: str, message: str):
         super().__init__(message)
         self.state, self.message = state, message
-
-
-def resume_settings(saved: Settings, given: Settings) -> tuple[Settings, list[str]]:
-    """The run's settings with the caller's epochs/device/progress_interval; plus a notice
-    naming recipe settings the caller changed that are being ignored. (Callers that want the
-    run's own epoch total build `given` with rundir.settings_for_resume.)"""
-    upd = {k: getattr(given.train, k) for k in RESUME_FROM_CALLER}
-    changed = [k for k in TrainSettings.model_fields
-               if k not in RESUME_FROM_CALLER and getattr(given.train, k) != getattr(saved.train, k)]
-    notes = [f"resuming with the run's own recipe; ignoring changed settings: {', '.join(changed)}"] if changed else []
-    return saved.model_copy(update={"train": saved.train.model_copy(update=upd)}), notes
 
 
 def _read_last(path: Path) -> dict[str, Any]:
@@ -108,7 +94,8 @@ class TrainingSession:
         if resume is not None:
             self._folder = RunFolder.open(resume)
             self._ckpt = _read_last(self._folder.file(LAST))
-            self.settings, self._pending_notes = resume_settings(load_run_settings(resume), settings)
+            # The caller's epoch total counts here: CLI and app pass the run's own unless told otherwise.
+            self.settings, self._pending_notes = resume_settings(resume, settings, settings.train.epochs)
         else:
             self.settings = settings
             self._folder = (RunFolder.create_at(run_dir) if run_dir is not None
