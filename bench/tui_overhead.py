@@ -41,6 +41,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # pilot_tools (test-only helpers)
+
+from pilot_tools import send_key  # noqa: E402
 
 from engine.model import pick_device  # noqa: E402
 from engine.settings import RunsSettings, Settings, TrainSettings  # noqa: E402
@@ -48,7 +51,6 @@ from engine.train import events as ev  # noqa: E402
 from engine.train.session import TrainingSession  # noqa: E402
 from engine.train.synthetic import synthetic_rows  # noqa: E402
 from ionis_tui.app import IonisApp  # noqa: E402
-from ionis_tui.pilot_tools import send_key  # noqa: E402
 from ionis_tui.screens.dashboard import DashboardScreen  # noqa: E402
 from ionis_tui.screens.help import HelpScreen  # noqa: E402
 

@@ -3,6 +3,9 @@ touches the database uses the one session-wide path below (tables differ per tes
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -43,3 +46,36 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+async def wait_until(pilot, predicate: Callable[[], bool], timeout: float = 30.0,
+                     step: float = 0.02, what: str = "") -> float:
+    """The one polling helper of the async tests: let the app (or, with pilot=None, the event
+    loop) run until predicate() is true; returns the seconds waited. On timeout it fails
+    naming `what` and, with a pilot, the screen's text."""
+    from pilot_tools import screen_text
+
+    t0 = time.perf_counter()
+    while not predicate():
+        if time.perf_counter() - t0 > timeout:
+            shown = f"\n{screen_text(pilot.app)}" if pilot is not None and pilot.app.is_running else ""
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what or predicate}{shown}")
+        if pilot is not None and pilot.app.is_running:
+            await pilot.pause(step)
+        else:
+            await asyncio.sleep(step)
+    return time.perf_counter() - t0
+
+
+def recorded_notifications(app) -> list[str]:
+    """Start recording the messages of app.notify (toasts) from now on, through the public
+    method screens and the app call, not Textual's private notification store."""
+    seen: list[str] = []
+    notify = app.notify
+
+    def record(message, *args, **kwargs):
+        seen.append(str(message))
+        return notify(message, *args, **kwargs)
+
+    app.notify = record
+    return seen

@@ -7,6 +7,8 @@ from __future__ import annotations
 import socket
 
 import pytest
+from conftest import recorded_notifications, wait_until
+from pilot_tools import screen_text
 
 from engine.checkpoint import load_model
 from engine.data.client import connect
@@ -16,7 +18,6 @@ from engine.settings import DatabaseSettings, DemoSettings, RunsSettings, Settin
 from engine.train import events as ev
 from engine.verify.runner import truth_applies
 from ionis_tui.app import IonisApp
-from ionis_tui.pilot_tools import screen_text, wait_until
 from ionis_tui.screens.help import HelpScreen
 
 
@@ -43,6 +44,7 @@ async def test_unreachable_server_shows_a_panel_naming_the_setting(tmp_path, hos
     db = DatabaseSettings(mode="server", host=host, port=port or free_port(), connect_timeout=3)
     app = IonisApp(make_settings(tmp_path, db))
     async with app.run_test(size=(80, 24)) as pilot:
+        notes = recorded_notifications(app)
         await checked(pilot, app)
         d = app.state.data
         assert d.status == "error" and d.setting == "database.host" and host in d.message
@@ -51,7 +53,7 @@ async def test_unreachable_server_shows_a_panel_naming_the_setting(tmp_path, hos
         assert f"server {host}:{db.port} wspr.signatures_v2_terrestrial" in text  # which server
         await pilot.press("s")  # refused with a reason, no run started
         assert app.runner.session is None
-        assert any("cannot start" in n.message for n in app._notifications)
+        assert any("cannot start" in n for n in notes)
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)  # the app is alive
 
@@ -85,16 +87,18 @@ async def test_empty_table_offers_demo_data(tmp_path, chdb_path):
     client.command(create_table_sql(db))
     app = IonisApp(make_settings(tmp_path, db))
     async with app.run_test(size=(80, 24)) as pilot:
+        notes = recorded_notifications(app)
         await checked(pilot, app)
         assert app.state.data.status == "empty" and app.state.data.rows == 0
         text = screen_text(app)
         assert "database empty" in text and "no usable rows" in text and "press d to seed 3,000" in text
         await pilot.press("s")
         assert app.runner.session is None
-        assert any("press d to seed" in n.message for n in app._notifications)
+        assert any("press d to seed" in n for n in notes)
     client.command(f"DROP TABLE IF EXISTS {db.qualified_table}")
 
 
+@pytest.mark.slow  # trains
 async def test_missing_table_is_seeded_then_trained_on(tmp_path, chdb_path):
     db = DatabaseSettings(path=chdb_path, table="sig_test_app_seed")
     connect(db).command(f"DROP TABLE IF EXISTS {db.qualified_table}")

@@ -3,11 +3,11 @@ SIGHUP (dropped SSH connection) stops an active run with a checkpoint before the
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 
 import pytest
+from conftest import wait_until
 
 from engine.settings import RunsSettings, Settings, TrainSettings
 from engine.train import events as ev
@@ -16,7 +16,6 @@ from engine.train.synthetic import synthetic_rows
 from ionis_tui.__main__ import main
 from ionis_tui.app import IonisApp
 from ionis_tui.launch import launch
-from ionis_tui.pilot_tools import wait_until
 
 
 def test_bad_settings_file_is_one_clear_error(tmp_path, capsys):
@@ -33,6 +32,7 @@ def test_missing_settings_file_is_one_clear_error(tmp_path, capsys):
     assert "settings file not found" in err and "Traceback" not in err
 
 
+@pytest.mark.slow  # trains
 async def test_sighup_stops_the_run_with_a_checkpoint_then_exits(tmp_path):
     s = Settings(train=TrainSettings(epochs=500, batch_size=256, device="cpu", progress_interval=0.05),
                  runs=RunsSettings(dir=str(tmp_path / "runs")))
@@ -44,11 +44,7 @@ async def test_sighup_stops_the_run_with_a_checkpoint_then_exits(tmp_path):
         await wait_until(pilot, lambda: app.state.state == ev.TRAINING and app.state.step > 0, 60,
                          what="training")
         os.kill(os.getpid(), signal.SIGHUP)
-        loop = asyncio.get_running_loop()
-        end = loop.time() + 60
-        while app.is_running:
-            assert loop.time() < end, "the app did not exit after SIGHUP"
-            await asyncio.sleep(0.05)
+        await wait_until(None, lambda: not app.is_running, 60, 0.05, what="the app to exit after SIGHUP")
     (run,) = list_runs(tmp_path / "runs")
     assert run.state == ev.STOPPED and run.resumable
     assert any("SIGHUP" in line.text for line in app.state.log)

@@ -6,12 +6,13 @@ tests need no database; the database path is covered in test_app_data.py."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import recorded_notifications, wait_until
+from pilot_tools import screen_text
 
 from engine.data.rows import COL, SignatureRows
 from engine.settings import RunsSettings, Settings, TrainSettings
@@ -19,7 +20,6 @@ from engine.train import events as ev
 from engine.train.runs import list_runs, read_metrics
 from engine.train.synthetic import synthetic_rows
 from ionis_tui.app import IonisApp
-from ionis_tui.pilot_tools import screen_text, wait_until
 from ionis_tui.screens.confirm import ConfirmScreen
 from ionis_tui.screens.dashboard import DashboardScreen
 from ionis_tui.screens.help import HelpScreen
@@ -36,11 +36,7 @@ def settings(tmp_path: Path, epochs: int) -> Settings:
 
 
 async def exited(app: IonisApp, timeout: float = 60.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while app.is_running:
-        assert loop.time() < end, "the app did not exit"
-        await asyncio.sleep(0.05)
+    await wait_until(None, lambda: not app.is_running, timeout, 0.05, what="the app to exit")
 
 
 async def start_and_pause(pilot, app: IonisApp, after_epochs: int = 1) -> None:
@@ -51,6 +47,7 @@ async def start_and_pause(pilot, app: IonisApp, after_epochs: int = 1) -> None:
     await wait_until(pilot, lambda: app.state.state == ev.PAUSED, 30, what="paused")
 
 
+@pytest.mark.slow  # trains
 async def test_start_runs_to_the_end_and_shows_curves(tmp_path):
     app = IonisApp(settings(tmp_path, epochs=3), rows=ROWS)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -66,12 +63,14 @@ async def test_start_runs_to_the_end_and_shows_curves(tmp_path):
         assert all(p.border_subtitle == "" for p in app.screen.query(MetricPlot))  # curves drawn
         assert app.state.checkpoints["best"][0].endswith("best.safetensors")
         log = [line.text for line in app.state.log]
-        assert any(t.startswith("run ") and "2,4" in t or "train +" in t for t in log)
+        rows_line = f"{app.state.rows_train:,} train + {app.state.rows_val:,} val rows"
+        assert app.state.rows_train > 0 and any(t.startswith("run ") and rows_line in t for t in log)
         assert log[-1].startswith("run finished")
         await pilot.press("q")  # nothing active: no question asked
         await exited(app)
 
 
+@pytest.mark.slow  # trains
 async def test_pause_checkpoint_resume_and_stop(tmp_path):
     app = IonisApp(settings(tmp_path, epochs=500), rows=ROWS)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -101,6 +100,7 @@ async def test_pause_checkpoint_resume_and_stop(tmp_path):
         assert "● stopped" in screen_text(app)
 
 
+@pytest.mark.slow  # trains
 async def test_stop_can_be_declined(tmp_path):
     app = IonisApp(settings(tmp_path, epochs=500), rows=ROWS)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -114,6 +114,7 @@ async def test_stop_can_be_declined(tmp_path):
         await wait_until(pilot, lambda: app.state.state == ev.STOPPED, 60, what="stopped")
 
 
+@pytest.mark.slow  # trains
 async def test_quit_with_an_active_run_saves_a_checkpoint_first(tmp_path):
     app = IonisApp(settings(tmp_path, epochs=500), rows=ROWS)
     async with app.run_test(size=(80, 24)) as pilot:
@@ -129,6 +130,7 @@ async def test_quit_with_an_active_run_saves_a_checkpoint_first(tmp_path):
     assert (run.path / "last.pt").stat().st_size > 0
 
 
+@pytest.mark.slow  # trains
 async def test_runs_screen_shows_runs_and_resumes_one(tmp_path):
     # First session: a long run, stopped after a few epochs; the user quits.
     app = IonisApp(settings(tmp_path, epochs=500), rows=ROWS)
@@ -172,17 +174,20 @@ async def test_runs_screen_shows_runs_and_resumes_one(tmp_path):
     assert list_runs(tmp_path / "runs")[0].state == ev.STOPPED
 
 
+@pytest.mark.slow  # trains
 async def test_finished_run_cannot_be_resumed_and_says_why(tmp_path):
     app = IonisApp(settings(tmp_path, epochs=1), rows=ROWS)
     async with app.run_test(size=(80, 24)) as pilot:
+        notes = recorded_notifications(app)
         await pilot.press("s")
         await wait_until(pilot, lambda: app.state.state == ev.FINISHED, 60, what="finished")
         await wait_until(pilot, lambda: not app.runner.running, 30, what="thread ended")
         await pilot.press("r", "s")
         assert isinstance(app.screen, RunsScreen)  # stayed: nothing to resume
-        assert any("cannot be resumed: it has finished" in n.message for n in app._notifications)
+        assert any("cannot be resumed: it has finished" in n for n in notes)
 
 
+@pytest.mark.slow  # trains
 async def test_failing_run_is_shown_and_the_app_lives_on(tmp_path):
     bad = ROWS.array.copy()
     bad[:5, COL["median_snr"]] = np.nan

@@ -197,7 +197,10 @@ def test_find_violations_on_a_hand_made_matrix():
     assert v[0]["by_sigma"] == pytest.approx(0.1) and v[0]["by_db"] == pytest.approx(0.67)
     assert v[0]["sfi"] == [150.0, 250.0] and v[0]["kp"] == [5.0, 5.0]
     assert v[2]["by_sigma"] == pytest.approx(2e-6, rel=1e-3)
-    assert TOLERANCE_SIGMA == 1e-6
+    # The same drop at twice the tolerance is reported: the tolerance is what hid it above.
+    sig[2, 0] = 1.2 - 2 * TOLERANCE_SIGMA
+    cells = [x["cells"] for x in find_violations(sig, sfi, kp, db_per_sigma=6.7) if x["kind"] == "sfi"]
+    assert [[1, 0], [2, 0]] in cells
 
 
 # ---- path facts -------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
+from pilot_tools import Host
 from rich.console import Console
 from textual.coordinate import Coordinate
 from textual.widgets import Input, OptionList, Static
@@ -15,7 +16,6 @@ from engine.checkpoint import from_live, load_model
 from engine.matrix import compute_matrix, make_path
 from engine.model import IonisGate
 from engine.settings import Settings
-from ionis_tui.pilot_tools import Host
 from ionis_tui.screens.matrix import MatrixScreen
 from ionis_tui.widgets.matrix_pickers import CheckpointPicker, PresetPicker
 from ionis_tui.widgets.matrix_table import MatrixGrid

@@ -22,7 +22,7 @@ from engine.train.runs import read_metrics
 DATABASE = "h2_train"
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]  # these train
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,7 @@ def tables(chdb_path) -> str:
     return chdb_path
 
 
+@pytest.mark.slow  # trains
 @pytest.mark.parametrize("table,demo", [("seeded", True), ("copied", False)])
 def test_checkpoints_record_the_data_source(tmp_path, tables, capsys, table, demo):
     cfg = tmp_path / "s.toml"

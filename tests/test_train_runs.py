@@ -15,7 +15,7 @@ from engine.train.runs import list_runs, read_metrics
 from engine.train.session import TrainingSession
 from engine.train.synthetic import synthetic_rows
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]  # these train
 
 
 def _dead_pid() -> int:

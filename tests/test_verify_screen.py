@@ -5,26 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from pathlib import Path
 
+from conftest import wait_until
+from pilot_tools import Host
 from rich.text import Text
 from textual.widgets import DataTable, Input, OptionList, Static
 
 from engine.checkpoint import from_live
 from engine.model import IonisGate
 from engine.settings import Settings
-from ionis_tui.pilot_tools import Host
 from ionis_tui.screens.verify import ChooseModelScreen, DetailScreen, VerifyScreen
 
 
 async def finished(pilot, screen: VerifyScreen, timeout: float = 60.0) -> None:
     """Wait for the suite's worker thread to hand its report to the screen."""
-    end = time.monotonic() + timeout
     await pilot.pause()
-    while screen.running or screen.report is None:
-        assert time.monotonic() < end, "the suite did not finish"
-        await asyncio.sleep(0.05)
+    await wait_until(None, lambda: not screen.running and screen.report is not None, timeout, 0.05,
+                     what="the suite to finish")
     await pilot.pause()
 
 

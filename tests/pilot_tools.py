@@ -1,27 +1,10 @@
-"""Helpers for driving the app headless (tests, benchmarks): wait for a condition, read the
-screen as text. Real app, real Pilot; nothing here fakes the app's behaviour."""
+"""Helpers for driving the app headless (tests, benchmarks): read the screen as text, send a
+key without waiting, host one screen. They touch Textual internals, so they live with the
+tests, not in the runtime package. Real app, real Pilot; nothing here fakes the app."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 from textual.app import App
-from textual.pilot import Pilot
-
-
-async def wait_until(pilot: Pilot, predicate: Callable[[], bool], timeout: float = 30.0,
-                     step: float = 0.02, what: str = "") -> float:
-    """Let the app run until predicate() is true; returns the seconds waited.
-
-    Raises TimeoutError naming `what` (and the screen's text) when it never happens."""
-    t0 = time.perf_counter()
-    while not predicate():
-        if time.perf_counter() - t0 > timeout:
-            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what or predicate}\n"
-                               f"{screen_text(pilot.app)}")
-        await pilot.pause(step)
-    return time.perf_counter() - t0
 
 
 def screen_text(app: App) -> str:
