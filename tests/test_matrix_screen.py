@@ -44,12 +44,18 @@ def text_of(screen, sel: str) -> str:
     return cap.get()
 
 
+async def settle(pilot) -> None:
+    """Let the screen's model workers (loads, live snapshots, picker lists) finish, then draw."""
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
 async def type_into(pilot, screen, key: str, text: str) -> None:
     inp = screen.query_one(f"#in-{key}", Input)
     inp.focus()
     inp.value = ""
     await pilot.press(*text)
-    await pilot.pause()
+    await settle(pilot)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +67,7 @@ async def test_inputs_keys_and_errors(v22_file, v22_lm, tmp_path):
     settings = Settings(runs={"dir": str(tmp_path / "runs")})
     app = Host(lambda: MatrixScreen(settings, checkpoint=v22_file))
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
+        await settle(pilot)
         scr = app.screen
         assert isinstance(scr, MatrixScreen)
         assert "ionis_v22_gamma" in text_of(scr, "#mx-model")
@@ -108,24 +114,24 @@ async def test_inputs_keys_and_errors(v22_file, v22_lm, tmp_path):
         # the selected cell's decomposition follows the cursor
         assert "SFI 70, Kp 0" in text_of(scr, "#mx-cell")
         await pilot.press("shift+down", "shift+down", "shift+right", "shift+right")
-        await pilot.pause()
+        await settle(pilot)
         cell = text_of(scr, "#mx-cell")
         c = compute_matrix(v22_lm, make_path("W3", "G", "20m", 11, 6)).cell(2, 2)
         assert "SFI 150, Kp 2" in cell and f"{c['base']:+.3f}" in cell and f"{c['storm']:+.3f}" in cell
 
         # preset list
         await pilot.press("l")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, PresetPicker)
         await pilot.press("down", "enter")
-        await pilot.pause()
+        await settle(pilot)
         assert app.screen is scr
         assert (scr.query_one("#in-tx", Input).value, scr.query_one("#in-rx", Input).value) == ("OX", "OH")
         assert cells(scr) == expected(v22_lm, "OX", "OH", "20m", 11, 6, units="sigma")
 
         # escape with the table focused leaves the screen
         await pilot.press("escape")
-        await pilot.pause()
+        await settle(pilot)
         assert not isinstance(app.screen, MatrixScreen)
 
 
@@ -134,23 +140,23 @@ async def test_compare_mode_and_checkpoint_choice(v22_file, v20_file, v22_lm, tm
     settings = Settings(runs={"dir": str(tmp_path / "runs")})
     app = Host(lambda: MatrixScreen(settings, checkpoint=v22_file))
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
+        await settle(pilot)
         scr = app.screen
         before = cells(scr)
         # d opens the chooser; a typed path that does not exist is refused inside the dialog
         await pilot.press("d")
-        await pilot.pause()
+        await settle(pilot)
         picker = app.screen
         assert isinstance(picker, CheckpointPicker)
         inp = picker.query_one("#ckpt-path", Input)
         inp.focus()
         inp.value = str(tmp_path / "missing.safetensors")
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
         assert "no such file" in text_of(picker, "#ckpt-error")
         inp.value = str(v20_file)
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
         assert app.screen is scr
         a, b = compute_matrix(v22_lm, make_path("W3", "G", "20m", 12, 6)), \
             compute_matrix(v20, make_path("W3", "G", "20m", 12, 6))
@@ -165,34 +171,34 @@ async def test_compare_mode_and_checkpoint_choice(v22_file, v20_file, v22_lm, tm
         assert cells(scr) == [[f"{float(v):+.1f}" for v in row] for row in (a13 - b13)]
         # d again offers "compare off" first
         await pilot.press("d")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(app.screen, CheckpointPicker)
         app.screen.query_one(OptionList).focus()
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
         assert scr.model_b is None and cells(scr) == expected(v22_lm, "W3", "G", "20m", 13, 6)
 
         # o: a file that is not a checkpoint is reported, the shown model stays
         junk = tmp_path / "junk.safetensors"
         junk.write_bytes(b"not a checkpoint")
         await pilot.press("o")
-        await pilot.pause()
+        await settle(pilot)
         inp = app.screen.query_one("#ckpt-path", Input)
         inp.focus()
         inp.value = str(junk)
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
         assert app.screen is scr
         assert "cannot read checkpoint" in text_of(scr, "#mx-status")
         assert "ionis_v22_gamma" in text_of(scr, "#mx-model")
         # o with a real file switches the model
         await pilot.press("o")
-        await pilot.pause()
+        await settle(pilot)
         inp = app.screen.query_one("#ckpt-path", Input)
         inp.focus()
         inp.value = str(v20_file)
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
         assert "ionis_v20" in text_of(scr, "#mx-model")
         assert cells(scr) == expected(v20, "W3", "G", "20m", 13, 6)
 
@@ -201,7 +207,7 @@ async def test_live_model_wide_layout(tmp_path):
     model = IonisGate("v22").eval()
     app = Host(lambda: MatrixScreen(Settings(runs={"dir": str(tmp_path)}), live_model=lambda: from_live(model)))
     async with app.run_test(size=(200, 50)) as pilot:
-        await pilot.pause()
+        await settle(pilot)
         scr = app.screen
         assert "live" in text_of(scr, "#mx-model")
         assert cells(scr) == expected(from_live(model), "W3", "G", "20m", 12, 6)
@@ -212,7 +218,7 @@ async def test_live_model_wide_layout(tmp_path):
         assert scr.query_one("#mx-body").max_scroll_y == 0        # everything fits, no scrolling
         # a mouse click selects a cell (3rd SFI row, 4th Kp column) and shows its decomposition
         await pilot.click(MatrixGrid, offset=(30, 3))
-        await pilot.pause()
+        await settle(pilot)
         assert scr.query_one(MatrixGrid).selected == (2, 3)
         assert "SFI 150, Kp 3" in text_of(scr, "#mx-cell")
 
@@ -223,7 +229,7 @@ async def test_no_model_anywhere(tmp_path, monkeypatch):
     monkeypatch.setattr(sources, "published_dir", lambda: None)
     app = Host(lambda: MatrixScreen(Settings(runs={"dir": str(tmp_path)})))
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.pause()
+        await settle(pilot)
         scr = app.screen
         assert "press o" in text_of(scr, "#mx-status")
         await pilot.press("right", "u", "shift+down")      # keys still work, nothing crashes
@@ -235,3 +241,58 @@ def test_default_source_is_newest_run(tmp_path):
     from engine.model_sources import default_checkpoint
     p = save_safetensors(IonisGate("v22"), tmp_path / "r1" / "best.safetensors")
     assert default_checkpoint(Settings(runs={"dir": str(tmp_path)}).runs.dir) == Path(p)
+
+
+@pytest.mark.slow  # trains
+async def test_keys_answer_while_a_training_step_holds_the_lock(tmp_path):
+    """The live poll and model loads run in workers: a key is handled while the training thread
+    is inside an optimizer step (the test holds the step lock, as a very large batch would)."""
+    import asyncio
+    import threading
+    import time
+
+    from conftest import wait_until
+    from pilot_tools import send_key
+
+    from engine.settings import RunsSettings, TrainSettings
+    from engine.train import events as ev
+    from engine.train.synthetic import synthetic_rows
+    from ionis_tui.app import IonisApp
+
+    s = Settings(train=TrainSettings(epochs=10_000, batch_size=256, device="cpu", progress_interval=0.05),
+                 runs=RunsSettings(dir=str(tmp_path / "runs")))
+    app = IonisApp(s, rows=synthetic_rows(3000, seed=2))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.state.state == ev.TRAINING and app.state.step > 0, 60,
+                         what="training")
+        await pilot.press("m")
+        await wait_until(pilot, lambda: isinstance(app.screen, MatrixScreen) and app.screen.source_a == "live",
+                         30, what="the matrix on the live model")
+        scr = app.screen
+        lock, done, held = app.runner.session._lock, threading.Event(), threading.Event()
+
+        def long_step() -> None:  # holds the step lock as a very large batch would, at most 5 s
+            with lock:
+                held.set()
+                done.wait(5)
+        threading.Thread(target=long_step, daemon=True).start()
+        held.wait(30)
+        try:
+            scr._poll_live()          # what the 2 s timer does; must not wait for the lock
+            scr.action_open()         # the picker probes the live model; must not wait either
+            hour = scr.path.hour
+            t0 = time.perf_counter()
+            send_key(app, "right")
+            while scr.path.hour == hour:
+                assert time.perf_counter() - t0 < 10, "the key was not handled"
+                await asyncio.sleep(0.001)
+            assert not done.is_set() and lock.locked(), "the key waited for the training step"
+            assert scr.path.hour == (hour + 1) % 24
+        finally:
+            done.set()
+        await wait_until(pilot, lambda: isinstance(app.screen, CheckpointPicker), 30, what="the picker")
+        first = app.screen.query_one(OptionList).get_option_at_index(0).prompt
+        assert str(first).startswith("live model")   # the probe saw the live model once free
+        app.runner.stop()
+        await wait_until(pilot, lambda: not app.runner.running, 60, what="the run to stop")

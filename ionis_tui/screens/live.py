@@ -16,8 +16,15 @@ class LiveModel:
         raise NotImplementedError
 
     def _live(self) -> LoadedModel | None:
+        lm, error = self._live_or_error()
+        if error:
+            self._status(error, error=True)
+        return lm
+
+    def _live_or_error(self) -> tuple[LoadedModel | None, str]:
+        """The live model, or the reason it is unavailable; touches no widget, so a thread
+        worker may call it (the snapshot waits for the training step's lock)."""
         try:
-            return self.live_model()
+            return self.live_model(), ""
         except Exception as exc:  # the app's callback must never take the screen down
-            self._status(f"live model unavailable: {exc}", error=True)
-            return None
+            return None, f"live model unavailable: {exc}"

@@ -13,7 +13,7 @@ from pathlib import Path
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual import events
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -164,39 +164,53 @@ class MatrixScreen(LiveModel, Screen):
         self.set_class(width >= WIDE_AT, "wide")
 
     # ----- models -------------------------------------------------------------------------
+    # A live model is a snapshot that waits for the training step's lock, and a checkpoint is
+    # a file read: both happen in thread workers, so the keys never wait on training or disk.
     def _pick_default_model(self) -> None:
         """Live model, else the given checkpoint, else newest run's best, else published V22."""
-        live = self._live()
-        if live is not None:
-            self.model_a, self.source_a = live, "live"
-            return
-        path = default_checkpoint(self.settings.runs.dir, self.checkpoint)
-        if path is None:
-            self._status("no model found: press o to choose a checkpoint", error=True)
-            return
-        self._load_a(str(path), quiet=True)
+        self._fetch_model("a", "default", quiet=True)
 
-    def _load(self, value: str) -> LoadedModel | None:
-        if value == "live":
-            lm = self._live()
-            if lm is None:
-                self._status("no live model: no training run is in progress", error=True)
-            return lm
+    def _read_model(self, value: str) -> tuple[str | None, LoadedModel | None, str]:
+        """(source, model, error) for a picker value or "default"; runs in a worker thread."""
+        if value in ("live", "default"):
+            lm, error = self._live_or_error()
+            if lm is not None or value == "live":
+                return "live", lm, error or ("" if lm else "no live model: no training run is in progress")
+            path = default_checkpoint(self.settings.runs.dir, self.checkpoint)
+            if path is None:
+                return None, None, "no model found: press o to choose a checkpoint"
+            value = str(path)
         try:
-            return load_model(value)
+            return value, load_model(value), ""
         except IonisError as exc:
-            self._status(str(exc), error=True)
-            return None
+            return value, None, str(exc)
 
-    def _load_a(self, value: str | None, quiet: bool = False) -> None:
-        if value is None:
+    @work(thread=True, group="mx-model")
+    def _fetch_model(self, which: str, value: str, quiet: bool = False) -> None:
+        source, lm, error = self._read_model(value)
+        self._hand_over(self._use_model, which, source, lm, error, quiet)
+
+    def _hand_over(self, callback: Callable[..., None], *args) -> None:
+        """Run callback on the event loop, unless the app or this screen has gone meanwhile."""
+        if self.app.is_running:
+            self.app.call_from_thread(lambda: callback(*args) if self.is_attached else None)
+
+    def _use_model(self, which: str, source: str | None, lm: LoadedModel | None, error: str,
+                   quiet: bool) -> None:
+        if lm is None:
+            self._status(error, error=True)
             return
-        lm = self._load(value)
-        if lm is not None:
-            self.model_a, self.source_a = lm, value
-            if not quiet:
-                self._status(f"showing {lm.label}")
-            self.recompute()
+        setattr(self, f"model_{which}", lm)
+        setattr(self, f"source_{which}", source)
+        if which == "b":
+            self._status(f"compare: A - B with B = {lm.label}")
+        elif not quiet:
+            self._status(f"showing {lm.label}")
+        self.recompute()
+
+    def _load_a(self, value: str | None) -> None:
+        if value is not None:
+            self._fetch_model("a", value)
 
     def _load_b(self, value: str | None) -> None:
         if value is None:
@@ -207,32 +221,45 @@ class MatrixScreen(LiveModel, Screen):
             self._status("compare mode off")
             self.recompute()
             return
-        lm = self._load(value)
-        if lm is not None:
-            self.model_b, self.source_b = lm, value
-            self._status(f"compare: A - B with B = {lm.label}")
-            self.recompute()
+        self._fetch_model("b", value)
 
     def _poll_live(self) -> None:
-        """A model in training changes under us: re-read it and redraw."""
-        changed = False
+        """A model in training changes under us: re-read it (in a worker) and redraw."""
+        if "live" in (self.source_a, self.source_b):
+            self._fetch_live()
+
+    @work(thread=True, exclusive=True, group="mx-live")
+    def _fetch_live(self) -> None:
+        lm, _ = self._live_or_error()
+        if lm is not None:
+            self._hand_over(self._use_live, lm)
+
+    def _use_live(self, lm: LoadedModel) -> None:
         for which in ("a", "b"):
             if getattr(self, f"source_{which}") == "live":
-                lm = self._live()
-                if lm is not None:
-                    setattr(self, f"model_{which}", lm)
-                    changed = True
-        if changed:
-            self.recompute()
+                setattr(self, f"model_{which}", lm)
+        self.recompute()
 
     def _choices(self, compare: bool) -> list[tuple[str, str]]:
+        """Picker entries; runs in a worker (the live probe waits for the training lock)."""
         out: list[tuple[str, str]] = []
         if compare and self.model_b is not None:
             out.append(("compare off", "off"))
-        if self._live() is not None:
+        if self._live_or_error()[0] is not None:
             out.append(("live model (training run in progress)", "live"))
         out += [(str(p), str(p)) for p in list_checkpoints(self.settings.runs.dir)]
         return out
+
+    @work(thread=True, group="mx-choices")
+    def _offer_models(self, compare: bool) -> None:
+        self._hand_over(self._show_picker, compare, self._choices(compare))
+
+    def _show_picker(self, compare: bool, choices: list[tuple[str, str]]) -> None:
+        if compare:
+            self.app.push_screen(CheckpointPicker("Compare with (B): the matrix shows A - B", choices),
+                                 self._load_b)
+        else:
+            self.app.push_screen(CheckpointPicker("Model to explore (A)", choices), self._load_a)
 
     # ----- inputs -------------------------------------------------------------------------
     def _text(self, key: str) -> str:
@@ -444,8 +471,7 @@ class MatrixScreen(LiveModel, Screen):
         self.app.push_screen(PresetPicker(), chosen)
 
     def action_open(self) -> None:
-        self.app.push_screen(CheckpointPicker("Model to explore (A)", self._choices(False)), self._load_a)
+        self._offer_models(False)
 
     def action_compare(self) -> None:
-        self.app.push_screen(
-            CheckpointPicker("Compare with (B): the matrix shows A - B", self._choices(True)), self._load_b)
+        self._offer_models(True)
