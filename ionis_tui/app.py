@@ -250,16 +250,11 @@ class IonisApp(App[int]):
 
     def show_tool(self, which: str) -> None:
         """v / m: the verify and matrix screens, fed with the live model when training."""
-        from ionis_tui.screens.placeholder import PlaceholderScreen
-
-        try:
-            if which == "verify":
-                from ionis_tui.screens.verify import VerifyScreen as Tool
-            else:
-                from ionis_tui.screens.matrix import MatrixScreen as Tool
-        except ImportError as exc:  # the screen's module has not landed in this install
-            self.push_screen(PlaceholderScreen(which, f"({exc})"))
-            return
+        # Imported on first use (torch-heavy); a broken dependency is an error, never hidden.
+        if which == "verify":
+            from ionis_tui.screens.verify import VerifyScreen as Tool
+        else:
+            from ionis_tui.screens.matrix import MatrixScreen as Tool
         self.push_screen(Tool(self.settings, live_model=self.runner.live_model))
 
     def action_help(self) -> None:
