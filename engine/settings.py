@@ -9,7 +9,15 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -17,6 +25,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from engine import locations
 from engine.errors import SettingsError
 
 DEFAULT_FILE = "settings.toml"
@@ -31,7 +40,7 @@ class _Section(BaseModel):
 
 class DatabaseSettings(_Section):
     mode: Literal["embedded", "server"] = "embedded"
-    path: str = "data/ionis.chdb"
+    path: str = Field("", validate_default=True)  # "" = ionis.chdb in the user data folder
     host: str = "localhost"
     port: int = Field(8123, ge=1, le=65535)
     username: str = "default"
@@ -40,6 +49,11 @@ class DatabaseSettings(_Section):
     database: str = "wspr"
     table: str = "signatures_v2_terrestrial"
     connect_timeout: float = Field(5.0, gt=0, le=600)
+
+    @field_validator("path")
+    @classmethod
+    def _default_path(cls, v: str) -> str:
+        return v or locations.default_db_path()
 
     @field_validator("database", "table")
     @classmethod
@@ -86,7 +100,12 @@ class DemoSettings(_Section):
 
 
 class RunsSettings(_Section):
-    dir: str = "runs"
+    dir: str = Field("", validate_default=True)  # "" = runs/ in the user data folder
+
+    @field_validator("dir")
+    @classmethod
+    def _default_dir(cls, v: str) -> str:
+        return v or locations.default_runs_dir()
 
 
 class Settings(BaseSettings):
@@ -98,10 +117,16 @@ class Settings(BaseSettings):
         env_prefix="IONIS_", env_nested_delimiter="__", extra="forbid", validate_assignment=True
     )
 
-    database: DatabaseSettings = DatabaseSettings()
-    train: TrainSettings = TrainSettings()
-    demo: DemoSettings = DemoSettings()
-    runs: RunsSettings = RunsSettings()
+    # Factories, not instances: the default paths depend on the environment at load time.
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    train: TrainSettings = Field(default_factory=TrainSettings)
+    demo: DemoSettings = Field(default_factory=DemoSettings)
+    runs: RunsSettings = Field(default_factory=RunsSettings)
+    _file: Path | None = PrivateAttr(default=None)  # the settings file read, if any
+
+    @property
+    def source_file(self) -> Path | None:
+        return self._file
 
     @classmethod
     def settings_customise_sources(
@@ -132,7 +157,8 @@ def _describe(err: ValidationError, origin: str) -> str:
 
 
 def resolve_config_path(path: str | os.PathLike | None) -> Path | None:
-    """--config wins, then IONIS_CONFIG, then ./settings.toml if present; None means defaults."""
+    """--config wins, then IONIS_CONFIG, then ./settings.toml, then settings.toml in the user
+    config folder, when present; None means defaults."""
     if path is not None:
         p = Path(path)
         if not p.is_file():
@@ -141,8 +167,10 @@ def resolve_config_path(path: str | os.PathLike | None) -> Path | None:
     env = os.environ.get("IONIS_CONFIG")
     if env:
         return resolve_config_path(env)
-    p = Path(DEFAULT_FILE)
-    return p if p.is_file() else None
+    for p in (Path(DEFAULT_FILE), locations.config_dir() / DEFAULT_FILE):
+        if p.is_file():
+            return p
+    return None
 
 
 def load_settings(path: str | os.PathLike | None = None) -> Settings:
@@ -162,8 +190,10 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
                 raise SettingsError(f"{cfg}: '{section}' must be a [section] table, not a value")
     token = _TOML_FILE.set(cfg)
     try:
-        return Settings()
+        settings = Settings()
     except ValidationError as exc:
         raise SettingsError(_describe(exc, origin + " / environment")) from None
     finally:
         _TOML_FILE.reset(token)
+    settings._file = cfg
+    return settings

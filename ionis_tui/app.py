@@ -17,6 +17,7 @@ from textual.worker import Worker, WorkerState
 
 from engine.data.rows import SignatureRows
 from engine.errors import IonisError
+from engine.locations import paths_in_use
 from engine.model import pick_device
 from engine.settings import Settings
 from engine.train import events as ev
@@ -262,7 +263,7 @@ class IonisApp(App[int]):
             return
         # Built once and kept: showing it again costs a render, not a compose.
         if not self.is_screen_installed("help"):
-            self.install_screen(HelpScreen(self.settings.runs.dir), "help")
+            self.install_screen(HelpScreen(self.settings.runs.dir, paths_in_use(self.settings)), "help")
         self.push_screen("help")
 
     # ------------------------------------------------------------------ leaving

@@ -4,11 +4,19 @@ touches the database uses the one session-wide path below (tables differ per tes
 from __future__ import annotations
 
 import asyncio
+import os
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+# Tests never read or write the real user folders (engine.locations): the default database,
+# runs and user settings file live in a throwaway folder, set before any test module loads.
+_USER_DIRS = Path(tempfile.mkdtemp(prefix="ionis-tests-"))
+os.environ["IONIS_CONFIG_DIR"] = str(_USER_DIRS / "config")
+os.environ["IONIS_DATA_DIR"] = str(_USER_DIRS / "data")
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 REFERENCE = SHARED / "reference"

@@ -229,3 +229,12 @@ async def test_keys_open_their_screens_and_escape_returns(tmp_path, key, screen)
         assert type(app.screen).__name__ == screen
         await pilot.press("escape")
         assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_help_shows_the_paths_in_use(tmp_path):
+    app = IonisApp(settings(tmp_path, epochs=1), rows=ROWS)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        shown = str(app.screen.query_one("#help-paths").content)
+        assert f"runs: {(tmp_path / 'runs').resolve()}" in shown and "database: " in shown

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 
@@ -63,7 +65,7 @@ def config(tmp_path, chdb_path):
     return str(p)
 
 
-def test_cli_seed_then_status(config, capsys):
+def test_cli_seed_then_status(config, capsys, chdb_path):
     assert main(["--config", config, "data", "seed", "--force"]) == 0
     out = capsys.readouterr()
     assert "wrote 1,500 signatures to wspr.sig_test_cli" in out.out
@@ -71,9 +73,14 @@ def test_cli_seed_then_status(config, capsys):
     assert main(["--config", config, "data", "status", "--json"]) == 0
     st = json.loads(capsys.readouterr().out)
     assert st["row_count"] == 1500 and st["demo"]["seed"] == 4
+    # The paths in use, absolute: the file given, the database in it, runs in the user folder.
+    assert st["paths"]["settings"] == str(Path(config).resolve())
+    assert st["paths"]["database"] == str(Path(chdb_path).resolve())
+    assert st["paths"]["runs"] == str((Path(os.environ["IONIS_DATA_DIR"]) / "runs").resolve())
     assert main(["--config", config, "data", "status"]) == 0
     text = capsys.readouterr().out
     assert "rows        1,500" in text and "newest data" in text and "SFI" in text
+    assert f"database    {Path(chdb_path).resolve()}" in text
 
 
 def test_cli_seed_options_and_errors(config, capsys, monkeypatch):

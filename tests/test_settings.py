@@ -13,10 +13,29 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_settings_toml_holds_every_default():
     data = tomllib.loads((ROOT / "settings.toml").read_text())
-    defaults = Settings().model_dump()
-    assert set(data) == set(defaults)
-    for section, values in defaults.items():
-        assert data[section] == values, section
+    sections = {name: field.annotation for name, field in Settings.model_fields.items()}
+    assert set(data) == set(sections)
+    for section, cls in sections.items():
+        defaults = {key: field.default for key, field in cls.model_fields.items()}
+        assert data[section] == defaults, section
+
+
+def test_default_locations_are_the_user_folders(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no ./settings.toml here
+    monkeypatch.setenv("IONIS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("IONIS_CONFIG_DIR", str(tmp_path / "config"))
+    s = load_settings()
+    assert s.source_file is None
+    assert s.database.path == str(tmp_path / "data" / "ionis.chdb")
+    assert s.runs.dir == str(tmp_path / "data" / "runs")
+    # A settings.toml in the user config folder is read from any directory ...
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "settings.toml").write_text("[runs]\ndir = 'mine'\n")
+    assert load_settings().runs.dir == "mine"
+    assert load_settings().source_file == tmp_path / "config" / "settings.toml"
+    # ... unless ./settings.toml (or --config / IONIS_CONFIG) says otherwise.
+    (tmp_path / "settings.toml").write_text("[runs]\ndir = 'here'\n")
+    assert load_settings().runs.dir == "here"
 
 
 def test_env_overrides_file(tmp_path, monkeypatch):

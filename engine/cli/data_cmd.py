@@ -70,9 +70,11 @@ def run_seed(args: argparse.Namespace, settings: Settings) -> int:
 def run_status(args: argparse.Namespace, settings: Settings) -> int:
     from engine.data.client import connect
     from engine.data.status import data_status
+    from engine.locations import paths_in_use
 
     db = settings.database
     st = data_status(connect(db), db)
+    st["paths"] = paths_in_use(settings)
     if getattr(args, "json", False):
         print(json.dumps(st))
         return 0
@@ -94,4 +96,6 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
         d = st["demo"]
         print(f"demo        seed {d['seed']}, {d['rows']:,} rows, written {d['written_at']}, "
               f"space weather {d['space_weather_first_day']} .. {d['space_weather_last_day']}")
+    for name, path in st["paths"].items():
+        print(f"{name:<11} {path}")
     return 0

@@ -32,9 +32,10 @@ class HelpScreen(ModalScreen[None]):
         border: thick $primary; background: $surface; padding: 0 1; }
     """
 
-    def __init__(self, runs_dir: str = "runs") -> None:
+    def __init__(self, runs_dir: str = "runs", paths: dict[str, str] | None = None) -> None:
         super().__init__()
         self.runs_dir = runs_dir
+        self.paths = paths or {}
 
     def compose(self) -> ComposeResult:
         t = Table(box=None, show_header=False, pad_edge=False, expand=True)
@@ -48,3 +49,5 @@ class HelpScreen(ModalScreen[None]):
             yield Static(f"Runs are kept in {self.runs_dir}/ (one folder each, metrics.jsonl + checkpoints). "
                          "Quitting or losing the SSH connection stops the run with a checkpoint; "
                          "r then s resumes it.", id="help-notes")
+            if self.paths:
+                yield Static("\n".join(f"{k}: {v}" for k, v in self.paths.items()), id="help-paths")
