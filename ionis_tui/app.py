@@ -23,7 +23,7 @@ from engine.settings import Settings
 from engine.train import events as ev
 from ionis_tui import datasource
 from ionis_tui.dashboard_state import DashboardState, DataSource
-from ionis_tui.messages import DataChecked, RunHistory, SeedProgress, TrainEvent
+from ionis_tui.messages import DataChecked, ResumeRequested, RunHistory, SeedProgress, TrainEvent
 from ionis_tui.runner import WORKER_NAME, RunController
 from ionis_tui.screens.confirm import ConfirmScreen
 from ionis_tui.screens.dashboard import DashboardScreen
@@ -193,6 +193,25 @@ class IonisApp(App[int]):
             return False
         self.redraw()
         return True
+
+    def on_resume_requested(self, msg: ResumeRequested) -> None:
+        """Go back to the dashboard and resume the run, or say why it cannot be resumed."""
+        run = msg.run
+        if run is None:
+            self.notify("no run selected")
+            return
+        if not run.resumable:
+            why = ("it has finished" if run.state == "finished" else
+                   "it is still running" if run.state in ("loading", "training", "paused") else
+                   "it has no last.pt checkpoint")
+            self.notify(f"run {run.run_id} cannot be resumed: {why}", severity="warning")
+            return
+        if self.runner.running:
+            self.notify("a run is already active: stop it first (x)", severity="warning")
+            return
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        self.start_run(resume=str(run.path))
 
     def on_train_event(self, msg: TrainEvent) -> None:
         self.state.apply(msg.event)

@@ -178,21 +178,7 @@ class DashboardState:
             self.elapsed_s = e.elapsed_s
             self.dirty.add(HEADER)
         elif isinstance(e, ev.EpochEnd):
-            m = dict(e.metrics)
-            self.history.append(m)
-            self.epoch = int(m.get("epoch", self.epoch))
-            self.epochs = int(m.get("epochs", self.epochs))
-            self.step = self.steps
-            self.samples_per_s = m.get("samples_per_s", self.samples_per_s)
-            self.elapsed_s = m.get("elapsed_s", self.elapsed_s)
-            self._epoch_t0 = self.monotonic()
-            self.dirty |= {HEADER, PLOTS, SIDECAR, INFO}
-            self.note(
-                f"epoch {m.get('epoch')}/{m.get('epochs')}: train {_f(m.get('train_loss'))}  "
-                f"val {_f(m.get('val_loss'))}  Pearson {_f(m.get('val_pearson'), '+.4f')}  "
-                f"RMSE {_f(m.get('val_rmse_db'), '.2f')} dB  ({_f(m.get('epoch_s'), '.1f')} s)")
-            for w in m.get("warnings") or []:
-                self.note(str(w), "warning")
+            self._epoch_end(e)
         elif isinstance(e, ev.StateChanged):
             self.state = e.state
             self.reason = e.reason
@@ -203,15 +189,7 @@ class DashboardState:
             self.load_done, self.load_total = e.rows_done, e.rows_total
             self.dirty.add(HEADER)
         elif isinstance(e, ev.RunStarted):
-            self.run_id, self.run_dir, self.device = e.run_id, e.run_dir, e.device
-            self.rows_train, self.rows_val, self.params = e.rows_train, e.rows_val, e.params
-            self.epochs, self.start_epoch = e.epochs, e.start_epoch
-            self.epoch = e.start_epoch - 1
-            self._epoch_t0 = self.monotonic()
-            self.dirty |= {HEADER, INFO}
-            resumed = f", resuming at epoch {e.start_epoch}" if e.start_epoch > 1 else ""
-            self.note(f"run {e.run_id} on {e.device}: {e.rows_train:,} train + {e.rows_val:,} val rows, "
-                      f"{e.params:,} parameters, {e.epochs} epochs{resumed}")
+            self._run_started(e)
         elif isinstance(e, ev.CheckpointSaved):
             self.checkpoints[e.kind] = (e.path, e.epoch)
             self.dirty.add(INFO)
@@ -230,6 +208,34 @@ class DashboardState:
             self.dirty |= {HEADER, INFO}
             level = "error" if e.state == ev.FAILED else "info"
             self.note(f"run {e.state}" + (f": {e.message}" if e.message else ""), level)
+
+    def _epoch_end(self, e: ev.EpochEnd) -> None:
+        m = dict(e.metrics)
+        self.history.append(m)
+        self.epoch = int(m.get("epoch", self.epoch))
+        self.epochs = int(m.get("epochs", self.epochs))
+        self.step = self.steps
+        self.samples_per_s = m.get("samples_per_s", self.samples_per_s)
+        self.elapsed_s = m.get("elapsed_s", self.elapsed_s)
+        self._epoch_t0 = self.monotonic()
+        self.dirty |= {HEADER, PLOTS, SIDECAR, INFO}
+        self.note(
+            f"epoch {m.get('epoch')}/{m.get('epochs')}: train {_f(m.get('train_loss'))}  "
+            f"val {_f(m.get('val_loss'))}  Pearson {_f(m.get('val_pearson'), '+.4f')}  "
+            f"RMSE {_f(m.get('val_rmse_db'), '.2f')} dB  ({_f(m.get('epoch_s'), '.1f')} s)")
+        for w in m.get("warnings") or []:
+            self.note(str(w), "warning")
+
+    def _run_started(self, e: ev.RunStarted) -> None:
+        self.run_id, self.run_dir, self.device = e.run_id, e.run_dir, e.device
+        self.rows_train, self.rows_val, self.params = e.rows_train, e.rows_val, e.params
+        self.epochs, self.start_epoch = e.epochs, e.start_epoch
+        self.epoch = e.start_epoch - 1
+        self._epoch_t0 = self.monotonic()
+        self.dirty |= {HEADER, INFO}
+        resumed = f", resuming at epoch {e.start_epoch}" if e.start_epoch > 1 else ""
+        self.note(f"run {e.run_id} on {e.device}: {e.rows_train:,} train + {e.rows_val:,} val rows, "
+                  f"{e.params:,} parameters, {e.epochs} epochs{resumed}")
 
     def take_dirty(self) -> set[str]:
         out, self.dirty = self.dirty, set()

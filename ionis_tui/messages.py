@@ -7,6 +7,7 @@ from __future__ import annotations
 from textual.message import Message
 
 from engine.train.events import Event
+from engine.train.runs import RunInfo
 from ionis_tui.dashboard_state import DataSource
 
 
@@ -39,3 +40,11 @@ class SeedProgress(Message):
         super().__init__()
         self.done = done
         self.total = total
+
+
+class ResumeRequested(Message):
+    """A screen asks the app to resume a run (None: nothing selected); the app checks it."""
+
+    def __init__(self, run: RunInfo | None) -> None:
+        super().__init__()
+        self.run = run

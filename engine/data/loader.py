@@ -181,21 +181,40 @@ def load_rows(client, db: DatabaseSettings, *, limit_rows: int = 0, seed: int = 
     _check_args(limit_rows, seed, val_fraction)
     t0 = time.perf_counter()
     check_schema(client, db)
+    report, capacity = _size(client, db, limit_rows)
+    params = {"seed": int(seed), "cut": int(round(float(val_fraction) * _SPLIT_SCALE)),
+              "limit": int(capacity)}
+    out = _stream(client, db, limit_rows, params, capacity, progress, cancel)
+    done = len(out)
+    report = _reconcile(client, db, limit_rows, report, capacity, done)
+    if done < capacity:
+        # Keep the allocation when little was dropped; copy when it would waste > 10 %.
+        out = out if done >= 0.9 * capacity else out.copy()
+    if progress:
+        progress(done, done)
+    report.loaded = done
+    report.val_rows = int(np.count_nonzero(out[:, COLUMNS.index("is_val")] > 0.5))
+    report.seconds = time.perf_counter() - t0
+    return LoadedRows(out, report)
+
+
+def _size(client, db: DatabaseSettings, limit_rows: int) -> tuple[LoadReport, int]:
+    """The report so far and the most rows the read can return (the buffer to allocate)."""
     if limit_rows > 0:
         # A sample needs the usable count up front (to report what was left out).
         report = scan_report(client, db, checked=True)
         _require_rows(db, report)
-        capacity = min(report.usable, limit_rows)
-    else:
-        # count() of a whole MergeTree table is free (part metadata): it bounds the result,
-        # and the filtering pass over the data happens once, in the read itself.
-        with translating(db):
-            table_rows = int(client.query(f"SELECT count() FROM {db.qualified_table}")
-                             .result_rows[0][0])
-        report = LoadReport(table_rows=table_rows)
-        capacity = table_rows
-    params = {"seed": int(seed), "cut": int(round(float(val_fraction) * _SPLIT_SCALE)),
-              "limit": int(capacity)}
+        return report, min(report.usable, limit_rows)
+    # count() of a whole MergeTree table is free (part metadata): it bounds the result,
+    # and the filtering pass over the data happens once, in the read itself.
+    with translating(db):
+        table_rows = int(client.query(f"SELECT count() FROM {db.qualified_table}").result_rows[0][0])
+    return LoadReport(table_rows=table_rows), table_rows
+
+
+def _stream(client, db: DatabaseSettings, limit_rows: int, params: dict, capacity: int,
+            progress: Progress | None, cancel: Cancel | None) -> np.ndarray:
+    """Read the rows block by block into one float32 buffer; returns the filled part."""
     settings = {} if limit_rows > 0 else {"max_threads": 1}
     out = np.empty((capacity, len(COLUMNS)), dtype=np.float32)
     done = 0
@@ -217,6 +236,12 @@ def load_rows(client, db: DatabaseSettings, *, limit_rows: int = 0, seed: int = 
                 done += n
                 if progress and done < capacity:
                     progress(done, capacity)
+    return out[:done]
+
+
+def _reconcile(client, db: DatabaseSettings, limit_rows: int, report: LoadReport,
+               capacity: int, done: int) -> LoadReport:
+    """Check the rows that arrived against the count; say which rows were skipped and why."""
     if limit_rows > 0:
         if done != capacity:
             raise DataError(f"{db.database}.{db.table} changed while loading ({done:,} of "
@@ -229,18 +254,11 @@ def load_rows(client, db: DatabaseSettings, *, limit_rows: int = 0, seed: int = 
             raise DataError(f"{db.database}.{db.table} changed while loading; load again",
                             setting="database.table")
         _require_rows(db, report)
-        # Keep the allocation when little was dropped; copy when it would waste > 10 %.
-        out = out[:done] if done >= 0.9 * capacity else out[:done].copy()
     else:
         report.usable = done
     if done == 0:
         _require_rows(db, report)
-    if progress:
-        progress(done, done)
-    report.loaded = done
-    report.val_rows = int(np.count_nonzero(out[:, COLUMNS.index("is_val")] > 0.5))
-    report.seconds = time.perf_counter() - t0
-    return LoadedRows(out, report)
+    return report
 
 
 def _require_rows(db: DatabaseSettings, report: LoadReport) -> None:

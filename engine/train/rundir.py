@@ -42,6 +42,23 @@ def read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """Every epoch line of metrics.jsonl; a torn line (killed mid-write) is skipped."""
+    try:
+        text = Path(run_dir, METRICS).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    out = []
+    for line in text.splitlines():
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(obj, dict):
+            out.append(obj)
+    return out
+
+
 def load_run_settings(run_dir: str | os.PathLike) -> Settings:
     """The settings a run was started with (password redacted), to resume it with the same recipe."""
     path = Path(run_dir) / SETTINGS
@@ -140,8 +157,6 @@ class RunFolder:
     def keep_metrics_through(self, epoch: int) -> None:
         """Drop lines after `epoch` (written before a crash that beat the matching last.pt),
         so a resumed run's history has each epoch once."""
-        from engine.train.runs import read_metrics
-
         path = self.file(METRICS)
         if not path.exists():
             return

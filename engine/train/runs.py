@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import re
@@ -13,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.train.events import FINISHED, LOADING, PAUSED, TRAINING
-from engine.train.rundir import LAST, METRICS, SETTINGS, STATE, read_json
+from engine.train.rundir import LAST, METRICS, SETTINGS, STATE, read_json, read_metrics  # noqa: F401 (re-exported)
 
 INTERRUPTED = "interrupted"   # said "running" but its process is gone (killed, crashed, power cut)
 UNKNOWN = "unknown"           # no readable state.json
@@ -32,23 +31,6 @@ class RunInfo:
     best_val_pearson: float | None
     best_val_rmse_db: float | None
     resumable: bool
-
-
-def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
-    """Every epoch line of metrics.jsonl; a torn line (killed mid-write) is skipped."""
-    try:
-        text = Path(run_dir, METRICS).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return []
-    out = []
-    for line in text.splitlines():
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(obj, dict):
-            out.append(obj)
-    return out
 
 
 def _alive(state: dict[str, Any]) -> bool:

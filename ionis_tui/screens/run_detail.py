@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -12,12 +12,12 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from ionis_tui import fmt
+from ionis_tui.messages import ResumeRequested
 from ionis_tui.widgets.plots import MetricPlot, bias_plot, loss_plot, quality_plot
 from ionis_tui.widgets.sidecar_panel import SidecarPanel
 
 if TYPE_CHECKING:
     from engine.train.runs import RunInfo
-    from ionis_tui.app import IonisApp
 
 
 class RunDetailScreen(Screen):
@@ -64,6 +64,4 @@ class RunDetailScreen(Screen):
         return t
 
     def action_resume(self) -> None:
-        from ionis_tui.screens.runs import resume_run
-
-        resume_run(cast("IonisApp", self.app), self.run_info)
+        self.post_message(ResumeRequested(self.run_info))

@@ -4,7 +4,7 @@ enter opens a run's curves; s resumes the highlighted run when it can be resumed
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,10 +12,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from ionis_tui import fmt
+from ionis_tui.messages import ResumeRequested
 
 if TYPE_CHECKING:
     from engine.train.runs import RunInfo
-    from ionis_tui.app import IonisApp
 
 
 class RunsScreen(Screen):
@@ -82,23 +82,4 @@ class RunsScreen(Screen):
         self.action_open()
 
     def action_resume(self) -> None:
-        resume_run(cast("IonisApp", self.app), self.selected)
-
-
-def resume_run(app: IonisApp, run: RunInfo | None) -> None:
-    """Go back to the dashboard and resume `run`, or say why it cannot be resumed."""
-    if run is None:
-        app.notify("no run selected")
-        return
-    if not run.resumable:
-        why = ("it has finished" if run.state == "finished" else
-               "it is still running" if run.state in ("loading", "training", "paused") else
-               "it has no last.pt checkpoint")
-        app.notify(f"run {run.run_id} cannot be resumed: {why}", severity="warning")
-        return
-    if app.runner.running:
-        app.notify("a run is already active: stop it first (x)", severity="warning")
-        return
-    while len(app.screen_stack) > 1:
-        app.pop_screen()
-    app.start_run(resume=str(run.path))
+        self.post_message(ResumeRequested(self.selected))  # the app decides and says why not
