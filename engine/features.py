@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.geo import bearing_deg, haversine_km, mid_month_doy, solar_elevation_deg
+from engine.geo import bearing_deg, day_of_year, haversine_km, solar_elevation_deg
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def build_features(
     out[:, 8] = np.sin(season)
     out[:, 9] = np.cos(season)
     if fs is V22:
-        day = mid_month_doy(month) if doy is None else np.broadcast_to(np.asarray(doy, dtype=np.float64), (n,))
+        day = np.broadcast_to(np.asarray(day_of_year(month, doy), dtype=np.float64), (n,))
         vx = np.abs(np.sin(az) * np.cos(np.radians(tx_lat)))
         out[:, 10] = np.degrees(np.arccos(np.clip(vx, 0.0, 1.0))) / 90.0
         tx_el = solar_elevation_deg(tx_lat, tx_lon, hour, day) / 90.0

@@ -111,6 +111,13 @@ def mid_month_doy(month) -> np.ndarray:
     return (np.asarray(month, dtype=np.float64) - 1.0) * 30.5 + 15.0
 
 
+def day_of_year(month, day=None):
+    """The one rule for the day a prediction uses: the given day of year, else mid-month (the
+    signatures carry only a month). A scalar in gives a float; arrays give an array."""
+    d = mid_month_doy(month) if day is None else np.asarray(day, dtype=np.float64)
+    return float(d) if np.ndim(d) == 0 else d
+
+
 def solar_elevation_deg(lat, lon, hour, doy) -> np.ndarray:
     """Solar elevation in degrees for UTC hour and day of year (positive = daylight)."""
     dec = np.radians(-23.44 * np.cos(np.radians(360.0 / 365.0 * (np.asarray(doy) + 10.0))))

@@ -61,32 +61,16 @@ class Path_:
         return cls(txl, rxl, b, h, m, d)
 
 
-@torch.no_grad()
 def predict_parts(lm: LoadedModel, path: Path_, sfi, kp, hour=None) -> dict[str, np.ndarray]:
     """Vectorised over broadcastable sfi, kp (and optionally hour) arrays; returns sigma, dB and
-    every term: base, sun_gate, storm_gate, sun/storm contributions (gate * sidecar), in sigma."""
-    sfi = np.asarray(sfi, dtype=np.float64)
-    kp = np.asarray(kp, dtype=np.float64)
+    every term: base, sun_gate, storm_gate, sun/storm contributions (gate * sidecar), in sigma,
+    shaped like the broadcast inputs. One path through predict_rows (the one inference path)."""
+    sfi, kp = np.asarray(sfi, dtype=np.float64), np.asarray(kp, dtype=np.float64)
     hours = np.asarray(path.hour if hour is None else hour, dtype=np.float64)
-    if np.any(~np.isfinite(sfi)) or np.any((sfi < SFI_RANGE[0]) | (sfi > SFI_RANGE[1])):
-        raise InputError(f"SFI must lie in {SFI_RANGE[0]:g}..{SFI_RANGE[1]:g}")
-    if np.any(~np.isfinite(kp)) or np.any((kp < KP_RANGE[0]) | (kp > KP_RANGE[1])):
-        raise InputError(f"Kp must lie in {KP_RANGE[0]:g}..{KP_RANGE[1]:g}")
     shape = np.broadcast_shapes(sfi.shape, kp.shape, hours.shape)
-    (tx_lat, tx_lon), (rx_lat, rx_lon) = path.tx, path.rx
-    x = build_features(lm.feature_set, tx_lat, tx_lon, rx_lat, rx_lon, path.band.freq_hz,
-                       np.broadcast_to(hours, shape).ravel(), path.month,
-                       np.broadcast_to(sfi, shape).ravel(), np.broadcast_to(kp, shape).ravel(),
-                       doy=path.day)
-    p = lm.model.parts(torch.from_numpy(x))
-    mean, std = lm.norm.get(path.band.id, (path.band.snr_mean, path.band.snr_std))
-    out = {
-        "sigma": p["out"], "base": p["base"], "sun_gate": p["sun_gate"], "storm_gate": p["storm_gate"],
-        "sun": p["sun_gate"] * p["sun"], "storm": p["storm_gate"] * p["storm"],
-    }
-    res = {k: v.numpy().astype(np.float32).reshape(shape) for k, v in out.items()}
-    res["db"] = (res["sigma"] * np.float32(std) + np.float32(mean)).astype(np.float32)
-    return res
+    r = predict_rows(lm, tx_lat=path.tx[0], tx_lon=path.tx[1], rx_lat=path.rx[0], rx_lon=path.rx[1],
+                     band_id=path.band.id, hour=hours, month=path.month, sfi=sfi, kp=kp, doy=path.day)
+    return {k: v.reshape(shape) for k, v in r.items()}
 
 
 def predict_one(lm: LoadedModel, path: Path_, sfi: float, kp: float) -> dict[str, float]:
@@ -102,6 +86,15 @@ def check_range(name: str, a: np.ndarray, lo: float, hi: float) -> None:
     """Every element finite and within lo..hi, else one InputError naming the quantity."""
     if np.any(~np.isfinite(a)) or np.any((a < lo) | (a > hi)):
         raise InputError(f"{name} must lie in {lo:g}..{hi:g}")
+
+
+def band_norm(lm: LoadedModel, band_id: int) -> tuple[float, float]:
+    """(mean, std) in dB that turn the model's sigma into dB on this band: the checkpoint's own
+    norm when it carries one, else the band table's. The one place this lookup lives."""
+    from engine.bands import BY_ID
+
+    bd = BY_ID[int(band_id)]
+    return lm.norm.get(bd.id, (bd.snr_mean, bd.snr_std))
 
 
 CHUNK_ROWS = 262_144  # rows per forward pass: bounded memory, still one pass for small sets
@@ -136,9 +129,8 @@ def predict_rows(lm: LoadedModel, *, tx_lat, tx_lon, rx_lat, rx_lon, band_id, ho
     std = np.empty(band.shape, dtype=np.float32)
     for b in ids:
         sel = band == b
-        bd = BY_ID[int(b)]
-        freq[sel] = bd.freq_hz
-        mean[sel], std[sel] = lm.norm.get(bd.id, (bd.snr_mean, bd.snr_std))
+        freq[sel] = BY_ID[int(b)].freq_hz
+        mean[sel], std[sel] = band_norm(lm, int(b))
     keys = ("sigma", "base", "sun_gate", "storm_gate", "sun", "storm")
     out = {key: np.empty(band.shape, dtype=np.float32) for key in keys}
     for a in range(0, band.shape[0], chunk):

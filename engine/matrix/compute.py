@@ -11,7 +11,7 @@ from engine.checkpoint import LoadedModel
 from engine.errors import InputError
 from engine.matrix.facts import PathFacts, path_facts
 from engine.matrix.values import kp_values, sfi_values
-from engine.predict import Path_, predict_parts
+from engine.predict import Path_, band_norm, predict_parts
 
 # A cell may be this much "wrong" (in sigma) before it counts as a violation. It only absorbs
 # float32 rounding (~1e-7 relative); any real reversal of the physics is far larger.
@@ -68,7 +68,7 @@ def find_violations(sigma: np.ndarray, sfi: np.ndarray, kp: np.ndarray, db_per_s
 
 
 def _db_per_sigma(lm: LoadedModel, path: Path_) -> float:
-    return float(lm.norm.get(path.band.id, (path.band.snr_mean, path.band.snr_std))[1])
+    return float(band_norm(lm, path.band.id)[1])
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from engine.geo import STATIONS, bearing_deg, haversine_km, mid_month_doy, solar_elevation_deg
+from engine.geo import STATIONS, bearing_deg, day_of_year, haversine_km, solar_elevation_deg
 from engine.predict import Path_
 
 # Grey line = the sun within this many degrees of the horizon (civil twilight on either side).
@@ -53,7 +53,7 @@ class PathFacts:
 def path_facts(path: Path_) -> PathFacts:
     (tla, tlo), (rla, rlo) = path.tx, path.rx
     # Same day rule as engine.features: the real day when given, else mid-month.
-    doy = float(mid_month_doy(path.month)) if path.day is None else float(path.day)
+    doy = day_of_year(path.month, path.day)
     tx_el = float(solar_elevation_deg(tla, tlo, path.hour, doy))
     rx_el = float(solar_elevation_deg(rla, rlo, path.hour, doy))
     return PathFacts(

@@ -1,9 +1,10 @@
-"""Predictions for the verification kinds: one LoadedModel, read only, through the same steps
-as engine.predict.predict_parts (which it calls for single paths), batched across paths.
+"""Predictions for the verification kinds: one LoadedModel, read only, through the one
+inference path (engine.predict.predict_rows; predict_parts for single paths), batched across
+paths.
 
 Differences on one band are exact in both units: dB = sigma * that band's std. Differences
 across bands are real dB differences of the predicted SNRs; their sigma value is dB / 6.7
-(the flat factor the peer uses), since two bands have no common sigma.
+(the original's flat factor), since two bands have no common sigma.
 """
 
 from __future__ import annotations
@@ -13,13 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
 
 from engine.checkpoint import LoadedModel
 from engine.errors import InputError
-from engine.features import build_features
-from engine.geo import mid_month_doy
-from engine.predict import KP_RANGE, SFI_RANGE, Path_, predict_parts
+from engine.geo import day_of_year
+from engine.predict import CHUNK_ROWS, Path_, predict_parts, predict_rows
 
 
 @dataclass
@@ -56,43 +55,32 @@ class Evaluator:
         return {k: v.astype(np.float64) for k, v in r.items()}
 
     def predict_many(self, requests: Sequence[tuple[Path_, Any, Any, Any]]) -> list[dict[str, np.ndarray]]:
-        """Several (path, sfi, kp, hour) requests in ONE forward pass. Same steps as
-        predict_parts (range checks, build_features, model.parts, per-band dB), batched across
+        """Several (path, sfi, kp, hour) requests in ONE call of engine.predict.predict_rows
+        (the one inference path: range checks, features, model, per-band dB), batched across
         paths, so a test over many paths and bands costs one pass, not one per path."""
-        cols: dict[str, list[np.ndarray]] = {k: [] for k in ("tla", "tlo", "rla", "rlo", "f", "h", "m", "s", "k", "d")}
-        shapes, norms = [], []
+        cols: dict[str, list[np.ndarray]] = {k: [] for k in ("tla", "tlo", "rla", "rlo", "b", "h", "m", "s", "k", "d")}
+        shapes = []
         for path, sfi, kp, hour in requests:
             sfi_a, kp_a = np.asarray(sfi, dtype=np.float64), np.asarray(kp, dtype=np.float64)
             h_a = np.asarray(path.hour if hour is None else hour, dtype=np.float64)
-            for name, a, (lo, hi) in (("SFI", sfi_a, SFI_RANGE), ("Kp", kp_a, KP_RANGE)):
-                if np.any(~np.isfinite(a)) or np.any((a < lo) | (a > hi)):
-                    raise InputError(f"{name} must lie in {lo:g}..{hi:g}")
             shape = np.broadcast_shapes(sfi_a.shape, kp_a.shape, h_a.shape)
             n = int(np.prod(shape, dtype=np.int64))
-            day = path.day if path.day is not None else float(mid_month_doy(path.month))
             for key, v in (("tla", path.tx[0]), ("tlo", path.tx[1]), ("rla", path.rx[0]), ("rlo", path.rx[1]),
-                           ("f", float(path.band.freq_hz)), ("m", float(path.month)), ("d", float(day))):
+                           ("b", path.band.id), ("m", path.month), ("d", day_of_year(path.month, path.day))):
                 cols[key].append(np.full(n, v, dtype=np.float64))
             for key, a in (("h", h_a), ("s", sfi_a), ("k", kp_a)):
                 cols[key].append(np.broadcast_to(a, shape).ravel())
             shapes.append(shape)
-            norms.append(self.lm.norm.get(path.band.id, (path.band.snr_mean, path.band.snr_std)))
         c = {k: np.concatenate(v) for k, v in cols.items()}
-        x = build_features(self.lm.feature_set, c["tla"], c["tlo"], c["rla"], c["rlo"], c["f"], c["h"], c["m"],
-                           c["s"], c["k"], doy=c["d"])
-        with torch.no_grad():
-            p = self.lm.model.parts(torch.from_numpy(x))
-        self.passes += 1
-        self.rows += int(x.shape[0])
-        terms = {"sigma": p["out"], "base": p["base"], "sun_gate": p["sun_gate"], "storm_gate": p["storm_gate"],
-                 "sun": p["sun_gate"] * p["sun"], "storm": p["storm_gate"] * p["storm"]}
-        flat = {k: v.numpy().astype(np.float32) for k, v in terms.items()}
+        flat = predict_rows(self.lm, tx_lat=c["tla"], tx_lon=c["tlo"], rx_lat=c["rla"], rx_lon=c["rlo"],
+                            band_id=c["b"], hour=c["h"], month=c["m"], sfi=c["s"], kp=c["k"], doy=c["d"])
+        rows = int(c["s"].size)
+        self.passes += -(-rows // CHUNK_ROWS)
+        self.rows += rows
         out, start = [], 0
-        for shape, (mean, std) in zip(shapes, norms, strict=True):
+        for shape in shapes:
             n = int(np.prod(shape, dtype=np.int64))
-            r = {k: v[start:start + n].reshape(shape) for k, v in flat.items()}
-            r["db"] = (r["sigma"] * np.float32(std) + np.float32(mean)).astype(np.float32)
-            out.append({k: v.astype(np.float64) for k, v in r.items()})
+            out.append({k: v[start:start + n].reshape(shape).astype(np.float64) for k, v in flat.items()})
             start += n
         return out
 

@@ -13,7 +13,7 @@ import torch
 from engine.bands import SIGMA_DB
 from engine.errors import InputError
 from engine.features import kp_feature, sfi_feature
-from engine.geo import mid_month_doy
+from engine.geo import day_of_year
 from engine.verify.evaluator import Evaluator, Measurement, describe, pair
 
 if TYPE_CHECKING:
@@ -83,7 +83,7 @@ def _truth(ev: Evaluator, spec: TestSpec, c: dict[str, Any], which: str) -> Meas
             r = ev.predict(path, p["sfi"], [lo, hi])
             sfi_a, kp_a = np.full(2, float(p["sfi"])), np.array([lo, hi], float)
             model = r["db"][0] - r["db"][1]
-        doy = path.day if path.day is not None else float(mid_month_doy(path.month))
+        doy = day_of_year(path.month, path.day)
         t = np.asarray(true_snr_db(path.tx[0], path.tx[1], path.rx[0], path.rx[1], float(path.band.freq_hz),
                                    path.hour, doy, sfi_a, kp_a), dtype=np.float64)
         true = t[1] - t[0] if which == "sun" else t[0] - t[1]
