@@ -22,6 +22,7 @@ from torch.nn import functional as F
 from engine.checkpoint import from_live
 from engine.model import IonisGate
 from engine.predict import Path_, predict_parts
+from engine.sidecar_health import is_dead, is_saturated, pinned_share
 from engine.train.prepare import Split
 
 # The keys of one metrics.jsonl line / EpochEnd payload, in order (the TUI reads them).
@@ -32,7 +33,6 @@ METRIC_KEYS = (
     "sun_gate_mean", "storm_gate_mean", "lr_trunk", "lr_scaler", "lr_sidecar", "samples_per_s",
     "epoch_s", "elapsed_s", "eta_s", "best_epoch", "best_val_loss", "warnings", "time",
 )
-PIN_TOL = 1e-6
 REF_PATH = Path_.parse("W3", "G", "20m", 12, 6)
 EVAL_BATCH = 65536
 
@@ -75,8 +75,8 @@ def sidecar_stats(model: IonisGate, lo: float, hi: float) -> dict[str, float]:
     for name, sc in model.sidecars().items():
         w = torch.cat([sc.fc1.weight.flatten(), sc.fc2.weight.flatten()])
         out[f"{name}_fc2_bias"] = float(sc.fc2.bias.item())
-        out[f"{name}_pinned_low"] = float(((w - lo).abs() <= PIN_TOL).float().mean().item())
-        out[f"{name}_pinned_high"] = float(((w - hi).abs() <= PIN_TOL).float().mean().item())
+        out[f"{name}_pinned_low"] = pinned_share(w, lo)
+        out[f"{name}_pinned_high"] = pinned_share(w, hi)
     return out
 
 
@@ -94,10 +94,10 @@ def sidecar_warnings(stats: dict[str, float], lo: float, hi: float) -> list[str]
     """The original trained six versions with a dead sun sidecar and never said so; we do."""
     out = []
     for name, drive in (("sun", "SFI"), ("storm", "Kp")):
-        if stats[f"{name}_pinned_low"] >= 1.0:
+        if is_dead(stats[f"{name}_pinned_low"]):
             out.append(f"{name} sidecar is dead: all its weights sit at the clamp floor {lo:g}, so its "
                        f"{drive} effect is only the floor's fixed curve, not learned")
-        elif stats[f"{name}_pinned_high"] >= 1.0:
+        elif is_saturated(stats[f"{name}_pinned_high"]):
             out.append(f"{name} sidecar is saturated: all its weights sit at the clamp ceiling {hi:g}, "
                        f"so the clamp, not the data, sets its {drive} effect")
     return out

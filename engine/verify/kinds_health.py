@@ -14,6 +14,7 @@ from engine.bands import SIGMA_DB
 from engine.errors import InputError
 from engine.features import kp_feature, sfi_feature
 from engine.geo import day_of_year
+from engine.sidecar_health import is_dead, pinned_share
 from engine.verify.evaluator import Evaluator, Measurement, describe, pair
 
 if TYPE_CHECKING:
@@ -47,8 +48,9 @@ def sidecar_health(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurem
         yd = dead(xt).squeeze(-1)
     effect = float(y[1] - y[0])
     floor_effect = float(yd[1] - yd[0])
-    pinned = int((torch.abs(w - floor) <= 1e-6).sum())
-    alive = pinned < w.numel()
+    share = pinned_share(w, floor)
+    pinned = int(round(share * w.numel()))
+    alive = not is_dead(share)
     strong = effect >= floor_effect + margin
     verdict = bool(alive and strong and math.isfinite(effect))
     state = "alive" if alive else f"DEAD (all {w.numel()} weights pinned at the {floor:g} floor)"

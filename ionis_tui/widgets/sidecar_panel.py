@@ -12,14 +12,12 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from engine.sidecar_health import is_dead
 from ionis_tui import fmt
-
-DEAD_SHARE = 0.999  # share of weights at the floor that means "all of them"
 
 
 def dead_sidecars(m: dict[str, Any]) -> list[str]:
-    return [name for name in ("sun", "storm")
-            if m.get(f"{name}_pinned_low") is not None and float(m[f"{name}_pinned_low"]) >= DEAD_SHARE]
+    return [name for name in ("sun", "storm") if is_dead(m.get(f"{name}_pinned_low"))]
 
 
 class SidecarPanel(Static):
