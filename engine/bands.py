@@ -33,7 +33,7 @@ BY_ID = {b.id: b for b in BANDS}
 BY_NAME = {b.name: b for b in BANDS}
 BY_MHZ = {b.mhz: b for b in BANDS}
 BAND_NAMES = tuple(b.name for b in BANDS)
-SIGMA_DB = 6.7  # the flat dB-per-sigma the peer uses for differences
+SIGMA_DB = 6.7  # the flat dB-per-sigma the original IONIS uses for differences
 
 
 def parse_band(text: str | int) -> Band:

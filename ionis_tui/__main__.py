@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from engine.cli import _requested
+from engine.cli import requested_command
 
 
 def _wants_cli(argv: list[str]) -> bool:
-    return _requested(argv) is not None or any(a in ("-h", "--help") for a in argv)
+    return requested_command(argv) is not None or any(a in ("-h", "--help") for a in argv)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,7 +37,8 @@ def _join_negative_values(argv: list[str]) -> list[str]:
     return out
 
 
-def _requested(argv: list[str]) -> str | None:
+def requested_command(argv: list[str]) -> str | None:
+    """The subcommand argv names (after any --config), or None for the app itself."""
     rest = list(argv)
     while rest[:1] == ["--config"]:
         rest = rest[2:]
@@ -60,7 +61,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = _join_negative_values(list(sys.argv[1:] if argv is None else argv))
-    parser = build_parser(_requested(argv))
+    parser = build_parser(requested_command(argv))
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()

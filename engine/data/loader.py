@@ -38,7 +38,7 @@ VALIDITY: dict[str, str] = {
     "kp": "ifNull(isFinite(toFloat64(avg_kp)) AND avg_kp BETWEEN 0 AND 9, 0)",
     "spot_count": "ifNull(spot_count > 0, 0)",
 }
-# Rows without space weather are excluded by design (the peer trains on avg_sfi > 0 only);
+# Rows without space weather are excluded by design (the original IONIS trains on avg_sfi > 0 only);
 # they are counted separately from malformed rows.
 HAS_SFI = "ifNull(avg_sfi > 0, 0)"
 VALID = " AND ".join(f"({c})" for c in VALIDITY.values())

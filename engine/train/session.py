@@ -280,7 +280,8 @@ class TrainingSession:
         last_emit = t_start
 
         def save_here(kind: str, done: int) -> None:
-            self._save_last(epoch - 1, done, losses[:done], perm_state, kind, epoch)
+            self._save_last(epochs_done=epoch - 1, step=done, done_losses=losses[:done],
+                            perm_state=perm_state, kind=kind, epoch=epoch)
 
         for step in range(start_step, steps):
             idx = perm[step * bs:(step + 1) * bs]
@@ -348,14 +349,16 @@ class TrainingSession:
             self._emit(CheckpointSaved(str(path), "best", epoch))
         self._sched.step()
         # The generator has already drawn this epoch's order: its state starts the next epoch.
-        self._save_last(epoch, 0, torch.empty(0), self._gen.get_state(), "last", epoch)
+        self._save_last(epochs_done=epoch, step=0, done_losses=torch.empty(0),
+                        perm_state=self._gen.get_state(), kind="last", epoch=epoch)
         b = self._best
         self._folder.update_state(epochs_done=epoch, best_epoch=b["epoch"],
                                   best_val_pearson=M.finite_or_none(b["val_pearson"]),
                                   best_val_rmse_db=M.finite_or_none(b["val_rmse_db"]))
         if self._stop_req or self._pause_req or self._ckpt_req:
-            self._controls(lambda kind: self._save_last(epoch, 0, torch.empty(0), self._gen.get_state(),
-                                                        kind, epoch), f"after epoch {epoch}")
+            self._controls(lambda kind: self._save_last(
+                epochs_done=epoch, step=0, done_losses=torch.empty(0), perm_state=self._gen.get_state(),
+                kind=kind, epoch=epoch), f"after epoch {epoch}")
 
     def _controls(self, save: Callable[[str], None], where: str) -> None:
         """Honour checkpoint/stop/pause requests at a step boundary. A paused loop sleeps on
@@ -381,7 +384,7 @@ class TrainingSession:
             self._paused_s += time.monotonic() - paused_at
             self._set_state(TRAINING, "resumed")
 
-    def _save_last(self, epochs_done: int, step: int, done_losses: torch.Tensor,
+    def _save_last(self, *, epochs_done: int, step: int, done_losses: torch.Tensor,
                    perm_state: torch.Tensor, kind: str, epoch: int) -> None:
         self._check_finite(done_losses, epoch)
         d, tr = self._data, self.settings.train

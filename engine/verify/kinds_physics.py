@@ -37,7 +37,7 @@ def storm_ratio(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement
                                   (ev.path(c, tx=c["ref_tx"], rx=c["ref_rx"]), c["sfi"], [lo, hi], None)])
     p_db, p_sig = polar["db"][0] - polar["db"][1], polar["sigma"][0] - polar["sigma"][1]
     m_sig = mid["sigma"][0] - mid["sigma"][1]
-    # A ratio to a near-zero (or negative) reference cost says nothing; the peer uses 0.01 sigma.
+    # A ratio to a near-zero (or negative) reference cost says nothing; the original IONIS suite uses 0.01 sigma.
     # Graded on the ratio as shown (3 decimals): float noise must not flip a grade at a boundary.
     ratio = round(p_sig / m_sig, 3) if m_sig > 0.01 else None
     rtxt = f"ratio {ratio:.2f}x" if ratio is not None else f"ratio undefined (reference cost {m_sig:+.3f}σ ≤ 0.01σ)"
