@@ -82,9 +82,16 @@ def model_state(model: IonisGate) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", torch.float32).contiguous().clone() for k, v in model.state_dict().items()}
 
 
+def model_config(model: IonisGate) -> dict[str, Any]:
+    """What it takes to rebuild the model: stored in our checkpoints, so loading never has to
+    guess the architecture from the trunk's width."""
+    return {"feature_set": model.feature_set.name, "trunk_dim": model.feature_set.trunk_dim,
+            "sidecar_hidden": int(model.sun_sidecar.fc1.out_features)}
+
+
 def save_safetensors(model: IonisGate, path: str | os.PathLike, meta: dict[str, Any] | None = None) -> Path:
-    """Weights plus string metadata: format, feature set, norm constants and any run facts."""
-    md = {"format": FORMAT, "feature_set": model.feature_set.name,
+    """Weights plus string metadata: format, model config, norm constants and any run facts."""
+    md = {"format": FORMAT, "feature_set": model.feature_set.name, "model_config": json.dumps(model_config(model)),
           "norm_constants": json.dumps({str(k): list(v) for k, v in DEFAULT_NORM.items()})}
     for k, v in (meta or {}).items():
         md[k] = v if isinstance(v, str) else json.dumps(v)
@@ -130,14 +137,25 @@ def _norm_from_meta(meta: dict[str, Any]) -> dict[int, tuple[float, float]]:
     return norm
 
 
+def _config_from_meta(meta: dict[str, Any]) -> dict[str, Any]:
+    raw = meta.get("model_config")
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raw = None
+    return raw if isinstance(raw, dict) else {}
+
+
 def _build(state: dict[str, torch.Tensor], path: Path, meta: dict[str, Any], kind: str | None) -> LoadedModel:
     w = state.get("trunk.0.weight")
     if w is None or w.ndim != 2:
         raise CheckpointError(f"{path}: not an IONIS checkpoint (no trunk.0.weight tensor)")
-    fs_name = meta.get("feature_set")
+    config = _config_from_meta(meta)
+    fs_name = config.get("feature_set", meta.get("feature_set"))
     if fs_name in FEATURE_SETS:
         fs = FEATURE_SETS[fs_name]
-    elif int(w.shape[1]) in BY_TRUNK_DIM:
+    elif int(w.shape[1]) in BY_TRUNK_DIM:  # published files carry no config: the width says it
         fs = BY_TRUNK_DIM[int(w.shape[1])]
     else:
         raise CheckpointError(f"{path}: trunk takes {w.shape[1]} inputs; known widths are 15 (V22) and 11 (V20)")
@@ -147,7 +165,7 @@ def _build(state: dict[str, torch.Tensor], path: Path, meta: dict[str, Any], kin
         else:
             kind = f"published-{fs.name}"
             meta = {**_published_meta(path, fs.trunk_dim), **meta}
-    model = IonisGate(fs)
+    model = IonisGate(fs, sidecar_hidden=int(config.get("sidecar_hidden", 8)))
     try:
         model.load_state_dict({k: v.to(torch.float32) for k, v in state.items()}, strict=True)
     except RuntimeError as exc:

@@ -152,3 +152,18 @@ def test_bad_checkpoints_give_clear_errors(tmp_path):
     torch.save({"weights": torch.zeros(3)}, other)
     with pytest.raises(CheckpointError, match="no 'model'"):
         load_model(other)
+
+
+def test_checkpoints_carry_the_model_config(tmp_path):
+    # A non-default architecture reloads from the stored config, not from a guess by width.
+    import json as _json
+
+    from engine.checkpoint import _safetensors_metadata, load_model, save_safetensors
+    from engine.model import IonisGate
+
+    model = IonisGate("v20", sidecar_hidden=4)
+    path = save_safetensors(model, tmp_path / "small.safetensors")
+    config = _json.loads(_safetensors_metadata(path)["model_config"])
+    assert config == {"feature_set": "v20", "trunk_dim": 11, "sidecar_hidden": 4}
+    lm = load_model(path)
+    assert lm.feature_set.name == "v20" and lm.model.sun_sidecar.fc1.out_features == 4

@@ -23,6 +23,7 @@ from engine.checkpoint import (
     LoadedModel,
     atomic_torch_save,
     from_live,
+    model_config,
     model_state,
     save_safetensors,
 )
@@ -398,6 +399,7 @@ class TrainingSession:
             "rng": {"torch": torch.get_rng_state(), "perm": perm_state},
             "best": dict(self._best),
             "meta": {"format": FORMAT, "feature_set": tr.feature_set, "run_id": self.run_id,
+                     "model_config": model_config(self._model),
                      "data_source": self.data_source,
                      "epoch": epochs_done, "step": step, "seed": tr.seed, "rows_train": d.train.n,
                      "rows_val": d.val.n, "checksum": d.checksum, "elapsed_s": self._elapsed()},
