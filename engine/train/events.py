@@ -8,12 +8,25 @@ the on_event callback, which runs in the training thread and must return quickly
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-# Session states, in the order a normal run passes through them.
-IDLE, LOADING, TRAINING, PAUSED, STOPPED, FINISHED, FAILED = (
-    "idle", "loading", "training", "paused", "stopped", "finished", "failed")
-STATES = (IDLE, LOADING, TRAINING, PAUSED, STOPPED, FINISHED, FAILED)
+
+class SessionState(StrEnum):
+    """Session states, in the order a normal run passes through them. A StrEnum: each equals
+    its plain string, as written to state.json and compared by older code."""
+
+    IDLE = "idle"
+    LOADING = "loading"
+    TRAINING = "training"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+IDLE, LOADING, TRAINING, PAUSED, STOPPED, FINISHED, FAILED = SessionState
+STATES = tuple(SessionState)
 
 
 @dataclass(frozen=True)

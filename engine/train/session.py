@@ -32,7 +32,7 @@ from engine.errors import CheckpointError, IonisError
 from engine.features import FEATURE_SETS
 from engine.model import IonisGate, pick_device
 from engine.settings import Settings
-from engine.train import metrics as M
+from engine.train import metrics
 from engine.train.events import (
     FAILED,
     FINISHED,
@@ -309,36 +309,66 @@ class TrainingSession:
 
     def _end_epoch(self, epoch: int, train_loss: float, samples_per_s: float,
                    t_start: float, paused_start: float) -> None:
-        tr, model = self.settings.train, self._model
-        ev = M.evaluate(model, self._data.val, tr.huber_delta)
-        if not math.isfinite(ev["val_loss"]):
-            raise _Halt(FAILED, f"validation loss became non-finite at epoch {epoch}; {self._kept()}")
-        stats = M.sidecar_stats(model, tr.clamp_min, tr.clamp_max)
-        eff = M.effects(model)
-        lrs = {f"lr_{g['name']}": float(g["lr"]) for g in self._opt.param_groups}  # the epoch's rates
-        improved = not self._best or ev["val_loss"] < self._best["val_loss"]
-        if improved:
-            self._best = {"epoch": epoch, "val_loss": ev["val_loss"], "val_rmse_sigma": ev["val_rmse_sigma"],
-                          "val_rmse_db": ev["val_rmse_db"], "val_pearson": ev["val_pearson"]}
-        warnings = M.sidecar_warnings(stats, tr.clamp_min, tr.clamp_max)
+        """Evaluate, track the best, write the metrics line and checkpoints, then the schedule
+        and any control asked for during the epoch."""
+        scores = self._evaluate(epoch)
+        improved = self._track_best(epoch, scores)
         epoch_s = time.monotonic() - t_start - (self._paused_s - paused_start)
+        line = self._metrics_line(epoch, train_loss, samples_per_s, epoch_s, scores)
+        self._persist(epoch, line, improved)
+        self._sched.step()
+        # The generator has already drawn this epoch's order: its state starts the next epoch.
+        self._save_last(epochs_done=epoch, step=0, done_losses=torch.empty(0),
+                        perm_state=self._gen.get_state(), kind="last", epoch=epoch)
+        b = self._best
+        self._folder.update_state(epochs_done=epoch, best_epoch=b["epoch"],
+                                  best_val_pearson=metrics.finite_or_none(b["val_pearson"]),
+                                  best_val_rmse_db=metrics.finite_or_none(b["val_rmse_db"]))
+        self._controls_after(epoch)
+
+    def _evaluate(self, epoch: int) -> dict[str, Any]:
+        """Validation scores, sidecar statistics and physical effects of the model now."""
+        tr, model = self.settings.train, self._model
+        scores = metrics.evaluate(model, self._data.val, tr.huber_delta)
+        if not math.isfinite(scores["val_loss"]):
+            raise _Halt(FAILED, f"validation loss became non-finite at epoch {epoch}; {self._kept()}")
+        scores["stats"] = metrics.sidecar_stats(model, tr.clamp_min, tr.clamp_max)
+        scores["effects"] = metrics.effects(model)
+        return scores
+
+    def _track_best(self, epoch: int, scores: dict[str, Any]) -> bool:
+        improved = not self._best or scores["val_loss"] < self._best["val_loss"]
+        if improved:
+            self._best = {"epoch": epoch, **{k: scores[k] for k in (
+                "val_loss", "val_rmse_sigma", "val_rmse_db", "val_pearson")}}
+        return improved
+
+    def _metrics_line(self, epoch: int, train_loss: float, samples_per_s: float, epoch_s: float,
+                      scores: dict[str, Any]) -> dict[str, Any]:
+        tr = self.settings.train
+        lrs = {f"lr_{g['name']}": float(g["lr"]) for g in self._opt.param_groups}  # the epoch's rates
         self._epoch_times.append(epoch_s)
-        elapsed = self._elapsed()
         mean_epoch = sum(self._epoch_times) / len(self._epoch_times)
         line: dict[str, Any] = {
             "epoch": epoch, "epochs": tr.epochs, "train_loss": train_loss,
-            "val_loss": ev["val_loss"], "val_rmse_sigma": ev["val_rmse_sigma"],
-            "val_rmse_db": ev["val_rmse_db"], "val_pearson": ev["val_pearson"],
-            **stats, **eff,
-            "sun_gate_mean": ev["sun_gate_mean"], "storm_gate_mean": ev["storm_gate_mean"],
-            **lrs, "samples_per_s": samples_per_s, "epoch_s": epoch_s, "elapsed_s": elapsed,
+            "val_loss": scores["val_loss"], "val_rmse_sigma": scores["val_rmse_sigma"],
+            "val_rmse_db": scores["val_rmse_db"], "val_pearson": scores["val_pearson"],
+            **scores["stats"], **scores["effects"],
+            "sun_gate_mean": scores["sun_gate_mean"], "storm_gate_mean": scores["storm_gate_mean"],
+            **lrs, "samples_per_s": samples_per_s, "epoch_s": epoch_s, "elapsed_s": self._elapsed(),
             "eta_s": mean_epoch * (tr.epochs - epoch),
             "best_epoch": self._best["epoch"], "best_val_loss": self._best["val_loss"],
-            "warnings": warnings, "time": datetime.now(UTC).isoformat(timespec="seconds"),
+            "warnings": metrics.sidecar_warnings(scores["stats"], tr.clamp_min, tr.clamp_max),
+            "time": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        line = {k: M.finite_or_none(line[k]) if isinstance(line[k], float) else line[k] for k in M.METRIC_KEYS}
+        return {k: metrics.finite_or_none(line[k]) if isinstance(line[k], float) else line[k]
+                for k in metrics.METRIC_KEYS}
+
+    def _persist(self, epoch: int, line: dict[str, Any], improved: bool) -> None:
+        """metrics.jsonl, the epoch event, new warnings once, and best.safetensors when better."""
         self._folder.append_metrics(line)
         self._emit(EpochEnd(line))
+        warnings = line["warnings"]
         for text in warnings:
             if text not in self._warnings:
                 self._emit(Notice("warning", text))
@@ -346,16 +376,10 @@ class TrainingSession:
         if improved:
             meta = {"run_id": self.run_id, "data_source": self.data_source, **self._best,
                     "rows_train": self._data.train.n, "rows_val": self._data.val.n}
-            path = save_safetensors(model, self._folder.file(BEST), meta)
+            path = save_safetensors(self._model, self._folder.file(BEST), meta)
             self._emit(CheckpointSaved(str(path), "best", epoch))
-        self._sched.step()
-        # The generator has already drawn this epoch's order: its state starts the next epoch.
-        self._save_last(epochs_done=epoch, step=0, done_losses=torch.empty(0),
-                        perm_state=self._gen.get_state(), kind="last", epoch=epoch)
-        b = self._best
-        self._folder.update_state(epochs_done=epoch, best_epoch=b["epoch"],
-                                  best_val_pearson=M.finite_or_none(b["val_pearson"]),
-                                  best_val_rmse_db=M.finite_or_none(b["val_rmse_db"]))
+
+    def _controls_after(self, epoch: int) -> None:
         if self._stop_req or self._pause_req or self._ckpt_req:
             self._controls(lambda kind: self._save_last(
                 epochs_done=epoch, step=0, done_losses=torch.empty(0), perm_state=self._gen.get_state(),
