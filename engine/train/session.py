@@ -452,9 +452,9 @@ class TrainingSession:
 
     # ---- state and events ---------------------------------------------------------------------
 
-    def _emit(self, ev: Event) -> None:
+    def _emit(self, event: Event) -> None:
         if self._on_event is not None:
-            self._on_event(ev)
+            self._on_event(event)
 
     def _set_state(self, state: str, reason: str = "") -> None:
         self._state = state
