@@ -215,25 +215,31 @@ class VerifyScreen(LiveModel, Screen):
         if self.source is None:
             self._status("no model chosen: press o", error=True)
             return
-        live = None
-        if self.source == LIVE:
-            # The snapshot is taken here, on the UI thread, as a CPU copy; the worker only reads it.
-            live = self._live()
-            if live is None:
-                self._status("no live model: no training run is in progress (press o)", error=True)
-                return
-            self.live_label = live.label
         self._token += 1
         self.running = True
         self.worker_done.clear()
         self.query_one(DataTable).loading = True
         self.query_one("#vf-source", Static).update(f"verifying {self._source_text()} …")
-        self.run_worker(lambda t=self._token, s=self.source, lm=live: self._work(t, s, lm),
+        self.run_worker(lambda t=self._token, s=self.source: self._work(t, s),
                         thread=True, group="verify", exit_on_error=False)
 
-    def _work(self, token: int, source: str, live: LoadedModel | None) -> None:
+    def _live_for_suite(self, token: int) -> LoadedModel:
+        """The live snapshot, taken in the worker: it waits for the training step's lock, which
+        the UI thread must never do. Its label goes to the screen before the suite runs."""
+        live, error = self._live_or_error()
+        if live is None:
+            raise IonisError(error or "no live model: no training run is in progress (press o)")
+        self._deliver(self._set_live_label, token, live.label)
+        return live
+
+    def _set_live_label(self, token: int, label: str) -> None:
+        if self._current(token):
+            self.live_label = label
+            self.query_one("#vf-source", Static).update(f"verifying {self._source_text()} …")
+
+    def _work(self, token: int, source: str) -> None:
         try:
-            lm = live if live is not None else load_model(source)
+            lm = self._live_for_suite(token) if source == LIVE else load_model(source)
             report = run_suite(lm, self.specs)
         except IonisError as exc:
             self._deliver(self._failed, token, str(exc))
