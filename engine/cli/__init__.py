@@ -9,7 +9,6 @@ import re
 import sys
 
 from engine.errors import IonisError
-from engine.settings import load_settings
 
 # command name -> module; modules are imported only when their command runs, so
 # `ionis-tui predict` does not pay for the database client or Textual.
@@ -66,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        from engine.settings import load_settings  # pydantic: not needed for --help
+
         settings = load_settings(args.config)
         return int(args.run(args, settings) or 0)
     except IonisError as exc:

@@ -8,15 +8,19 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.errors import InputError
-from engine.settings import Settings
+from engine.limits import MAX_EPOCHS
+
+if TYPE_CHECKING:  # pydantic is loaded only once a command runs
+    from engine.settings import Settings
 from engine.train import events as ev
 
-EXIT_FAILED, EXIT_INPUT, EXIT_STOPPED = 1, 2, 130
+EXIT_FAILED, EXIT_INPUT, EXIT_STOPPED, EXIT_TERMINATED = 1, 2, 130, 143
 
 
-def _whole(least: int):
+def _whole(least: int, most: int | None = None):
     def parse(text: str) -> int:
         try:
             v = int(text)
@@ -24,6 +28,8 @@ def _whole(least: int):
             raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
         if v < least:
             raise argparse.ArgumentTypeError(f"must be at least {least}, got {v}")
+        if most is not None and v > most:
+            raise argparse.ArgumentTypeError(f"must be at most {most}, got {v}")
         return v
     return parse
 
@@ -35,7 +41,7 @@ def add_parser(sub) -> None:
                                    "Ctrl-C saves last.pt and stops; --resume continues.")
     p.add_argument("--headless", action="store_true",
                    help="accepted for symmetry with the app; the command is always headless")
-    p.add_argument("--epochs", type=_whole(1), help="epochs (default train.epochs; on --resume, "
+    p.add_argument("--epochs", type=_whole(1, MAX_EPOCHS), help="epochs (default train.epochs; on --resume, "
                                                     "the run's own total)")
     p.add_argument("--limit-rows", type=_whole(0), metavar="N",
                    help="train on a seeded sample of N rows, 0 = all (default train.limit_rows)")
