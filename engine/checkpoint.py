@@ -25,6 +25,9 @@ from engine.model import IonisGate
 
 FORMAT = "ionis-tui/1"
 DEFAULT_NORM = {b.id: (b.snr_mean, b.snr_std) for b in BANDS}
+# No trained IONIS weight comes near this; beyond it, sums of a few products overflow float32
+# and every prediction is inf or NaN, which no check downstream could grade honestly.
+MAX_ABS_WEIGHT = 1e6
 
 
 @dataclass
@@ -115,6 +118,21 @@ def _norm_from_meta(meta: dict[str, Any]) -> dict[int, tuple[float, float]]:
     return norm
 
 
+def _check_finite(state: dict[str, torch.Tensor], path: Path) -> None:
+    """Refuse NaN, inf or absurdly large weights, naming the tensor, before anything predicts."""
+    for name, t in state.items():
+        if not torch.is_tensor(t) or not t.is_floating_point():
+            continue
+        t = t.detach().to(torch.float64)
+        if not torch.isfinite(t).all():
+            raise CheckpointError(f"{path}: tensor {name} holds NaN or infinite values; the model "
+                                  f"diverged before this save: use an earlier checkpoint")
+        if t.numel() and float(t.abs().max()) > MAX_ABS_WEIGHT:
+            raise CheckpointError(f"{path}: tensor {name} holds a weight of {float(t.abs().max()):.3g} "
+                                  f"(limit {MAX_ABS_WEIGHT:g}); the file is damaged or diverged: "
+                                  f"use an earlier checkpoint")
+
+
 def _build(state: dict[str, torch.Tensor], path: Path, meta: dict[str, Any], kind: str | None) -> LoadedModel:
     w = state.get("trunk.0.weight")
     if w is None or w.ndim != 2:
@@ -132,6 +150,7 @@ def _build(state: dict[str, torch.Tensor], path: Path, meta: dict[str, Any], kin
         else:
             kind = f"published-{fs.name}"
             meta = {**_published_meta(path, fs.trunk_dim), **meta}
+    _check_finite(state, path)
     model = IonisGate(fs)
     try:
         model.load_state_dict({k: v.to(torch.float32) for k, v in state.items()}, strict=True)
@@ -140,6 +159,21 @@ def _build(state: dict[str, torch.Tensor], path: Path, meta: dict[str, Any], kin
         raise CheckpointError(f"{path}: weights do not fit the IONIS {fs.name} model: {first}") from None
     model.eval()
     return LoadedModel(model, fs, path, kind, meta, _norm_from_meta(meta))
+
+
+def _read_error(exc: Exception, p: Path) -> str:
+    """A one-line reason. Never torch's advice to retry with weights_only=False: that would
+    run whatever code a malicious .pt file carries."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc)
+    if "weights_only" in text or "Unpickl" in text or type(exc).__name__ == "UnpicklingError":
+        return ("not a checkpoint ionis-tui can read safely (a .pt must hold tensors and plain "
+                "values only); re-save it with ionis-tui or use a .safetensors file")
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    if isinstance(exc, SafetensorError) and "No such file" in first:
+        first = "not a readable .safetensors file (damaged or not safetensors)"
+    return first[:300]
 
 
 def load_model(path: str | os.PathLike) -> LoadedModel:
@@ -151,10 +185,10 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
         if p.suffix == ".safetensors":
             return _build(load_file(str(p)), p, _safetensors_metadata(p), None)
         ckpt = torch.load(str(p), map_location="cpu", weights_only=True)
-    except (SafetensorError, OSError, RuntimeError, ValueError, EOFError) as exc:
-        raise CheckpointError(f"cannot read checkpoint {p}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
-    except Exception as exc:  # pickle errors from a foreign or corrupt .pt file
-        raise CheckpointError(f"cannot read checkpoint {p}: {type(exc).__name__}: {exc}") from None
+    except CheckpointError:
+        raise
+    except Exception as exc:  # safetensors, OS, pickle errors from a foreign or corrupt file
+        raise CheckpointError(f"cannot read checkpoint {p}: {_read_error(exc, p)}") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         raise CheckpointError(f"{p}: not an ionis-tui training checkpoint (no 'model' entry)")
     meta = dict(ckpt.get("meta") or {})

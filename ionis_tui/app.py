@@ -270,6 +270,18 @@ class IonisApp(App[int]):
             self.install_screen(HelpScreen(self.settings.runs.dir), "help")
         self.push_screen("help")
 
+    def _fatal_error(self) -> None:
+        """Textual's crash printout lists every frame's local variables, settings and the
+        database password among them: print the traceback without locals."""
+        import rich
+        from rich.segment import Segments
+        from rich.traceback import Traceback
+
+        self.bell()
+        tb = Traceback(show_locals=False, width=None, suppress=[rich])
+        self._exit_renderables.append(Segments(self.console.render(tb, self.console.options)))
+        self._close_messages_no_wait()
+
     # ------------------------------------------------------------------ leaving
     async def action_quit(self) -> None:  # ctrl+q too
         self.request_quit()

@@ -114,6 +114,26 @@ class _Printer:
             print(f"checkpoint saved: {e.path}", file=sys.stderr, flush=True)
 
 
+def _stop_on_termination(session) -> tuple[dict, object]:
+    """SIGTERM (a service manager, `kill`) and SIGHUP (a dropped terminal) stop the run like
+    Ctrl-C: last.pt saved, state.json marked stopped, exit 128+signal (143 for SIGTERM).
+    Returns ({"signal": n} once one arrived, a function restoring the old handlers)."""
+    got: dict = {}
+    wanted = [s for s in ("SIGTERM", "SIGHUP") if hasattr(signal, s)]
+
+    def on_signal(signum, frame):
+        got.setdefault("signal", signum)
+        print(f"\nstopping on {signal.Signals(signum).name}: saving last.pt", file=sys.stderr, flush=True)
+        session.stop()
+
+    old = {name: signal.signal(getattr(signal, name), on_signal) for name in wanted}
+
+    def restore() -> None:
+        for name, handler in old.items():
+            signal.signal(getattr(signal, name), handler)
+    return got, restore
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from engine.data.client import connect
     from engine.data.loader import load_rows
@@ -145,11 +165,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, on_sigint) if in_main else None
+    ended_by, restore = _stop_on_termination(session) if in_main else ({}, lambda: None)
     try:
         end = session.run()
     finally:
         if in_main:
             signal.signal(signal.SIGINT, previous)
+            restore()
     if end.state == ev.FINISHED:
         print(end.message, flush=True)
         return 0
@@ -157,6 +179,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(end.message, file=sys.stderr)
         if (session.run_dir / "last.pt").is_file():
             print(f"resume with: ionis-tui train --resume {session.run_dir}", file=sys.stderr)
-        return EXIT_STOPPED
+        return 128 + ended_by["signal"] if ended_by else EXIT_STOPPED
     print(f"error: {end.message}", file=sys.stderr)
     return EXIT_FAILED if printer.started else EXIT_INPUT

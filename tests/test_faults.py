@@ -1,0 +1,300 @@
+"""The faults ionis-tui survives, one test each (issue #12). Read the test names as the list:
+what goes wrong, and what the tool does about it. Every test here failed before the fix."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from engine.cli import main
+from engine.errors import CheckpointError, DataError
+from engine.settings import DatabaseSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+PLANTED = "PLANTED-s3cret-pw"
+DATABASE = "h12_faults"
+
+
+def _cfg(tmp_path: Path, text: str) -> str:
+    p = tmp_path / "settings.toml"
+    p.write_text(text)
+    return str(p)
+
+
+# ---------------------------------------------------------------- 1. no secret on screen
+
+def test_a_settings_error_about_the_password_never_shows_its_value(tmp_path, capsys):
+    rc = main(["--config", _cfg(tmp_path, "[database]\npassword = 987654321\n"), "data", "status"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "database.password" in err
+    assert "987654321" not in err and "value hidden" in err
+
+
+def test_settings_repr_in_a_traceback_never_shows_the_password():
+    assert PLANTED not in repr(DatabaseSettings(password=PLANTED))
+
+
+async def test_the_app_crash_printout_has_no_local_variables(tmp_path):
+    from engine.settings import Settings
+    from ionis_tui.app import IonisApp
+
+    settings = Settings(database=DatabaseSettings(password=PLANTED), runs={"dir": str(tmp_path)})
+    app = IonisApp(settings, check_db=False)
+    async with app.run_test():
+        db_password = settings.database.password  # a local, as in any frame of a real crash
+        try:
+            raise OSError(f"runs folder not writable ({len(db_password)} chars of context)")
+        except OSError:
+            app._fatal_error()
+        text = "".join(seg.text for seg in app._exit_renderables[0].segments)
+    assert "OSError" in text and PLANTED not in text
+
+
+# ---------------------------------------------------------------- 2. no hang on a silent server
+
+class _SilentServer:
+    """Loopback TCP server: accepts, then says nothing (drip=False) or one byte every 0.2 s.
+    It stops itself after `life` seconds, so a failing test cannot hang the suite."""
+
+    def __init__(self, drip: bool, life: float = 15.0) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.drip, self.until = drip, time.monotonic() + life
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        conns = []
+        while time.monotonic() < self.until:
+            try:
+                conns.append(self.sock.accept()[0])
+            except OSError:
+                pass
+            for c in conns:
+                if self.drip:
+                    try:
+                        c.sendall(b"H")
+                    except OSError:
+                        pass
+        for c in conns:
+            c.close()
+        self.sock.close()
+
+
+@pytest.mark.parametrize("drip", [False, True], ids=["never-answers", "drips-bytes"])
+def test_a_server_that_accepts_but_never_finishes_answering_is_an_error_in_bounded_time(drip):
+    from engine.data.client import connect
+
+    srv = _SilentServer(drip)
+    db = DatabaseSettings(mode="server", host="127.0.0.1", port=srv.port, connect_timeout=1,
+                          query_timeout=1.5, password=PLANTED)
+    t0 = time.monotonic()
+    with pytest.raises(DataError) as info:
+        connect(db)
+    assert time.monotonic() - t0 < 6
+    assert "127.0.0.1" in str(info.value) and PLANTED not in str(info.value)
+
+
+def test_quitting_abandons_a_database_wait_at_once():
+    from engine.data.client import abandon_waits, bounded
+
+    db = DatabaseSettings(mode="server", query_timeout=60)
+    threading.Timer(0.3, abandon_waits).start()
+    t0 = time.monotonic()
+    with pytest.raises(DataError, match="abandoned"):
+        bounded(db, time.sleep, 30)
+    assert time.monotonic() - t0 < 2
+
+
+# ---------------------------------------------------------------- 3. SIGTERM saves and exits 143
+
+@pytest.fixture(scope="module")
+def small_table(chdb_path) -> str:
+    from engine.data.client import connect
+    from engine.data.schema import SCHEMA, create_table_sql
+    from engine.demo.seed import generate_signatures
+
+    cols = generate_signatures(2000, seed=5)
+    db = DatabaseSettings(path=chdb_path, database=DATABASE, table="faults_train")
+    client = connect(db)
+    client.command(f"CREATE DATABASE IF NOT EXISTS `{DATABASE}`")
+    client.command(f"DROP TABLE IF EXISTS {db.qualified_table}")
+    client.command(create_table_sql(db))
+    client.insert("faults_train", [cols[k] for k in SCHEMA], column_names=list(SCHEMA),
+                  column_oriented=True, database=DATABASE)
+    return chdb_path
+
+
+def test_sigterm_to_headless_train_saves_marks_stopped_and_exits_143(tmp_path, small_table, capsys):
+    from engine.train.runs import read_metrics
+
+    torch.set_num_threads(1)
+    run = tmp_path / "run"
+    cfg = _cfg(tmp_path, f'[database]\npath = "{small_table}"\ndatabase = "{DATABASE}"\n'
+                         f'table = "faults_train"\n[train]\nbatch_size = 256\ndevice = "cpu"\n')
+
+    def terminate_after_first_epoch():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not read_metrics(run):
+            time.sleep(0.02)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    before = signal.getsignal(signal.SIGTERM)
+    threading.Thread(target=terminate_after_first_epoch, daemon=True).start()
+    rc = main(["--config", cfg, "train", "--epochs", "500", "--run-dir", str(run)])
+    err = capsys.readouterr().err
+    assert rc == 143, err
+    assert "SIGTERM" in err and f"resume with: ionis-tui train --resume {run}" in err
+    assert torch.load(run / "last.pt", weights_only=True)["epoch"] >= 1
+    assert json.loads((run / "state.json").read_text())["state"] == "stopped"
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+# ---------------------------------------------------------------- 5, 6, 9. settings and limits
+
+def test_epochs_beyond_the_settings_limit_are_refused_up_front(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "--epochs", "100001"])
+    assert info.value.code == 2 and "at most 100000" in capsys.readouterr().err
+
+
+def test_seed_rows_beyond_the_demo_rows_limit_are_refused(tmp_path, capsys):
+    cfg = _cfg(tmp_path, f'[database]\npath = "{tmp_path / "db"}"\n')
+    assert main(["--config", cfg, "data", "seed", "--rows", "100000001"]) == 2
+    assert "--rows must be between 1 and 100,000,000" in capsys.readouterr().err
+    assert not (tmp_path / "db").exists()  # refused before the database was opened
+
+
+def test_limits_have_one_source_of_truth():
+    from engine import limits
+    from engine.settings import DemoSettings, TrainSettings
+
+    def le(model, name):
+        return next(m.le for m in model.model_fields[name].metadata if hasattr(m, "le"))
+    assert le(TrainSettings, "epochs") == limits.MAX_EPOCHS
+    assert le(DemoSettings, "rows") == limits.MAX_DEMO_ROWS
+
+
+@pytest.mark.parametrize("env, needle", [
+    ({"IONIS_DATABASE__TABLE": "ionis_meta"}, "reserved"),
+    ({"IONIS_TRAIN": "garbage"}, "IONIS_TRAIN must be a JSON object"),
+    ({"IONIS_DATABASE__PATH": ""}, "database.path"),
+    ({"IONIS_TRAIN__ETA_MIN": "0.01"}, "eta_min (0.01) must be below every learning rate"),
+], ids=["reserved-table", "section-garbage", "empty-db-path", "eta-min-above-lr"])
+def test_bad_settings_are_one_error_line_exit_2(monkeypatch, tmp_path, capsys, env, needle):
+    monkeypatch.chdir(tmp_path)
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert main(["data", "status"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and needle in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []  # nothing written (no database in the current folder)
+
+
+def test_reserved_prefix_covers_the_tools_own_tables():
+    from engine.data.meta import META_TABLE
+    from engine.settings import RESERVED_TABLE_PREFIX
+
+    assert META_TABLE.startswith(RESERVED_TABLE_PREFIX)
+
+
+def test_a_settings_file_that_is_not_utf8_is_one_error_line(tmp_path, capsys):
+    p = tmp_path / "settings.toml"
+    p.write_bytes(b"[train]\nepochs = 5 # caf\xe9\n")
+    assert main(["--config", str(p), "data", "status"]) == 2
+    assert "is not UTF-8 text" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- 7, 10. checkpoints
+
+def _damaged(tmp_path: Path, v22_file: Path, value: float) -> Path:
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(v22_file))
+    state["base_head.0.weight" if "base_head.0.weight" in state else "trunk.0.weight"][0, 0] = value
+    out = tmp_path / "damaged.safetensors"
+    save_file(state, str(out))
+    return out
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), 3e30], ids=["nan", "inf", "huge"])
+def test_a_checkpoint_with_non_finite_or_huge_weights_is_refused_naming_the_tensor(tmp_path, v22_file, value):
+    from engine.checkpoint import load_model
+
+    with pytest.raises(CheckpointError, match=r"tensor (base_head|trunk)\.0\.weight holds"):
+        load_model(_damaged(tmp_path, v22_file, value))
+
+
+def test_a_malicious_pt_is_refused_and_never_told_to_use_weights_only_false(tmp_path, capsys):
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    bad = tmp_path / "evil.pt"
+    bad.write_bytes(pickle.dumps({"model": Evil()}))
+    rc = main(["matrix", "--checkpoint", str(bad), "--tx", "FN20", "--rx", "JO51", "--band", "20m",
+               "--hour", "12", "--month", "6"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("cannot read checkpoint") == 1
+    assert "weights_only" not in err and "pwned" not in err
+
+
+def test_a_garbage_safetensors_does_not_say_no_such_file(tmp_path):
+    from engine.checkpoint import load_model
+
+    p = tmp_path / "g.safetensors"
+    p.write_bytes(b"\x08" + b"\x00" * 7 + b"{}garbage")
+    with pytest.raises(CheckpointError) as info:
+        load_model(p)
+    assert "No such file" not in str(info.value) and str(p) in str(info.value)
+
+
+def test_output_piped_into_a_closed_reader_exits_quietly(v22_file, monkeypatch, capsys):
+    r, w = os.pipe()
+    os.close(r)
+    saved = os.dup(1)
+    try:
+        monkeypatch.setattr(sys, "stdout", os.fdopen(w, "w", buffering=1))
+        rc = main(["predict", "--checkpoint", str(v22_file), "--tx", "FN20", "--rx", "JO51",
+                   "--band", "20m", "--hour", "12", "--month", "6", "--sfi", "150", "--kp", "2"])
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    assert rc == 141
+    assert "Traceback" not in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- 11. start-up
+
+@pytest.mark.parametrize("argv", [["--help"], ["predict"], ["matrix", "--help"], ["train", "--epochs", "0"]])
+def test_help_and_argument_errors_load_no_heavy_library(argv):
+    code = ("import sys\nfrom ionis_tui.__main__ import main\n"
+            f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('torch', 'textual', 'clickhouse_connect', 'chdb', 'pydantic')"
+            " if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_cli_copies_of_engine_constants_agree():
+    from engine.cli import matrix_cmd, verify_cmd
+    from engine.matrix.values import DEFAULT_KP, DEFAULT_SFI
+    from engine.verify.spec import GROUPS
+
+    assert verify_cmd.GROUPS == GROUPS
+    assert matrix_cmd.DEFAULT_SFI_TEXT == ",".join(f"{v:g}" for v in DEFAULT_SFI)
+    assert matrix_cmd.DEFAULT_KP_TEXT == ",".join(f"{v:g}" for v in DEFAULT_KP)
