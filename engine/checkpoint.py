@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,7 +49,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Call write(tmp_path) then rename over path, so readers see the old or the new file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    clean_stale_tmp(path.parent)
+    # The writer's pid in the name tells a later writer whether this temp file is orphaned.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         write(tmp)
@@ -60,6 +63,37 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def clean_stale_tmp(folder: Path, old_s: float = 3600.0) -> None:
+    """Remove temp files of atomic writes whose writer died (kill -9, power cut): its pid is
+    gone, or, for names without a pid, the file is older than old_s. Best effort."""
+    import time
+
+    for f in folder.glob(".*.tmp"):
+        parts = f.name.split(".")
+        pid = parts[-3] if len(parts) >= 5 else ""
+        try:
+            if pid.isdigit():
+                if _alive(int(pid)):
+                    continue
+            elif time.time() - f.stat().st_mtime < old_s:
+                continue
+            f.unlink()
+        except OSError:
+            continue
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
@@ -77,7 +111,20 @@ def save_safetensors(model: IonisGate, path: str | os.PathLike, meta: dict[str, 
     for k, v in (meta or {}).items():
         md[k] = v if isinstance(v, str) else json.dumps(v)
     state = model_state(model)
-    return atomic_write(path, lambda tmp: save_file(state, tmp, metadata=md))
+    return atomic_write(path, lambda tmp: _save_file(state, tmp, md, Path(path)))
+
+
+def _save_file(state: dict[str, torch.Tensor], tmp: str, md: dict[str, str], target: Path) -> None:
+    # safetensors reports a full disk as its own error type; callers handle file-system
+    # faults as OSError (one message naming the path and the fix).
+    try:
+        save_file(state, tmp, metadata=md)
+    except SafetensorError as exc:
+        m = re.search(r"os error (\d+)", str(exc))
+        if m is None:
+            raise
+        code = int(m.group(1))
+        raise OSError(code, os.strerror(code), str(target.parent)) from None
 
 
 def _safetensors_metadata(path: Path) -> dict[str, str]:

@@ -80,6 +80,7 @@ class IonisApp(App[int]):
         if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGHUP"):
             self._old_sighup = signal.signal(signal.SIGHUP, self._on_sighup)
             self._sighup = True
+        self._catch_sigterm()
 
     @staticmethod
     def _freeze_heap() -> None:
@@ -87,6 +88,12 @@ class IonisApp(App[int]):
         gc.freeze()
 
     def on_unmount(self) -> None:
+        from engine.data.client import abandon_waits
+
+        abandon_waits()  # a database call stuck on a silent server must not hold the exit
+        if getattr(self, "_old_sigterm", None) is not None:
+            signal.signal(signal.SIGTERM, self._old_sigterm)
+            self._old_sigterm = None
         gc.unfreeze()
         if self._sighup:
             signal.signal(signal.SIGHUP, self._old_sighup)
@@ -309,6 +316,19 @@ class IonisApp(App[int]):
             detach_terminal()
         self._loop.call_soon_threadsafe(self.hangup)
 
+    def _catch_sigterm(self) -> None:
+        """SIGTERM (kill, a service manager) is a confirmed quit: checkpoint the run, restore
+        the terminal, exit 143. A plain handler, as for SIGHUP (main thread only)."""
+        self._old_sigterm = None
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def on_sigterm(signum: int, frame: object) -> None:
+            self._exit_status = 128 + signum
+            self._loop.call_soon_threadsafe(self._stop_then_exit, "terminated (SIGTERM)")
+
+        self._old_sigterm = signal.signal(signal.SIGTERM, on_sigterm)
+
     def hangup(self) -> None:
         """SIGHUP: the terminal is gone; stop cleanly with a checkpoint, then exit."""
         self._stop_then_exit("hangup (SIGHUP)", hung_up=True)
@@ -329,7 +349,7 @@ class IonisApp(App[int]):
                 # Last resort: the checkpoint is on disk; if tearing down the dead terminal
                 # still hangs, leave anyway rather than linger as an orphan.
                 threading.Thread(target=exit_later, args=(EXIT_GRACE_S,), daemon=True).start()
-            self.exit(0)
+            self.exit(getattr(self, "_exit_status", 0))
 
         self.run_worker(work(), name="quit", group="quit", exit_on_error=False)
 

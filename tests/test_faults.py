@@ -298,3 +298,119 @@ def test_cli_copies_of_engine_constants_agree():
     assert verify_cmd.GROUPS == GROUPS
     assert matrix_cmd.DEFAULT_SFI_TEXT == ",".join(f"{v:g}" for v in DEFAULT_SFI)
     assert matrix_cmd.DEFAULT_KP_TEXT == ",".join(f"{v:g}" for v in DEFAULT_KP)
+
+
+# ---------------------------------------------------------------- 4. file-system faults
+
+def _train_cfg(tmp_path: Path, chdb_path: str, runs: Path) -> str:
+    return _cfg(tmp_path, f'[database]\npath = "{chdb_path}"\ndatabase = "{DATABASE}"\n'
+                          f'table = "faults_train"\n[train]\nbatch_size = 256\ndevice = "cpu"\n'
+                          f'[runs]\ndir = "{runs}"\n')
+
+
+def test_a_runs_folder_that_is_a_file_is_one_error_line_exit_2(tmp_path, small_table, capsys):
+    runs = tmp_path / "runs"
+    runs.write_text("not a folder")
+    rc = main(["--config", _train_cfg(tmp_path, small_table, runs), "train", "--epochs", "1"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    assert err.startswith(f"error: cannot use {runs}") and "move that file away" in err
+    assert runs.read_text() == "not a folder"
+
+
+def test_a_full_disk_during_training_is_an_error_exit_2_and_the_run_marked_failed(tmp_path, small_table, capsys):
+    import resource
+
+    torch.set_num_threads(1)
+    run = tmp_path / "run"
+    cfg = _train_cfg(tmp_path, small_table, tmp_path / "runs")
+    # A real write fault without root or a loop device: files may grow to 64 KiB only, so
+    # the first last.pt (hundreds of KiB) fails with EFBIG, as it would with ENOSPC.
+    old_limit, old_handler = resource.getrlimit(resource.RLIMIT_FSIZE), signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, old_limit[1]))
+    try:
+        rc = main(["--config", cfg, "train", "--epochs", "2", "--run-dir", str(run)])
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, old_limit)
+        signal.signal(signal.SIGXFSZ, old_handler)
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err, err
+    assert f"error: cannot use {run}" in err and "raise the limit" in err
+    state = json.loads((run / "state.json").read_text())
+    assert state["state"] == "failed" and "cannot use" in state["message"]
+    assert not list(run.glob(".*.tmp")) and not (run / "last.pt").exists()
+
+
+def test_a_folder_in_place_of_a_checkpoint_is_one_error_line(tmp_path, capsys):
+    (tmp_path / "best.safetensors").mkdir()
+    rc = main(["predict", "--checkpoint", str(tmp_path / "best.safetensors"), "--tx", "FN20", "--rx",
+               "JO51", "--band", "20m", "--hour", "12", "--month", "6", "--sfi", "150", "--kp", "2"])
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "best.safetensors" in err
+
+
+def test_temp_files_of_a_killed_writer_are_cleaned_on_the_next_write(tmp_path):
+    from engine.checkpoint import atomic_write
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    orphan = tmp_path / f".last.pt.{dead}.abc123.tmp"
+    orphan.write_bytes(b"half a checkpoint")
+    live = tmp_path / f".last.pt.{os.getpid()}.zzz.tmp"  # a write still in progress: kept
+    live.write_bytes(b"")
+    atomic_write(tmp_path / "last.pt", lambda tmp: Path(tmp).write_bytes(b"new"))
+    assert not orphan.exists() and live.exists() and (tmp_path / "last.pt").read_bytes() == b"new"
+
+
+# ---------------------------------------------------------------- 2, 3. the real app in a terminal
+
+def _app_in_pty(tmp_path: Path, settings_text: str, then: str, timeout: float = 60.0):
+    """Start `ionis-tui` on an 80x24 pseudo-terminal, wait for the dashboard, then send
+    `then` ("sigterm" or "ctrl-q"); return (exit status, seconds to exit, all output)."""
+    import pty
+
+    cfg = tmp_path / "app.toml"
+    cfg.write_text(settings_text)
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(ROOT)
+        os.environ.update(TERM="xterm-256color", COLUMNS="80", LINES="24")
+        os.execv(sys.executable, [sys.executable, "-m", "ionis_tui", "--config", str(cfg)])
+    out, t_sent, status = b"", None, None
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            import select
+
+            if select.select([fd], [], [], 0.05)[0]:
+                try:
+                    out += os.read(fd, 65536)
+                except OSError:
+                    pass
+            if t_sent is None and b"\x1b[?1049h" in out and b"help" in out.split(b"\x1b[?1049h", 1)[1]:
+                time.sleep(0.3)
+                os.kill(pid, signal.SIGTERM) if then == "sigterm" else os.write(fd, b"\x11")
+                t_sent = time.monotonic()
+            done, st = os.waitpid(pid, os.WNOHANG)
+            if done:
+                status = os.waitstatus_to_exitcode(st)
+                break
+    finally:
+        if status is None:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        os.close(fd)
+    return status, (time.monotonic() - t_sent) if t_sent else None, out
+
+
+def test_sigterm_to_the_app_restores_the_terminal_and_exits_143(tmp_path):
+    status, took, out = _app_in_pty(tmp_path, f'[database]\npath = "{tmp_path / "db"}"\n', "sigterm")
+    assert status == 143 and took is not None and took < 10
+    assert out.rfind(b"\x1b[?1049l") > out.rfind(b"\x1b[?1049h")  # left the alternate screen
+
+
+def test_the_app_quits_at_once_while_its_database_check_waits_on_a_silent_server(tmp_path):
+    srv = _SilentServer(drip=False, life=40)
+    status, took, _ = _app_in_pty(tmp_path, f'[database]\nmode = "server"\nhost = "127.0.0.1"\n'
+                                            f'port = {srv.port}\nquery_timeout = 30\n', "ctrl-q")
+    assert status == 0 and took is not None and took < 5

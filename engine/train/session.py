@@ -27,7 +27,7 @@ from engine.checkpoint import (
     save_safetensors,
 )
 from engine.data.rows import SignatureRows
-from engine.errors import CheckpointError, IonisError
+from engine.errors import CheckpointError, IonisError, StorageError, describe_os_error
 from engine.features import FEATURE_SETS
 from engine.model import IonisGate, pick_device
 from engine.settings import Settings, TrainSettings
@@ -105,20 +105,12 @@ class TrainingSession:
         self.data_source = data_source
         self._ckpt: dict[str, Any] | None = None
         self._pending_notes: list[str] = []
-        if resume is not None:
-            self._folder = RunFolder.open(resume)
-            self._ckpt = _read_last(self._folder.file(LAST))
-            self.settings, self._pending_notes = resume_settings(load_run_settings(resume), settings)
-        else:
-            self.settings = settings
-            self._folder = (RunFolder.create_at(run_dir) if run_dir is not None
-                            else RunFolder.create(settings.runs.dir, settings.train.feature_set))
-        self._folder.write_settings(self.settings)
+        try:
+            self._open_folder(settings, run_dir, resume)
+        except OSError as exc:  # runs.dir is a file, not writable, on a full disk...
+            raise StorageError(describe_os_error(exc)) from None
         self._best: dict[str, Any] = dict(self._ckpt["best"]) if self._ckpt else {}
         self._state = IDLE
-        self._folder.update_state(state=IDLE, run_id=self.run_id, feature_set=self.settings.train.feature_set,
-                                  epochs_total=self.settings.train.epochs,
-                                  epochs_done=int(self._ckpt["epoch"]) if self._ckpt else 0, message="")
         # Controls: plain flags read once per step (cheap), plus an Event to wake a paused loop.
         self._stop_req = self._pause_req = self._ckpt_req = False
         self._wake = threading.Event()
@@ -130,6 +122,20 @@ class TrainingSession:
         self._t0 = time.monotonic()
         self._epoch_times: list[float] = []
         self._warnings: list[str] = []
+
+    def _open_folder(self, settings: Settings, run_dir: Path | None, resume: Path | None) -> None:
+        if resume is not None:
+            self._folder = RunFolder.open(resume)
+            self._ckpt = _read_last(self._folder.file(LAST))
+            self.settings, self._pending_notes = resume_settings(load_run_settings(resume), settings)
+        else:
+            self.settings = settings
+            self._folder = (RunFolder.create_at(run_dir) if run_dir is not None
+                            else RunFolder.create(settings.runs.dir, settings.train.feature_set))
+        self._folder.write_settings(self.settings)
+        self._folder.update_state(state=IDLE, run_id=self.run_id, feature_set=self.settings.train.feature_set,
+                                  epochs_total=self.settings.train.epochs,
+                                  epochs_done=int(self._ckpt["epoch"]) if self._ckpt else 0, message="")
 
     # ---- controls, callable from any thread -------------------------------------------------
 
@@ -185,6 +191,13 @@ class TrainingSession:
         except KeyboardInterrupt:
             self._end(STOPPED, f"interrupted; {self._kept()}")
             raise
+        except OSError as exc:  # a full disk, a folder where best.safetensors belongs...
+            message = f"{describe_os_error(exc)}; {self._kept()}"
+            try:
+                self._end(FAILED, message)
+            except OSError:
+                pass  # state.json cannot be written either; the error below still says why
+            raise StorageError(message) from None
         except BaseException as exc:
             self._end(FAILED, f"internal error: {type(exc).__name__}: {exc}")
             raise
