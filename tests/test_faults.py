@@ -414,3 +414,41 @@ def test_the_app_quits_at_once_while_its_database_check_waits_on_a_silent_server
     status, took, _ = _app_in_pty(tmp_path, f'[database]\nmode = "server"\nhost = "127.0.0.1"\n'
                                             f'port = {srv.port}\nquery_timeout = 30\n', "ctrl-q")
     assert status == 0 and took is not None and took < 5
+
+
+# ---------------------------------------------------------------- 8. values beyond float32
+
+def test_status_and_loader_agree_on_rows_beyond_float32_and_count_why(chdb_path):
+    from engine.data.client import connect
+    from engine.data.loader import load_rows
+    from engine.data.schema import SCHEMA, create_table_sql
+    from engine.data.status import data_status
+    from engine.demo.seed import generate_signatures
+
+    db = DatabaseSettings(path=chdb_path, database=DATABASE, table="faults_wide")
+    client = connect(db)
+    client.command(f"CREATE DATABASE IF NOT EXISTS `{DATABASE}`")
+    client.command(f"DROP TABLE IF EXISTS {db.qualified_table}")
+    # Float64 columns (accepted by the schema check) can hold what float32 cannot.
+    client.command(create_table_sql(db).replace("Float32", "Float64"))
+    cols = {k: v.astype("float64") if v.dtype.kind == "f" else v
+            for k, v in generate_signatures(400, seed=3).items()}
+    cols["avg_sfi"][:10] = 1e300       # inf as float32
+    cols["median_snr"][10:25] = 3e38   # finite as float32, absurd as dB
+    client.insert("faults_wide", [cols[k] for k in SCHEMA], column_names=list(SCHEMA),
+                  column_oriented=True, database=DATABASE)
+    st = data_status(client, db)
+    rows = load_rows(client, db)
+    assert st["malformed_reasons"] == {"snr": 15, "sfi": 10}
+    assert st["usable_rows"] == rows.report.loaded == 375
+
+
+def test_the_matrix_never_says_monotonicity_ok_over_nan(v22_file):
+    from engine.checkpoint import load_model
+    from engine.matrix import compute_matrix, make_path
+
+    lm = load_model(v22_file)
+    with torch.no_grad():  # a model that diverged in memory (a live snapshot, not a file)
+        next(lm.model.parameters()).fill_(float("nan"))
+    with pytest.raises(CheckpointError, match="predicts NaN or infinite SNR"):
+        compute_matrix(lm, make_path("FN20", "JO51", "20m", "12", "6", None))
