@@ -174,7 +174,7 @@ def test_epochs_beyond_the_settings_limit_are_refused_up_front(capsys):
 def test_seed_rows_beyond_the_demo_rows_limit_are_refused(tmp_path, capsys):
     cfg = _cfg(tmp_path, f'[database]\npath = "{tmp_path / "db"}"\n')
     assert main(["--config", cfg, "data", "seed", "--rows", "100000001"]) == 2
-    assert "--rows must be between 1 and 100,000,000" in capsys.readouterr().err
+    assert "--rows must be at most 100,000,000" in capsys.readouterr().err
     assert not (tmp_path / "db").exists()  # refused before the database was opened
 
 

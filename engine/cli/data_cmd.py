@@ -55,8 +55,10 @@ def run_seed(args: argparse.Namespace, settings: Settings) -> int:
     db = settings.database
     rows = settings.demo.rows if args.rows is None else args.rows
     seed = settings.demo.seed if args.seed is None else args.seed
-    if not 1 <= rows <= MAX_DEMO_ROWS:  # the same limit as the demo.rows setting
-        raise InputError(f"--rows must be between 1 and {MAX_DEMO_ROWS:,}, got {rows:,}")
+    if rows < 1:
+        raise InputError(f"--rows must be >= 1, got {rows}")
+    if rows > MAX_DEMO_ROWS:  # the same limit as the demo.rows setting
+        raise InputError(f"--rows must be at most {MAX_DEMO_ROWS:,} (as demo.rows), got {rows:,}")
     if seed < 0:
         raise InputError(f"--seed must be >= 0, got {seed}")
     print(f"seeding {rows:,} demo signatures (seed {seed}) into {db.database}.{db.table} "
