@@ -452,3 +452,16 @@ def test_the_matrix_never_says_monotonicity_ok_over_nan(v22_file):
         next(lm.model.parameters()).fill_(float("nan"))
     with pytest.raises(CheckpointError, match="predicts NaN or infinite SNR"):
         compute_matrix(lm, make_path("FN20", "JO51", "20m", "12", "6", None))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA: the fallback cannot happen")
+def test_an_unavailable_device_is_said_and_recorded_not_silently_replaced(tmp_path, small_table, capsys):
+    from engine.train.runs import read_metrics
+
+    torch.set_num_threads(1)
+    run = tmp_path / "run"
+    cfg = _cfg(tmp_path, f'[database]\npath = "{small_table}"\ndatabase = "{DATABASE}"\n'
+                         f'table = "faults_train"\n[train]\nbatch_size = 512\ndevice = "cuda"\n')
+    assert main(["--config", cfg, "train", "--epochs", "1", "--run-dir", str(run)]) == 0
+    assert "train.device = 'cuda' is not available on this machine: training on cpu" in capsys.readouterr().err
+    assert [m["device"] for m in read_metrics(run)] == ["cpu"]

@@ -211,7 +211,10 @@ class TrainingSession:
                                        "give more epochs to train further")
         self._set_state(LOADING)
         rows = self._load()
-        device = pick_device(tr.device)
+        device = self._device = pick_device(tr.device)
+        if tr.device not in ("auto", device.type):
+            self._emit(Notice("warning", f"train.device = {tr.device!r} is not available on this "
+                                         f"machine: training on {device.type}"))
         data = prepare(rows, FEATURE_SETS[tr.feature_set], device)
         rows = self._rows = None  # the float32 rows are no longer needed; free them
         if data.leaked_paths:
@@ -359,6 +362,7 @@ class TrainingSession:
             "eta_s": mean_epoch * (tr.epochs - epoch),
             "best_epoch": self._best["epoch"], "best_val_loss": self._best["val_loss"],
             "warnings": warnings, "time": datetime.now(UTC).isoformat(timespec="seconds"),
+            "device": self._device.type,
         }
         line = {k: M.finite_or_none(line[k]) if isinstance(line[k], float) else line[k] for k in M.METRIC_KEYS}
         self._folder.append_metrics(line)
