@@ -202,7 +202,9 @@ def _build(state: dict[str, torch.Tensor], path: Path, meta: dict[str, Any], kin
     try:
         model.load_state_dict({k: v.to(torch.float32) for k, v in state.items()}, strict=True)
     except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
+        # Line 1 is only "Error(s) in loading state_dict for IonisGate:"; line 2 names the key.
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        first = " ".join(lines[:2])[:400]
         raise CheckpointError(f"{path}: weights do not fit the IONIS {fs.name} model: {first}") from None
     model.eval()
     return LoadedModel(model, fs, path, kind, meta, _norm_from_meta(meta))

@@ -465,3 +465,40 @@ def test_an_unavailable_device_is_said_and_recorded_not_silently_replaced(tmp_pa
     assert main(["--config", cfg, "train", "--epochs", "1", "--run-dir", str(run)]) == 0
     assert "train.device = 'cuda' is not available on this machine: training on cpu" in capsys.readouterr().err
     assert [m["device"] for m in read_metrics(run)] == ["cpu"]
+
+
+# ---------------------------------------------------------------- 10. messages that name the fix
+
+def test_a_checkpoint_with_a_wrong_key_names_the_key(tmp_path, v22_file):
+    from safetensors.torch import load_file, save_file
+
+    from engine.checkpoint import load_model
+
+    state = load_file(str(v22_file))
+    state["not_a_layer.weight"] = state.pop("sun_sidecar.fc1.weight")
+    bad = tmp_path / "renamed.safetensors"
+    save_file(state, str(bad))
+    with pytest.raises(CheckpointError, match=r'Missing key\(s\) in state_dict: "sun_sidecar\.fc1\.weight"'):
+        load_model(bad)
+
+
+def test_resuming_a_damaged_run_names_the_file_and_the_key_exit_2(tmp_path, small_table, capsys):
+    torch.set_num_threads(1)
+    run = tmp_path / "run"
+    cfg = _cfg(tmp_path, f'[database]\npath = "{small_table}"\ndatabase = "{DATABASE}"\n'
+                         f'table = "faults_train"\n[train]\nbatch_size = 512\ndevice = "cpu"\n')
+    assert main(["--config", cfg, "train", "--epochs", "1", "--run-dir", str(run)]) == 0
+    settings_json = json.loads((run / "settings.json").read_text())
+    ck = torch.load(run / "last.pt", weights_only=True)
+    ck["model"]["trunk.0.weight"] = torch.zeros(3, 3)  # shape-mismatched
+    torch.save(ck, run / "last.pt")
+    capsys.readouterr()
+    assert main(["--config", cfg, "train", "--resume", str(run), "--epochs", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "internal error" not in err
+    assert f"{run / 'last.pt'} does not fit" in err and "trunk.0.weight" in err
+
+    settings_json["train"]["batch_size"] = "lots"
+    (run / "settings.json").write_text(json.dumps(settings_json))
+    assert main(["--config", cfg, "train", "--resume", str(run), "--epochs", "2"]) == 2
+    assert "train.batch_size" in capsys.readouterr().err

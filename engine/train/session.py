@@ -263,9 +263,14 @@ class TrainingSession:
 
     def _restore(self, model: IonisGate) -> tuple[int, int, torch.Tensor]:
         ck, tr = self._ckpt, self.settings.train
-        model.load_state_dict(ck["model"])
-        self._opt.load_state_dict(ck["optimizer"])
-        self._sched.load_state_dict(ck["scheduler"])
+        try:
+            model.load_state_dict(ck["model"])
+            self._opt.load_state_dict(ck["optimizer"])
+            self._sched.load_state_dict(ck["scheduler"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+            lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+            raise CheckpointError(f"{self._folder.file(LAST)} does not fit the run's {tr.feature_set} "
+                                  f"model: {' '.join(lines[1:2] or lines[:1])}; start a new run") from None
         if self._sched.T_max != tr.epochs:
             self._emit(Notice("info", f"epochs changed from {self._sched.T_max} to {tr.epochs}: "
                                       f"the cosine schedule now ends at epoch {tr.epochs}"))
