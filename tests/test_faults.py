@@ -502,3 +502,22 @@ def test_resuming_a_damaged_run_names_the_file_and_the_key_exit_2(tmp_path, smal
     (run / "settings.json").write_text(json.dumps(settings_json))
     assert main(["--config", cfg, "train", "--resume", str(run), "--epochs", "2"]) == 2
     assert "train.batch_size" in capsys.readouterr().err
+
+
+def test_a_locked_embedded_database_is_one_line_without_the_engines_raw_error(tmp_path):
+    path = tmp_path / "locked.chdb"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time, clickhouse_connect\n"
+         f"c = clickhouse_connect.get_client(interface='chdb', path={str(path)!r})\n"
+         "c.command('SELECT 1'); print('held', flush=True); sys.stdin.read()"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        cfg = _cfg(tmp_path, f'[database]\npath = "{path}"\n')
+        r = subprocess.run([sys.executable, "-m", "ionis_tui", "--config", cfg, "data", "status"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=60)
+    finally:
+        holder.stdin.close()
+        holder.wait(30)
+    assert r.returncode == 2
+    assert r.stderr.startswith("error: cannot open the embedded database") and r.stderr.count("\n") == 1

@@ -112,6 +112,28 @@ def translating(db: DatabaseSettings) -> Iterator[None]:
         raise translate(exc, db) from exc
 
 
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null for the block: the engine's own stderr lines
+    would precede our translated error (and scribble over the app's screen)."""
+    import os
+    import sys
+
+    try:
+        sys.stderr.flush()
+        saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    except (OSError, ValueError):  # no real stderr (embedded use): nothing to silence
+        yield
+        return
+    os.dup2(null, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
 def _open(db: DatabaseSettings):
     import clickhouse_connect  # imported lazily: `ionis-tui predict` must not pay for it
 
@@ -122,7 +144,8 @@ def _open(db: DatabaseSettings):
         except OSError as exc:
             raise DataError(f"cannot create the folder for the embedded database {db.path}: "
                             f"{exc.strerror}; check database.path", setting="database.path") from None
-        return clickhouse_connect.get_client(interface="chdb", path=str(p))
+        with _quiet_stderr():  # chdb prints its raw "Code: 76" lock error before raising
+            return clickhouse_connect.get_client(interface="chdb", path=str(p))
     # No default database: every statement qualifies its table, and the target database may
     # not exist yet (ensure_table creates it). Sessions off so threads may share the client.
     return clickhouse_connect.get_client(
