@@ -521,3 +521,27 @@ def test_a_locked_embedded_database_is_one_line_without_the_engines_raw_error(tm
         holder.wait(30)
     assert r.returncode == 2
     assert r.stderr.startswith("error: cannot open the embedded database") and r.stderr.count("\n") == 1
+
+
+async def test_the_app_survives_a_runs_folder_that_is_a_file(tmp_path):
+    from engine.settings import RunsSettings, Settings, TrainSettings
+    from engine.train.synthetic import synthetic_rows
+    from ionis_tui.app import IonisApp
+    from ionis_tui.pilot_tools import screen_text, wait_until
+    from ionis_tui.screens.runs import RunsScreen
+
+    runs = tmp_path / "runs"
+    runs.write_text("a file, not a folder")
+    settings = Settings(database=DatabaseSettings(password=PLANTED),
+                        train=TrainSettings(epochs=1, batch_size=256, device="cpu"),
+                        runs=RunsSettings(dir=str(runs)))
+    app = IonisApp(settings, rows=synthetic_rows(500, seed=1))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("s")
+        await wait_until(pilot, lambda: "move that file away" in app.state.final_message, what="the error")
+        assert app.is_running and not app.runner.running
+        await pilot.press("r")
+        await wait_until(pilot, lambda: isinstance(app.screen, RunsScreen), what="the runs screen")
+        text = " ".join(screen_text(app).split())
+        assert "cannot list runs" in text and "no runs" not in text
+    assert runs.read_text() == "a file, not a folder"
