@@ -17,7 +17,6 @@ from textual.worker import Worker, WorkerState
 
 from engine.data.rows import SignatureRows
 from engine.errors import IonisError
-from engine.model import pick_device
 from engine.settings import Settings
 from engine.train import events as ev
 from ionis_tui import datasource
@@ -48,7 +47,7 @@ class IonisApp(App[int]):
         event log's time source (tests pin it); check_db=False skips the start-up check."""
         super().__init__()
         self.settings = settings
-        self.state = DashboardState(device=pick_device(settings.train.device).type,
+        self.state = DashboardState(device=_device_now(settings.train.device),
                                     clock=clock or datetime.now)
         self.runner = RunController(self, settings, rows=rows, data_source=self._source_label)
         self._check_db = check_db and rows is None
@@ -73,6 +72,8 @@ class IonisApp(App[int]):
         self.call_after_refresh(self._freeze_heap)
         if self._check_db:
             self.check_data()
+        if self.state.device == "…":
+            self.run_worker(self._detect_device, name="device", group="device", thread=True)
         # Dropped SSH: stop with a checkpoint, then leave (main thread, Unix only). A plain
         # handler, not loop.add_signal_handler: it must run before the SIGCONT the kernel
         # sends right after SIGHUP (Python runs pending handlers in signal-number order).
@@ -81,6 +82,18 @@ class IonisApp(App[int]):
             self._old_sighup = signal.signal(signal.SIGHUP, self._on_sighup)
             self._sighup = True
         self._catch_sigterm()
+
+    def _detect_device(self) -> None:
+        """Thread worker: import torch (seconds on a small machine) after the first frame."""
+        from engine.model import pick_device
+
+        device = pick_device(self.settings.train.device).type
+        self.call_from_thread(self._show_device, device)
+
+    def _show_device(self, device: str) -> None:
+        if self.state.device == "…":  # a run that started meanwhile has set the real one
+            self.state.device = device
+            self.redraw()
 
     @staticmethod
     def _freeze_heap() -> None:
@@ -353,3 +366,16 @@ class IonisApp(App[int]):
 
         self.run_worker(work(), name="quit", group="quit", exit_on_error=False)
 
+
+def _device_now(preference: str) -> str:
+    """The device for the header: known at once when torch is already loaded (or cpu is
+    asked for); otherwise "…" until _detect_device has imported torch off the first frame."""
+    import sys
+
+    if preference == "cpu":
+        return "cpu"
+    if "torch" not in sys.modules:
+        return "…"
+    from engine.model import pick_device
+
+    return pick_device(preference).type

@@ -545,3 +545,10 @@ async def test_the_app_survives_a_runs_folder_that_is_a_file(tmp_path):
         text = " ".join(screen_text(app).split())
         assert "cannot list runs" in text and "no runs" not in text
     assert runs.read_text() == "a file, not a folder"
+
+
+def test_the_app_module_loads_without_torch_so_the_first_frame_need_not_wait():
+    code = "import sys, ionis_tui.app, ionis_tui.launch; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                         timeout=60).stdout
+    assert out.strip() == "False"
