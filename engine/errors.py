@@ -36,9 +36,8 @@ def describe_os_error(exc: OSError) -> str:
     """One line for a file-system fault: the path, what is wrong, and what to do."""
     import errno
 
-    path = exc.filename or "(unknown path)"
-    if exc.filename2:
-        path = f"{path} -> {exc.filename2}"
+    # A failed rename (temp file -> target) names the target: the temp file is our detail.
+    path = exc.filename2 or exc.filename or "(unknown path)"
     fixes = {
         errno.ENOSPC: "the disk is full: free some space, or point runs.dir at another disk",
         errno.EFBIG: "the file grew past the size this process may write (ulimit -f): raise the limit",

@@ -552,3 +552,24 @@ def test_the_app_module_loads_without_torch_so_the_first_frame_need_not_wait():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                          timeout=60).stdout
     assert out.strip() == "False"
+
+
+def test_a_folder_where_best_safetensors_belongs_fails_the_run_with_the_path_and_fix(tmp_path):
+    from engine.errors import StorageError
+    from engine.settings import Settings, TrainSettings
+    from engine.train.session import TrainingSession
+    from engine.train.synthetic import synthetic_rows
+
+    torch.set_num_threads(1)
+    run = tmp_path / "run"
+    run.mkdir()
+    session = TrainingSession(Settings(train=TrainSettings(epochs=1, batch_size=256, device="cpu")),
+                              rows=synthetic_rows(600, seed=2), run_dir=run)
+    (run / "best.safetensors").mkdir()  # e.g. a mistaken `mkdir` or a sync tool
+    with pytest.raises(StorageError) as info:
+        session.run()
+    assert f"cannot use {run / 'best.safetensors'}" in str(info.value)
+    assert "a folder stands where a file must be" in str(info.value)
+    state = json.loads((run / "state.json").read_text())
+    assert state["state"] == "failed" and "best.safetensors" in state["message"]
+    assert not list(run.glob(".*.tmp"))
