@@ -573,3 +573,23 @@ def test_a_folder_where_best_safetensors_belongs_fails_the_run_with_the_path_and
     state = json.loads((run / "state.json").read_text())
     assert state["state"] == "failed" and "best.safetensors" in state["message"]
     assert not list(run.glob(".*.tmp"))
+
+
+def test_no_error_path_prints_a_planted_password(tmp_path, monkeypatch, capsys):
+    free = socket.socket()
+    free.bind(("127.0.0.1", 0))
+    port = free.getsockname()[1]
+    free.close()  # nothing listens here: connection refused
+    monkeypatch.setenv("IONIS_DATABASE__PASSWORD", PLANTED)
+    monkeypatch.setenv("IONIS_DATABASE__MODE", "server")
+    monkeypatch.setenv("IONIS_DATABASE__HOST", "127.0.0.1")
+    monkeypatch.setenv("IONIS_DATABASE__PORT", str(port))
+    monkeypatch.setenv("IONIS_RUNS__DIR", str(tmp_path / "runs"))
+    runs = [["data", "status"], ["data", "seed", "--rows", "10"], ["train", "--epochs", "1"]]
+    for argv in runs:
+        assert main(argv) == 2, argv
+    monkeypatch.setenv("IONIS_DATABASE__CONNECT_TIMEOUT", "-1")  # a settings error beside it
+    assert main(["data", "status"]) == 2
+    out, err = capsys.readouterr()
+    assert "error: " in err and PLANTED not in out + err
+    assert not any(PLANTED in p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file())
