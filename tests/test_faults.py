@@ -593,3 +593,32 @@ def test_no_error_path_prints_a_planted_password(tmp_path, monkeypatch, capsys):
     out, err = capsys.readouterr()
     assert "error: " in err and PLANTED not in out + err
     assert not any(PLANTED in p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file())
+
+
+async def test_sigterm_to_the_app_during_a_run_saves_a_checkpoint_first(tmp_path):
+    import asyncio
+
+    from engine.settings import RunsSettings, Settings, TrainSettings
+    from engine.train import events as ev
+    from engine.train.runs import list_runs
+    from engine.train.synthetic import synthetic_rows
+    from ionis_tui.app import IonisApp
+    from ionis_tui.pilot_tools import wait_until
+
+    s = Settings(train=TrainSettings(epochs=500, batch_size=256, device="cpu", progress_interval=0.05),
+                 runs=RunsSettings(dir=str(tmp_path / "runs")))
+    app = IonisApp(s, rows=synthetic_rows(3000, seed=5))
+    before = signal.getsignal(signal.SIGTERM)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.state.state == ev.TRAINING and app.state.step > 0, 60,
+                         what="training")
+        os.kill(os.getpid(), signal.SIGTERM)
+        end = asyncio.get_running_loop().time() + 60
+        while app.is_running:
+            assert asyncio.get_running_loop().time() < end, "the app did not exit after SIGTERM"
+            await asyncio.sleep(0.05)
+    assert app.return_value == 143
+    (run,) = list_runs(tmp_path / "runs")
+    assert run.state == ev.STOPPED and run.resumable
+    assert signal.getsignal(signal.SIGTERM) == before  # the app's handler is gone with it
