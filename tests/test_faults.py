@@ -1,5 +1,6 @@
-"""The faults ionis-tui survives, one test each (issue #12). Read the test names as the list:
-what goes wrong, and what the tool does about it. Every test here failed before the fix."""
+"""The faults ionis-tui survives (issue #12). Read the test names as the list: what goes
+wrong, and what the tool does about it. Each failed on the code before the fix, except the
+guards marked so (paths that were already right and must stay so)."""
 
 from __future__ import annotations
 
@@ -576,6 +577,7 @@ def test_a_folder_where_best_safetensors_belongs_fails_the_run_with_the_path_and
 
 
 def test_no_error_path_prints_a_planted_password(tmp_path, monkeypatch, capsys):
+    # guard: these server-mode paths were already clean; a new message must not leak it
     free = socket.socket()
     free.bind(("127.0.0.1", 0))
     port = free.getsockname()[1]
