@@ -249,7 +249,9 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
 
 def from_live(model: IonisGate, label: str = "live") -> LoadedModel:
     """A detached CPU copy of a model being trained, so evaluating it never touches training."""
+    state = model_state(model)
+    _check_finite(state, Path(label))  # a diverged live model is refused like a damaged file
     copy = IonisGate(model.feature_set)
-    copy.load_state_dict(model_state(model))
+    copy.load_state_dict(state)
     copy.eval()
     return LoadedModel(copy, model.feature_set, Path(label), "live")

@@ -395,6 +395,14 @@ def _app_in_pty(tmp_path: Path, settings_text: str, then: str, timeout: float = 
             done, st = os.waitpid(pid, os.WNOHANG)
             if done:
                 status = os.waitstatus_to_exitcode(st)
+                while select.select([fd], [], [], 0.2)[0]:  # what it wrote last (terminal reset)
+                    try:
+                        chunk = os.read(fd, 65536)
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
+                    out += chunk
                 break
     finally:
         if status is None:
@@ -624,3 +632,14 @@ async def test_sigterm_to_the_app_during_a_run_saves_a_checkpoint_first(tmp_path
     (run,) = list_runs(tmp_path / "runs")
     assert run.state == ev.STOPPED and run.resumable
     assert signal.getsignal(signal.SIGTERM) == before  # the app's handler is gone with it
+
+
+def test_a_diverged_live_model_is_refused_before_verify_or_the_matrix_grade_it():
+    from engine.checkpoint import from_live
+    from engine.model import IonisGate
+
+    model = IonisGate("v22")
+    with torch.no_grad():
+        model.trunk[0].weight[0, 0] = float("nan")
+    with pytest.raises(CheckpointError, match=r"tensor trunk\.0\.weight holds NaN"):
+        from_live(model, label="run-1")
