@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,9 @@ from engine.model import IonisGate
 
 FORMAT = "ionis-tui/1"
 DEFAULT_NORM = {b.id: (b.snr_mean, b.snr_std) for b in BANDS}
+# No trained IONIS weight comes near this; beyond it, sums of a few products overflow float32
+# and every prediction is inf or NaN, which no check downstream could grade honestly.
+MAX_ABS_WEIGHT = 1e6
 
 
 @dataclass
@@ -45,7 +49,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Call write(tmp_path) then rename over path, so readers see the old or the new file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    clean_stale_tmp(path.parent)
+    # The writer's pid in the name tells a later writer whether this temp file is orphaned.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
         write(tmp)
@@ -73,6 +79,36 @@ def _fsync_dir(folder: Path) -> None:
     finally:
         os.close(fd)
 
+def clean_stale_tmp(folder: Path, old_s: float = 3600.0) -> None:
+    """Remove temp files of atomic writes whose writer died (kill -9, power cut): its pid is
+    gone, or, for names without a pid, the file is older than old_s. Best effort."""
+    import time
+
+    for f in folder.glob(".*.tmp"):
+        parts = f.name.split(".")
+        pid = parts[-3] if len(parts) >= 5 else ""
+        try:
+            if pid.isdigit():
+                if _alive(int(pid)):
+                    continue
+            elif time.time() - f.stat().st_mtime < old_s:
+                continue
+            f.unlink()
+        except OSError:
+            continue
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
     return atomic_write(path, lambda tmp: torch.save(obj, tmp))
@@ -96,7 +132,20 @@ def save_safetensors(model: IonisGate, path: str | os.PathLike, meta: dict[str, 
     for k, v in (meta or {}).items():
         md[k] = v if isinstance(v, str) else json.dumps(v)
     state = model_state(model)
-    return atomic_write(path, lambda tmp: save_file(state, tmp, metadata=md))
+    return atomic_write(path, lambda tmp: _save_file(state, tmp, md, Path(path)))
+
+
+def _save_file(state: dict[str, torch.Tensor], tmp: str, md: dict[str, str], target: Path) -> None:
+    # safetensors reports a full disk as its own error type; callers handle file-system
+    # faults as OSError (one message naming the path and the fix).
+    try:
+        save_file(state, tmp, metadata=md)
+    except SafetensorError as exc:
+        m = re.search(r"os error (\d+)", str(exc))
+        if m is None:
+            raise
+        code = int(m.group(1))
+        raise OSError(code, os.strerror(code), str(target.parent)) from None
 
 
 def _safetensors_metadata(path: Path) -> dict[str, str]:
@@ -146,6 +195,20 @@ def _config_from_meta(meta: dict[str, Any]) -> dict[str, Any]:
             raw = None
     return raw if isinstance(raw, dict) else {}
 
+def _check_finite(state: dict[str, torch.Tensor], path: Path) -> None:
+    """Refuse NaN, inf or absurdly large weights, naming the tensor, before anything predicts."""
+    for name, t in state.items():
+        if not torch.is_tensor(t) or not t.is_floating_point():
+            continue
+        t = t.detach().to(torch.float64)
+        if not torch.isfinite(t).all():
+            raise CheckpointError(f"{path}: tensor {name} holds NaN or infinite values; the model "
+                                  f"diverged before this save: use an earlier checkpoint")
+        if t.numel() and float(t.abs().max()) > MAX_ABS_WEIGHT:
+            raise CheckpointError(f"{path}: tensor {name} holds a weight of {float(t.abs().max()):.3g} "
+                                  f"(limit {MAX_ABS_WEIGHT:g}); the file is damaged or diverged: "
+                                  f"use an earlier checkpoint")
+
 
 def _build(state: dict[str, torch.Tensor], path: Path, meta: dict[str, Any], kind: str | None) -> LoadedModel:
     w = state.get("trunk.0.weight")
@@ -165,14 +228,32 @@ def _build(state: dict[str, torch.Tensor], path: Path, meta: dict[str, Any], kin
         else:
             kind = f"published-{fs.name}"
             meta = {**_published_meta(path, fs.trunk_dim), **meta}
+    _check_finite(state, path)
     model = IonisGate(fs, sidecar_hidden=int(config.get("sidecar_hidden", 8)))
     try:
         model.load_state_dict({k: v.to(torch.float32) for k, v in state.items()}, strict=True)
     except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
+        # Line 1 is only "Error(s) in loading state_dict for IonisGate:"; line 2 names the key.
+        lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+        first = " ".join(lines[:2])[:400]
         raise CheckpointError(f"{path}: weights do not fit the IONIS {fs.name} model: {first}") from None
     model.eval()
     return LoadedModel(model, fs, path, kind, meta, _norm_from_meta(meta))
+
+
+def _read_error(exc: Exception, p: Path) -> str:
+    """A one-line reason. Never torch's advice to retry with weights_only=False: that would
+    run whatever code a malicious .pt file carries."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    text = str(exc)
+    if "weights_only" in text or "Unpickl" in text or type(exc).__name__ == "UnpicklingError":
+        return ("not a checkpoint ionis-tui can read safely (a .pt must hold tensors and plain "
+                "values only); re-save it with ionis-tui or use a .safetensors file")
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    if isinstance(exc, SafetensorError) and "No such file" in first:
+        first = "not a readable .safetensors file (damaged or not safetensors)"
+    return first[:300]
 
 
 def load_model(path: str | os.PathLike) -> LoadedModel:
@@ -184,10 +265,10 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
         if p.suffix == ".safetensors":
             return _build(load_file(str(p)), p, _safetensors_metadata(p), None)
         ckpt = torch.load(str(p), map_location="cpu", weights_only=True)
-    except (SafetensorError, OSError, RuntimeError, ValueError, EOFError) as exc:
-        raise CheckpointError(f"cannot read checkpoint {p}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
-    except Exception as exc:  # pickle errors from a foreign or corrupt .pt file
-        raise CheckpointError(f"cannot read checkpoint {p}: {type(exc).__name__}: {exc}") from None
+    except CheckpointError:
+        raise
+    except Exception as exc:  # safetensors, OS, pickle errors from a foreign or corrupt file
+        raise CheckpointError(f"cannot read checkpoint {p}: {_read_error(exc, p)}") from None
     if not isinstance(ckpt, dict) or "model" not in ckpt:
         raise CheckpointError(f"{p}: not an ionis-tui training checkpoint (no 'model' entry)")
     meta = dict(ckpt.get("meta") or {})
@@ -199,7 +280,9 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
 
 def from_live(model: IonisGate, label: str = "live") -> LoadedModel:
     """A detached CPU copy of a model being trained, so evaluating it never touches training."""
+    state = model_state(model)
+    _check_finite(state, Path(label))  # a diverged live model is refused like a damaged file
     copy = IonisGate(model.feature_set)
-    copy.load_state_dict(model_state(model))
+    copy.load_state_dict(state)
     copy.eval()
     return LoadedModel(copy, model.feature_set, Path(label), "live")

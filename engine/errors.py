@@ -25,3 +25,29 @@ class DataError(IonisError):
     def __init__(self, message: str, setting: str = ""):
         super().__init__(message)
         self.setting = setting
+
+
+class StorageError(IonisError):
+    """A file or folder the tool must write or read cannot be used (full disk, a file where
+    a folder belongs, no permission). The message names the path and the fix."""
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for a file-system fault: the path, what is wrong, and what to do."""
+    import errno
+
+    # A failed rename (temp file -> target) names the target: the temp file is our detail.
+    path = exc.filename2 or exc.filename or "(unknown path)"
+    fixes = {
+        errno.ENOSPC: "the disk is full: free some space, or point runs.dir at another disk",
+        errno.EFBIG: "the file grew past the size this process may write (ulimit -f): raise the limit",
+        errno.EDQUOT: "the disk quota is used up: free some space, or point runs.dir elsewhere",
+        errno.EROFS: "the file system is read-only: point runs.dir at a writable folder",
+        errno.EACCES: "permission denied: fix the permissions, or point runs.dir elsewhere",
+        errno.EPERM: "permission denied: fix the permissions, or point runs.dir elsewhere",
+        errno.ENOTDIR: "a file stands where a folder must be: move that file away",
+        errno.EEXIST: "a file stands where a folder must be: move that file away",
+        errno.EISDIR: "a folder stands where a file must be: move that folder away",
+    }
+    fix = fixes.get(exc.errno, exc.strerror or type(exc).__name__)
+    return f"cannot use {path}: {fix}"

@@ -24,14 +24,22 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+from pydantic_settings import SettingsError as PydanticSettingsError
 
 from engine import locations
 from engine.errors import SettingsError
+from engine.limits import MAX_DEMO_ROWS, MAX_EPOCHS
 
 DEFAULT_FILE = "settings.toml"
 # The TOML file the next Settings() reads (set by load_settings); None reads no file.
 _TOML_FILE: ContextVar[Path | None] = ContextVar("ionis_settings_file", default=None)
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+# The tool's own tables (ionis_meta, fallback staging names) live under this prefix; the
+# signature table may not take such a name, or `data seed` would overwrite them.
+RESERVED_TABLE_PREFIX = "ionis_"
+# Values never shown in an error message (a wrong type would otherwise be echoed back).
+SECRET_KEYS = frozenset({"database.password"})
 
 
 class _Section(BaseModel):
@@ -44,11 +52,14 @@ class DatabaseSettings(_Section):
     host: str = "localhost"
     port: int = Field(8123, ge=1, le=65535)
     username: str = "default"
-    password: str = ""
+    password: str = Field("", repr=False)  # repr=False: never in a traceback's locals
     secure: bool = False
     database: str = "wspr"
     table: str = "signatures_v2_terrestrial"
     connect_timeout: float = Field(5.0, gt=0, le=600)
+    # Longest wait for any answer from the server (a query, a read of its result): a server
+    # that accepts and then says nothing, or drips bytes, ends in an error, not a hang.
+    query_timeout: float = Field(60.0, gt=0, le=86_400)
 
     @field_validator("path")
     @classmethod
@@ -63,6 +74,14 @@ class DatabaseSettings(_Section):
             raise ValueError(f"{v!r} is not a plain identifier (letters, digits, _)")
         return v
 
+    @field_validator("table")
+    @classmethod
+    def _not_reserved(cls, v: str) -> str:
+        if v.lower().startswith(RESERVED_TABLE_PREFIX):
+            raise ValueError(f"{v!r} is reserved: names starting with {RESERVED_TABLE_PREFIX!r} "
+                             f"are the tool's own tables; choose another table name")
+        return v
+
     @property
     def qualified_table(self) -> str:
         return f"`{self.database}`.`{self.table}`"
@@ -70,7 +89,7 @@ class DatabaseSettings(_Section):
 
 class TrainSettings(_Section):
     feature_set: Literal["v22", "v20"] = "v22"
-    epochs: int = Field(30, ge=1, le=100_000)
+    epochs: int = Field(30, ge=1, le=MAX_EPOCHS)
     batch_size: int = Field(4096, ge=1, le=16_777_216)
     lr_trunk: float = Field(3e-4, gt=0, le=1)
     lr_scaler: float = Field(5e-4, gt=0, le=1)
@@ -91,11 +110,17 @@ class TrainSettings(_Section):
     def _clamp_order(self) -> TrainSettings:
         if self.clamp_min >= self.clamp_max:
             raise ValueError(f"clamp_min ({self.clamp_min}) must be below clamp_max ({self.clamp_max})")
+        # The cosine schedule falls from each learning rate to eta_min; a floor above a rate
+        # would make that rate climb instead.
+        low = min(self.lr_trunk, self.lr_scaler, self.lr_sidecar)
+        if self.eta_min >= low:
+            raise ValueError(f"eta_min ({self.eta_min:g}) must be below every learning rate "
+                             f"(lowest is {low:g})")
         return self
 
 
 class DemoSettings(_Section):
-    rows: int = Field(200_000, ge=1, le=100_000_000)
+    rows: int = Field(200_000, ge=1, le=MAX_DEMO_ROWS)
     seed: int = Field(7, ge=0)
 
 
@@ -151,6 +176,8 @@ def _describe(err: ValidationError, origin: str) -> str:
         else:
             got = e.get("input")
             shown = f" (got {got!r})" if not isinstance(got, dict) else ""
+            if key in SECRET_KEYS:
+                shown = " (value hidden)"
             env = "IONIS_" + key.upper().replace(".", "__")
             lines.append(f"{origin}: {key}: {e['msg']}{shown} [file key '{key}' or env {env}]")
     return "\n".join(lines)
@@ -181,6 +208,9 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
     if cfg is not None:
         try:
             data = tomllib.loads(cfg.read_text(encoding="utf-8"))
+        except UnicodeDecodeError as exc:
+            raise SettingsError(f"{cfg} is not UTF-8 text (bad byte at offset {exc.start}); "
+                                f"save it as UTF-8") from None
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"{cfg} is not valid TOML: {exc}") from None
         except OSError as exc:
@@ -193,7 +223,21 @@ def load_settings(path: str | os.PathLike | None = None) -> Settings:
         settings = Settings()
     except ValidationError as exc:
         raise SettingsError(_describe(exc, origin + " / environment")) from None
+    except PydanticSettingsError as exc:  # e.g. IONIS_TRAIN=garbage: a section set to non-JSON
+        raise SettingsError(f"environment: {_env_culprit(str(exc))}") from None
     finally:
         _TOML_FILE.reset(token)
     settings._file = cfg
     return settings
+
+
+
+def _env_culprit(text: str) -> str:
+    # pydantic-settings says "error parsing value for field "train" from source ..."; name the
+    # variable (its value is not repeated: it may be a secret).
+    m = re.search(r'field "(\w+)"', text)
+    if not m:
+        return text.splitlines()[0]
+    var = f"IONIS_{m.group(1).upper()}"
+    return (f"{var} must be a JSON object of [{m.group(1)}] keys, e.g. "
+            f"{var}='{{\"epochs\": 5}}', or set one key with {var}__<KEY>; unset it to use the file")

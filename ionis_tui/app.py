@@ -18,7 +18,6 @@ from textual.worker import Worker, WorkerState
 from engine.data.rows import SignatureRows
 from engine.errors import IonisError
 from engine.locations import paths_in_use
-from engine.model import pick_device
 from engine.settings import Settings
 from engine.train import events as ev
 from ionis_tui import datasource
@@ -49,7 +48,7 @@ class IonisApp(App[int]):
         event log's time source (tests pin it); check_db=False skips the start-up check."""
         super().__init__()
         self.settings = settings
-        self.state = DashboardState(device=pick_device(settings.train.device).type,
+        self.state = DashboardState(device=_device_now(settings.train.device),
                                     clock=clock or datetime.now)
         self.runner = RunController(self, settings, rows=rows, data_source=self._source_label)
         self._check_db = check_db and rows is None
@@ -74,6 +73,8 @@ class IonisApp(App[int]):
         self.call_after_refresh(self._freeze_heap)
         if self._check_db:
             self.check_data()
+        if self.state.device == "…":
+            self.run_worker(self._detect_device, name="device", group="device", thread=True)
         # Dropped SSH: stop with a checkpoint, then leave (main thread, Unix only). A plain
         # handler, not loop.add_signal_handler: it must run before the SIGCONT the kernel
         # sends right after SIGHUP (Python runs pending handlers in signal-number order).
@@ -81,6 +82,19 @@ class IonisApp(App[int]):
         if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGHUP"):
             self._old_sighup = signal.signal(signal.SIGHUP, self._on_sighup)
             self._sighup = True
+        self._catch_sigterm()
+
+    def _detect_device(self) -> None:
+        """Thread worker: import torch (seconds on a small machine) after the first frame."""
+        from engine.model import pick_device
+
+        device = pick_device(self.settings.train.device).type
+        self.call_from_thread(self._show_device, device)
+
+    def _show_device(self, device: str) -> None:
+        if self.state.device == "…":  # a run that started meanwhile has set the real one
+            self.state.device = device
+            self.redraw()
 
     @staticmethod
     def _freeze_heap() -> None:
@@ -88,6 +102,12 @@ class IonisApp(App[int]):
         gc.freeze()
 
     def on_unmount(self) -> None:
+        from engine.data.client import abandon_waits
+
+        abandon_waits()  # a database call stuck on a silent server must not hold the exit
+        if getattr(self, "_old_sigterm", None) is not None:
+            signal.signal(signal.SIGTERM, self._old_sigterm)
+            self._old_sigterm = None
         gc.unfreeze()
         if self._sighup:
             signal.signal(signal.SIGHUP, self._old_sighup)
@@ -285,6 +305,18 @@ class IonisApp(App[int]):
             self.install_screen(HelpScreen(self.settings.runs.dir, paths_in_use(self.settings)), "help")
         self.push_screen("help")
 
+    def _fatal_error(self) -> None:
+        """Textual's crash printout lists every frame's local variables, settings and the
+        database password among them: print the traceback without locals."""
+        import rich
+        from rich.segment import Segments
+        from rich.traceback import Traceback
+
+        self.bell()
+        tb = Traceback(show_locals=False, width=None, suppress=[rich])
+        self._exit_renderables.append(Segments(self.console.render(tb, self.console.options)))
+        self._close_messages_no_wait()
+
     # ------------------------------------------------------------------ leaving
     async def action_quit(self) -> None:  # ctrl+q too
         self.request_quit()
@@ -312,6 +344,19 @@ class IonisApp(App[int]):
             detach_terminal()
         self._loop.call_soon_threadsafe(self.hangup)
 
+    def _catch_sigterm(self) -> None:
+        """SIGTERM (kill, a service manager) is a confirmed quit: checkpoint the run, restore
+        the terminal, exit 143. A plain handler, as for SIGHUP (main thread only)."""
+        self._old_sigterm = None
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def on_sigterm(signum: int, frame: object) -> None:
+            self._exit_status = 128 + signum
+            self._loop.call_soon_threadsafe(self._stop_then_exit, "terminated (SIGTERM)")
+
+        self._old_sigterm = signal.signal(signal.SIGTERM, on_sigterm)
+
     def hangup(self) -> None:
         """SIGHUP: the terminal is gone; stop cleanly with a checkpoint, then exit."""
         self._stop_then_exit("hangup (SIGHUP)", hung_up=True)
@@ -332,7 +377,20 @@ class IonisApp(App[int]):
                 # Last resort: the checkpoint is on disk; if tearing down the dead terminal
                 # still hangs, leave anyway rather than linger as an orphan.
                 threading.Thread(target=exit_later, args=(EXIT_GRACE_S,), daemon=True).start()
-            self.exit(0)
+            self.exit(getattr(self, "_exit_status", 0))
 
         self.run_worker(work(), name="quit", group="quit", exit_on_error=False)
 
+
+def _device_now(preference: str) -> str:
+    """The device for the header: known at once when torch is already loaded (or cpu is
+    asked for); otherwise "…" until _detect_device has imported torch off the first frame."""
+    import sys
+
+    if preference == "cpu":
+        return "cpu"
+    if "torch" not in sys.modules:
+        return "…"
+    from engine.model import pick_device
+
+    return pick_device(preference).type

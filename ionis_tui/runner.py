@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any
 
 from textual.worker import Worker, WorkerState
 
-from engine.checkpoint import LoadedModel
 from engine.data.rows import SignatureRows
 from engine.settings import Settings
 from engine.train import events as ev
@@ -21,6 +20,8 @@ from ionis_tui.messages import RunHistory, TrainEvent
 
 if TYPE_CHECKING:
     from textual.app import App
+
+    from engine.checkpoint import LoadedModel  # torch: loaded when a run starts, not at start-up
 
 WORKER_NAME = "training"
 

@@ -97,12 +97,14 @@ def test_ctrl_c_saves_and_prints_how_to_resume(tmp_path, tables, capsys):
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
 
 
-def test_non_finite_loss_exits_1_with_the_message(tmp_path, tables, capsys):
+def test_absurd_snrs_are_dropped_with_a_counted_reason_not_trained_on(tmp_path, tables, capsys):
+    # 3e38 dB is finite in float32 but would send the loss to inf (the session-level
+    # non-finite loss path is tested in test_train_resume); the loader drops such rows.
     cfg = _config(tmp_path, tables, table="train_cli_overflow")
-    rc = main(["--config", cfg, "train", "--epochs", "2", "--run-dir", str(tmp_path / "r")])
+    rc = main(["--config", cfg, "train", "--epochs", "1", "--run-dir", str(tmp_path / "r")])
     _, err = capsys.readouterr()
-    assert rc == 1
-    assert "error: loss became inf at epoch 1 step 1; no checkpoint had been written yet" in err
+    assert rc == 0, err
+    assert "1,500 malformed dropped (snr 1,500)" in err
 
 
 @pytest.mark.parametrize("args, expect", [

@@ -29,7 +29,7 @@ KEYS = ["epoch", "epochs", "train_loss", "val_loss", "val_rmse_sigma", "val_rmse
         "sun_fc2_bias", "storm_fc2_bias", "sun_pinned_low", "sun_pinned_high", "storm_pinned_low",
         "storm_pinned_high", "sun_effect_sigma", "sun_effect_db", "storm_effect_sigma", "storm_effect_db",
         "sun_gate_mean", "storm_gate_mean", "lr_trunk", "lr_scaler", "lr_sidecar", "samples_per_s",
-        "epoch_s", "elapsed_s", "eta_s", "best_epoch", "best_val_loss", "warnings", "time"]
+        "epoch_s", "elapsed_s", "eta_s", "best_epoch", "best_val_loss", "warnings", "time", "device"]
 
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]  # these train

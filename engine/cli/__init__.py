@@ -9,7 +9,6 @@ import re
 import sys
 
 from engine.errors import IonisError
-from engine.settings import load_settings
 
 # command name -> module; modules are imported only when their command runs, so
 # `ionis-tui predict` does not pay for the database client or Textual.
@@ -67,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        from engine.settings import load_settings  # pydantic: not needed for --help
+
         settings = load_settings(args.config)
         return int(args.run(args, settings) or 0)
     except IonisError as exc:
@@ -75,3 +76,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # Output piped into `head` that has closed: not an error of ours. Point stdout at
+        # /dev/null so the interpreter's final flush does not print a traceback either.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell reports it
+    except OSError as exc:  # a file or folder the command needs: one line, not a traceback
+        from engine.errors import describe_os_error
+
+        print(f"error: {describe_os_error(exc)}", file=sys.stderr)
+        return 2

@@ -6,8 +6,10 @@ import argparse
 import json
 import sys
 import time
+from typing import TYPE_CHECKING
 
-from engine.settings import Settings
+if TYPE_CHECKING:  # pydantic is loaded only once a command runs
+    from engine.settings import Settings
 
 
 def add_parser(sub) -> None:
@@ -48,12 +50,15 @@ def run_seed(args: argparse.Namespace, settings: Settings) -> int:
     from engine.data.client import connect, where
     from engine.demo.seed import seed_demo
     from engine.errors import InputError
+    from engine.limits import MAX_DEMO_ROWS
 
     db = settings.database
     rows = settings.demo.rows if args.rows is None else args.rows
     seed = settings.demo.seed if args.seed is None else args.seed
     if rows < 1:
         raise InputError(f"--rows must be >= 1, got {rows}")
+    if rows > MAX_DEMO_ROWS:  # the same limit as the demo.rows setting
+        raise InputError(f"--rows must be at most {MAX_DEMO_ROWS:,} (as demo.rows), got {rows:,}")
     if seed < 0:
         raise InputError(f"--seed must be >= 0, got {seed}")
     print(f"seeding {rows:,} demo signatures (seed {seed}) into {db.database}.{db.table} "

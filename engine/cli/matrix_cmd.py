@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
-from engine.checkpoint import load_model
-from engine.matrix import check_units, compute_matrix, make_path
-from engine.matrix.report import as_dict, format_table
-from engine.matrix.values import DEFAULT_KP, DEFAULT_SFI, kp_values, sfi_values
-from engine.settings import Settings
+if TYPE_CHECKING:  # pydantic is loaded only once a command runs
+    from engine.settings import Settings
 
-
-def _csv(values) -> str:
-    return ",".join(f"{v:g}" for v in values)
+# The axes' defaults as typed on the command line. engine.matrix.values holds the same
+# numbers (a test checks they agree); importing it here would load torch for `--help`.
+DEFAULT_SFI_TEXT = "70,100,150,200,250,300"
+DEFAULT_KP_TEXT = "0,1,2,3,4,5,6,7,8,9"
 
 
 def add_parser(sub) -> None:
@@ -31,14 +30,19 @@ def add_parser(sub) -> None:
     p.add_argument("--hour", required=True, help="UTC hour 0-23")
     p.add_argument("--month", required=True, help="1-12")
     p.add_argument("--day", help="day of year 1-366 (default: mid-month, as in the training data)")
-    p.add_argument("--sfi", default=_csv(DEFAULT_SFI), help=f"comma-separated SFI values 50-400 (default {_csv(DEFAULT_SFI)})")
-    p.add_argument("--kp", default=_csv(DEFAULT_KP), help=f"comma-separated Kp values 0-9 (default {_csv(DEFAULT_KP)})")
+    p.add_argument("--sfi", default=DEFAULT_SFI_TEXT, help=f"comma-separated SFI values 50-400 (default {DEFAULT_SFI_TEXT})")
+    p.add_argument("--kp", default=DEFAULT_KP_TEXT, help=f"comma-separated Kp values 0-9 (default {DEFAULT_KP_TEXT})")
     p.add_argument("--units", default="db", help="db or sigma (default db)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from engine.checkpoint import load_model
+    from engine.matrix import check_units, compute_matrix, make_path
+    from engine.matrix.report import as_dict, format_table
+    from engine.matrix.values import kp_values, sfi_values
+
     # Check every input before loading the model, so a typo costs nothing.
     path = make_path(args.tx, args.rx, args.band, args.hour, args.month, args.day)
     sfi, kp = sfi_values(args.sfi), kp_values(args.kp)

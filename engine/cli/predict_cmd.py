@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
-from engine.checkpoint import load_model
-from engine.predict import Path_, check_kp, check_sfi, predict_one
-from engine.settings import Settings
+if TYPE_CHECKING:  # pydantic is loaded only once a command runs
+    from engine.settings import Settings
 
 
 def add_parser(sub) -> None:
@@ -27,6 +27,10 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    # Imported here, not at the top: torch must not slow down `--help` or argument errors.
+    from engine.checkpoint import load_model
+    from engine.predict import Path_, check_kp, check_sfi, predict_one
+
     path = Path_.parse(args.tx, args.rx, args.band, args.hour, args.month, args.day)
     sfi, kp = check_sfi(args.sfi), check_kp(args.kp)
     lm = load_model(args.checkpoint)

@@ -8,15 +8,19 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.errors import InputError
-from engine.settings import Settings
+from engine.limits import MAX_EPOCHS
+
+if TYPE_CHECKING:  # pydantic is loaded only once a command runs
+    from engine.settings import Settings
 from engine.train import events as ev
 
-EXIT_FAILED, EXIT_INPUT, EXIT_STOPPED = 1, 2, 130
+EXIT_FAILED, EXIT_INPUT, EXIT_STOPPED, EXIT_TERMINATED = 1, 2, 130, 143
 
 
-def _whole(least: int):
+def _whole(least: int, most: int | None = None):
     def parse(text: str) -> int:
         try:
             v = int(text)
@@ -24,6 +28,8 @@ def _whole(least: int):
             raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
         if v < least:
             raise argparse.ArgumentTypeError(f"must be at least {least}, got {v}")
+        if most is not None and v > most:
+            raise argparse.ArgumentTypeError(f"must be at most {most}, got {v}")
         return v
     return parse
 
@@ -35,7 +41,7 @@ def add_parser(sub) -> None:
                                    "Ctrl-C saves last.pt and stops; --resume continues.")
     p.add_argument("--headless", action="store_true",
                    help="accepted for symmetry with the app; the command is always headless")
-    p.add_argument("--epochs", type=_whole(1), help="epochs (default train.epochs; on --resume, "
+    p.add_argument("--epochs", type=_whole(1, MAX_EPOCHS), help="epochs (default train.epochs; on --resume, "
                                                     "the run's own total)")
     p.add_argument("--limit-rows", type=_whole(0), metavar="N",
                    help="train on a seeded sample of N rows, 0 = all (default train.limit_rows)")
@@ -110,6 +116,26 @@ class _Printer:
             print(f"checkpoint saved: {e.path}", file=sys.stderr, flush=True)
 
 
+def _stop_on_termination(session) -> tuple[dict, object]:
+    """SIGTERM (a service manager, `kill`) and SIGHUP (a dropped terminal) stop the run like
+    Ctrl-C: last.pt saved, state.json marked stopped, exit 128+signal (143 for SIGTERM).
+    Returns ({"signal": n} once one arrived, a function restoring the old handlers)."""
+    got: dict = {}
+    wanted = [s for s in ("SIGTERM", "SIGHUP") if hasattr(signal, s)]
+
+    def on_signal(signum, frame):
+        got.setdefault("signal", signum)
+        print(f"\nstopping on {signal.Signals(signum).name}: saving last.pt", file=sys.stderr, flush=True)
+        session.stop()
+
+    old = {name: signal.signal(getattr(signal, name), on_signal) for name in wanted}
+
+    def restore() -> None:
+        for name, handler in old.items():
+            signal.signal(getattr(signal, name), handler)
+    return got, restore
+
+
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from engine.data.client import connect
     from engine.data.loader import load_rows
@@ -142,11 +168,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, on_sigint) if in_main else None
+    ended_by, restore = _stop_on_termination(session) if in_main else ({}, lambda: None)
     try:
         end = session.run()
     finally:
         if in_main:
             signal.signal(signal.SIGINT, previous)
+            restore()
     if end.state == ev.FINISHED:
         print(end.message, flush=True)
         return 0
@@ -154,6 +182,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         print(end.message, file=sys.stderr)
         if (session.run_dir / "last.pt").is_file():
             print(f"resume with: ionis-tui train --resume {session.run_dir}", file=sys.stderr)
-        return EXIT_STOPPED
+        return 128 + ended_by["signal"] if ended_by else EXIT_STOPPED
     print(f"error: {end.message}", file=sys.stderr)
     return EXIT_FAILED if printer.started else EXIT_INPUT

@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from engine.checkpoint import load_model
-from engine.settings import Settings
-from engine.verify import GROUPS, load_specs, run_suite, select
-from engine.verify.report import (
-    format_value,
-    outcome,
-    short_threshold,
-    to_json_text,
-    write_markdown,
-)
+if TYPE_CHECKING:  # pydantic is loaded only once a command runs
+    from engine.settings import Settings
+
+# Same names as engine.verify.spec.GROUPS (a test checks they agree); importing the suite
+# here would load torch for `--help`.
+GROUPS = ("physics", "band_time", "robustness", "sidecar", "truth")
 
 
 def add_parser(sub) -> None:
@@ -36,6 +33,16 @@ def add_parser(sub) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from engine.checkpoint import load_model
+    from engine.verify import load_specs, run_suite, select
+    from engine.verify.report import (
+        format_value,
+        outcome,
+        short_threshold,
+        to_json_text,
+        write_markdown,
+    )
+
     specs = select(load_specs(args.tests), args.group)  # bad groups/files fail before the model loads
     lm = load_model(args.checkpoint)
     truth = {"auto": None, "on": True, "off": False}[args.truth]

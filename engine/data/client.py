@@ -6,8 +6,10 @@ so callers (CLI, app, trainer) only ever catch `engine.errors.DataError`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,6 +35,7 @@ _UNREACHABLE_WORDS = ("Connection refused", "Failed to resolve", "Name or servic
                       "Temporary failure in name resolution", "Network is unreachable",
                       "Failed to establish a new connection", "Connection reset", "RemoteDisconnected")
 
+_abandoned = [0]  # bumped by abandon_waits(): every wait begun before it ends at once
 _lock = threading.Lock()
 _clients: dict[tuple, Any] = {}  # settings key -> client; at most one embedded entry
 
@@ -109,6 +112,28 @@ def translating(db: DatabaseSettings) -> Iterator[None]:
         raise translate(exc, db) from exc
 
 
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null for the block: the engine's own stderr lines
+    would precede our translated error (and scribble over the app's screen)."""
+    import os
+    import sys
+
+    try:
+        sys.stderr.flush()
+        saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    except (OSError, ValueError):  # no real stderr (embedded use): nothing to silence
+        yield
+        return
+    os.dup2(null, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
 def _open(db: DatabaseSettings):
     import clickhouse_connect  # imported lazily: `ionis-tui predict` must not pay for it
 
@@ -119,13 +144,62 @@ def _open(db: DatabaseSettings):
         except OSError as exc:
             raise DataError(f"cannot create the folder for the embedded database {db.path}: "
                             f"{exc.strerror}; check database.path", setting="database.path") from None
-        return clickhouse_connect.get_client(interface="chdb", path=str(p))
+        with _quiet_stderr():  # chdb prints its raw "Code: 76" lock error before raising
+            return clickhouse_connect.get_client(interface="chdb", path=str(p))
     # No default database: every statement qualifies its table, and the target database may
     # not exist yet (ensure_table creates it). Sessions off so threads may share the client.
     return clickhouse_connect.get_client(
         host=db.host, port=db.port, username=db.username, password=db.password,
         secure=db.secure, connect_timeout=db.connect_timeout, query_retries=0,
-        autogenerate_session_id=False)
+        send_receive_timeout=db.query_timeout, autogenerate_session_id=False)
+
+
+def abandon_waits() -> None:
+    """Stop waiting for the server everywhere, now (the app is quitting): each waiting call
+    ends with a DataError and the stuck network read is left to a daemon thread."""
+    _abandoned[0] += 1
+
+
+def bounded(db: DatabaseSettings, fn, *args, **kwargs):
+    """fn(*args, **kwargs), but never longer than database.query_timeout in all: the driver's
+    own timeout is per socket read, so a server that drips a byte a second would pass it."""
+    box: dict[str, Any] = {}
+    done = threading.Event()
+    generation = _abandoned[0]
+
+    def call() -> None:
+        try:
+            box["value"] = fn(*args, **kwargs)
+        except BaseException as exc:  # handed to the caller's thread below
+            box["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=call, name="ionis-db-call", daemon=True).start()
+    deadline = time.monotonic() + db.query_timeout
+    while not done.wait(min(0.1, max(deadline - time.monotonic(), 0.0))):
+        if _abandoned[0] != generation:
+            raise DataError(f"{where(db)}: call abandoned (the tool is quitting)")
+        if time.monotonic() >= deadline:
+            raise DataError(f"{where(db)} did not answer within {db.query_timeout:g} s; check "
+                            f"database.host / database.port, or raise database.query_timeout",
+                            setting="database.query_timeout")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+class _BoundedClient:
+    """A server-mode client whose every method call is bounded in time (see bounded)."""
+
+    def __init__(self, client, db: DatabaseSettings) -> None:
+        self._client, self._db = client, db
+
+    def __getattr__(self, name: str):
+        attr = getattr(self._client, name)
+        if not callable(attr) or name == "close":
+            return attr
+        return functools.partial(bounded, self._db, attr)
 
 
 def connect(db: DatabaseSettings):
@@ -142,7 +216,8 @@ def connect(db: DatabaseSettings):
             for k in [k for k in _clients if k[0] == "embedded"]:
                 _close(_clients.pop(k))
         with translating(db):
-            client = _open(db)
+            # chdb runs in this process (a long seed is legitimate); a server may never answer.
+            client = _open(db) if db.mode == "embedded" else _BoundedClient(bounded(db, _open, db), db)
         _clients[key] = client
         return client
 

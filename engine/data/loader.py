@@ -27,16 +27,20 @@ _SPLIT_SCALE = 1_000_000  # is_val = hash % 1e6 < val_fraction * 1e6
 
 # Why a row is dropped -> the SQL condition a GOOD row satisfies. ifNull(..., 0) makes NULLs
 # (possible only in a Nullable server table) count as bad instead of vanishing from countIf.
+# Numbers are checked as the float32 the trainer gets (1e300 is inf there) and against
+# physical bounds: an SNR of 3e38 dB is finite, yet it would blow every loss to inf.
+SNR_DB_LIMIT = 100.0
+SFI_LIMIT = 1000.0
 VALIDITY: dict[str, str] = {
-    "snr": "ifNull(isFinite(toFloat64(median_snr)), 0)",
+    "snr": f"ifNull(isFinite(toFloat32(median_snr)) AND abs(median_snr) <= {SNR_DB_LIMIT}, 0)",
     "band": "ifNull(band BETWEEN 102 AND 111, 0)",
     "hour": "ifNull(hour BETWEEN 0 AND 23, 0)",
     "month": "ifNull(month BETWEEN 1 AND 12, 0)",
     "grid": "ifNull(match(toString(tx_grid_4), '^[A-Ra-r]{2}[0-9]{2}$') "
             "AND match(toString(rx_grid_4), '^[A-Ra-r]{2}[0-9]{2}$'), 0)",
-    "sfi": "ifNull(isFinite(toFloat64(avg_sfi)), 0)",
-    "kp": "ifNull(isFinite(toFloat64(avg_kp)) AND avg_kp BETWEEN 0 AND 9, 0)",
-    "spot_count": "ifNull(spot_count > 0, 0)",
+    "sfi": f"ifNull(isFinite(toFloat32(avg_sfi)) AND avg_sfi <= {SFI_LIMIT}, 0)",
+    "kp": "ifNull(isFinite(toFloat32(avg_kp)) AND avg_kp BETWEEN 0 AND 9, 0)",
+    "spot_count": "ifNull(isFinite(toFloat32(spot_count)) AND spot_count > 0, 0)",
 }
 # Rows without space weather are excluded by design (the original IONIS trains on avg_sfi > 0 only);
 # they are counted separately from malformed rows.

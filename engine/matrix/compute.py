@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.checkpoint import LoadedModel
-from engine.errors import InputError
+from engine.errors import CheckpointError, InputError
 from engine.matrix.facts import PathFacts, path_facts
 from engine.matrix.values import kp_values, sfi_values
 from engine.predict import Path_, band_norm, predict_parts
@@ -110,6 +110,10 @@ def compute_matrix(lm: LoadedModel, path: Path_, sfi=None, kp=None,
     s = sfi_values(sfi)
     k = kp_values(kp)
     terms = predict_parts(lm, path, s[:, None], k[None, :])
+    if not np.isfinite(terms["sigma"]).all():
+        # NaN compares false both ways: the monotonicity check would report "OK" over it.
+        raise CheckpointError(f"{lm.label} predicts NaN or infinite SNR on this path; the "
+                              f"weights are damaged or diverged: use another checkpoint")
     dps = _db_per_sigma(lm, path)
     return MatrixResult(path=path, facts=path_facts(path), model=lm.label, sfi=s, kp=k,
                         terms={t: terms[t] for t in TERMS}, db_per_sigma=dps,

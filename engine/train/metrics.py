@@ -32,6 +32,7 @@ METRIC_KEYS = (
     "storm_pinned_high", "sun_effect_sigma", "sun_effect_db", "storm_effect_sigma", "storm_effect_db",
     "sun_gate_mean", "storm_gate_mean", "lr_trunk", "lr_scaler", "lr_sidecar", "samples_per_s",
     "epoch_s", "elapsed_s", "eta_s", "best_epoch", "best_val_loss", "warnings", "time",
+    "device",  # where the epoch ran: "cpu" even when train.device asked for cuda/mps
 )
 REF_PATH = Path_.parse("W3", "G", "20m", 12, 6)
 EVAL_BATCH = 65536

@@ -68,7 +68,17 @@ def load_run_settings(run_dir: str | os.PathLike) -> Settings:
     try:
         return Settings(**data)
     except Exception as exc:  # pydantic ValidationError: a hand-edited or foreign file
-        raise SettingsError(f"{path} does not hold valid settings: {str(exc).splitlines()[0]}") from None
+        raise SettingsError(f"{path} does not hold valid settings: {_first_problem(exc)}") from None
+
+
+def _first_problem(exc: Exception) -> str:
+    # pydantic's first line is only "1 validation error for Settings": name the key instead
+    # (never the value: it may be a secret).
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        e = errors()[0]
+        return f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+    return str(exc).splitlines()[0]
 
 
 # Settings a resumed run takes from the caller; everything else comes from the run's own

@@ -90,12 +90,17 @@ def run_info(path: Path) -> RunInfo | None:
 
 
 def list_runs(runs_dir: str | os.PathLike) -> list[RunInfo]:
-    """Runs under runs_dir, newest first. Unreadable entries are skipped, never fatal."""
+    """Runs under runs_dir, newest first. Unreadable entries are skipped, never fatal; an
+    unreadable runs folder itself is a StorageError (it is not the same as "no runs yet")."""
     root = Path(runs_dir)
     try:
         children = [p for p in root.iterdir() if p.is_dir()]
-    except OSError:
+    except FileNotFoundError:
         return []
+    except OSError as exc:
+        from engine.errors import StorageError, describe_os_error
+
+        raise StorageError(describe_os_error(exc)) from None
     out = []
     for p in children:
         try:

@@ -28,7 +28,7 @@ from engine.checkpoint import (
     save_safetensors,
 )
 from engine.data.rows import SignatureRows
-from engine.errors import CheckpointError, IonisError
+from engine.errors import CheckpointError, IonisError, StorageError, describe_os_error
 from engine.features import FEATURE_SETS
 from engine.model import IonisGate, pick_device
 from engine.settings import Settings
@@ -92,21 +92,12 @@ class TrainingSession:
         self.data_source = data_source
         self._ckpt: dict[str, Any] | None = None
         self._pending_notes: list[str] = []
-        if resume is not None:
-            self._folder = RunFolder.open(resume)
-            self._ckpt = _read_last(self._folder.file(LAST))
-            # The caller's epoch total counts here: CLI and app pass the run's own unless told otherwise.
-            self.settings, self._pending_notes = resume_settings(resume, settings, settings.train.epochs)
-        else:
-            self.settings = settings
-            self._folder = (RunFolder.create_at(run_dir) if run_dir is not None
-                            else RunFolder.create(settings.runs.dir, settings.train.feature_set))
-        self._folder.write_settings(self.settings)
+        try:
+            self._open_folder(settings, run_dir, resume)
+        except OSError as exc:  # runs.dir is a file, not writable, on a full disk...
+            raise StorageError(describe_os_error(exc)) from None
         self._best: dict[str, Any] = dict(self._ckpt["best"]) if self._ckpt else {}
         self._state = IDLE
-        self._folder.update_state(state=IDLE, run_id=self.run_id, feature_set=self.settings.train.feature_set,
-                                  epochs_total=self.settings.train.epochs,
-                                  epochs_done=int(self._ckpt["epoch"]) if self._ckpt else 0, message="")
         # Controls: plain flags read once per step (cheap), plus an Event to wake a paused loop.
         self._stop_req = self._pause_req = self._ckpt_req = False
         self._wake = threading.Event()
@@ -118,6 +109,21 @@ class TrainingSession:
         self._t0 = time.monotonic()
         self._epoch_times: list[float] = []
         self._warnings: list[str] = []
+
+    def _open_folder(self, settings: Settings, run_dir: Path | None, resume: Path | None) -> None:
+        if resume is not None:
+            self._folder = RunFolder.open(resume)
+            self._ckpt = _read_last(self._folder.file(LAST))
+            # The caller's epoch total counts here: CLI and app pass the run's own unless told otherwise.
+            self.settings, self._pending_notes = resume_settings(resume, settings, settings.train.epochs)
+        else:
+            self.settings = settings
+            self._folder = (RunFolder.create_at(run_dir) if run_dir is not None
+                            else RunFolder.create(settings.runs.dir, settings.train.feature_set))
+        self._folder.write_settings(self.settings)
+        self._folder.update_state(state=IDLE, run_id=self.run_id, feature_set=self.settings.train.feature_set,
+                                  epochs_total=self.settings.train.epochs,
+                                  epochs_done=int(self._ckpt["epoch"]) if self._ckpt else 0, message="")
 
     # ---- controls, callable from any thread -------------------------------------------------
 
@@ -173,6 +179,13 @@ class TrainingSession:
         except KeyboardInterrupt:
             self._end(STOPPED, f"interrupted; {self._kept()}")
             raise
+        except OSError as exc:  # a full disk, a folder where best.safetensors belongs...
+            message = f"{describe_os_error(exc)}; {self._kept()}"
+            try:
+                self._end(FAILED, message)
+            except OSError:
+                pass  # state.json cannot be written either; the error below still says why
+            raise StorageError(message) from None
         except BaseException as exc:
             self._end(FAILED, f"internal error: {type(exc).__name__}: {exc}")
             raise
@@ -186,7 +199,10 @@ class TrainingSession:
                                        "give more epochs to train further")
         self._set_state(LOADING)
         rows = self._load()
-        device = pick_device(tr.device)
+        device = self._device = pick_device(tr.device)
+        if tr.device not in ("auto", device.type):
+            self._emit(Notice("warning", f"train.device = {tr.device!r} is not available on this "
+                                         f"machine: training on {device.type}"))
         data = prepare(rows, FEATURE_SETS[tr.feature_set], device)
         rows = self._rows = None  # the float32 rows are no longer needed; free them
         if data.leaked_paths:
@@ -235,9 +251,14 @@ class TrainingSession:
 
     def _restore(self, model: IonisGate) -> tuple[int, int, torch.Tensor]:
         ck, tr = self._ckpt, self.settings.train
-        model.load_state_dict(ck["model"])
-        self._opt.load_state_dict(ck["optimizer"])
-        self._sched.load_state_dict(ck["scheduler"])
+        try:
+            model.load_state_dict(ck["model"])
+            self._opt.load_state_dict(ck["optimizer"])
+            self._sched.load_state_dict(ck["scheduler"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+            lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+            raise CheckpointError(f"{self._folder.file(LAST)} does not fit the run's {tr.feature_set} "
+                                  f"model: {' '.join(lines[1:2] or lines[:1])}; start a new run") from None
         if self._sched.T_max != tr.epochs:
             self._emit(Notice("info", f"epochs changed from {self._sched.T_max} to {tr.epochs}: "
                                       f"the cosine schedule now ends at epoch {tr.epochs}"))
@@ -359,7 +380,7 @@ class TrainingSession:
             "eta_s": mean_epoch * (tr.epochs - epoch),
             "best_epoch": self._best["epoch"], "best_val_loss": self._best["val_loss"],
             "warnings": metrics.sidecar_warnings(scores["stats"], tr.clamp_min, tr.clamp_max),
-            "time": datetime.now(UTC).isoformat(timespec="seconds"),
+            "time": datetime.now(UTC).isoformat(timespec="seconds"), "device": self._device.type,
         }
         return {k: metrics.finite_or_none(line[k]) if isinstance(line[k], float) else line[k]
                 for k in metrics.METRIC_KEYS}

@@ -49,9 +49,16 @@ class RunsScreen(Screen):
         t.focus()
 
     def action_reload(self) -> None:
+        from engine.errors import StorageError
         from engine.train.runs import list_runs
 
-        self.runs = list_runs(self.runs_dir)
+        try:
+            self.runs = list_runs(self.runs_dir)
+        except StorageError as exc:  # unreadable, or a file: say so, not "no runs yet"
+            self.runs = []
+            self.query_one(DataTable).clear()
+            self.query_one("#runs-note", Static).update(f"cannot list runs: {exc}")
+            return
         t = self.query_one(DataTable)
         t.clear()
         for r in self.runs:

@@ -1,0 +1,7 @@
+"""Limits shared by the settings fields and the command-line checks: one source of truth,
+so a value the CLI accepts is one the settings accept again on --resume.
+
+A leaf module with no imports: the CLI checks its arguments without loading pydantic."""
+
+MAX_EPOCHS = 100_000
+MAX_DEMO_ROWS = 100_000_000
