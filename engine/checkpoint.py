@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from engine.atomic import atomic_write, clean_stale_tmp  # noqa: F401  (re-exported)
 from engine.bands import BANDS
 from engine.errors import CheckpointError
 from engine.features import BY_TRUNK_DIM, FEATURE_SETS, FeatureSet
@@ -43,71 +42,6 @@ class LoadedModel:
     @property
     def label(self) -> str:
         return f"{self.path.name} ({self.kind}, {self.feature_set.name})"
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
-    """Call write(tmp_path) then rename over path, so readers see the old or the new file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    clean_stale_tmp(path.parent)
-    # The writer's pid in the name tells a later writer whether this temp file is orphaned.
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-    return path
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable: without this a power cut can bring back the old name."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # e.g. Windows cannot open a folder; the rename is still atomic
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-def clean_stale_tmp(folder: Path, old_s: float = 3600.0) -> None:
-    """Remove temp files of atomic writes whose writer died (kill -9, power cut): its pid is
-    gone, or, for names without a pid, the file is older than old_s. Best effort."""
-    import time
-
-    for f in folder.glob(".*.tmp"):
-        parts = f.name.split(".")
-        pid = parts[-3] if len(parts) >= 5 else ""
-        try:
-            if pid.isdigit():
-                if _alive(int(pid)):
-                    continue
-            elif time.time() - f.stat().st_mtime < old_s:
-                continue
-            f.unlink()
-        except OSError:
-            continue
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, owned by someone else
-        return True
-    return True
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:

@@ -543,10 +543,12 @@ def test_a_locked_embedded_database_is_one_line_without_the_engines_raw_error(tm
 
 
 async def test_the_app_survives_a_runs_folder_that_is_a_file(tmp_path):
+    from conftest import wait_until
+    from pilot_tools import screen_text
+
     from engine.settings import RunsSettings, Settings, TrainSettings
     from engine.train.synthetic import synthetic_rows
     from ionis_tui.app import IonisApp
-    from ionis_tui.pilot_tools import screen_text, wait_until
     from ionis_tui.screens.runs import RunsScreen
 
     runs = tmp_path / "runs"
@@ -618,12 +620,13 @@ def test_no_error_path_prints_a_planted_password(tmp_path, monkeypatch, capsys):
 async def test_sigterm_to_the_app_during_a_run_saves_a_checkpoint_first(tmp_path):
     import asyncio
 
+    from conftest import wait_until
+
     from engine.settings import RunsSettings, Settings, TrainSettings
     from engine.train import events as ev
     from engine.train.runs import list_runs
     from engine.train.synthetic import synthetic_rows
     from ionis_tui.app import IonisApp
-    from ionis_tui.pilot_tools import wait_until
 
     s = Settings(train=TrainSettings(epochs=500, batch_size=256, device="cpu", progress_interval=0.05),
                  runs=RunsSettings(dir=str(tmp_path / "runs")))

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from engine.checkpoint import atomic_write
+from engine.atomic import atomic_write
 from engine.errors import CheckpointError, InputError, SettingsError
 from engine.settings import Settings, TrainSettings
 

@@ -7,7 +7,7 @@ import math
 import os
 from pathlib import Path
 
-from engine.checkpoint import atomic_write
+from engine.atomic import atomic_write
 from engine.errors import InputError
 from engine.verify.runner import FAIL, NA, PASS, Result, SuiteReport
 from engine.verify.spec import GROUP_TITLES
