@@ -81,6 +81,20 @@ class RunsSettings(_Section):
     dir: str = "runs"
 
 
+class IngestSettings(_Section):
+    spots_table: str = "spots"
+    sw_table: str = "space_weather"
+    max_bad_share: float = Field(0.01, ge=0, le=1)
+    min_spots: int = Field(5, ge=1, le=1_000_000)
+
+    @field_validator("spots_table", "sw_table")
+    @classmethod
+    def _identifier(cls, v: str) -> str:
+        if not _IDENT.match(v):
+            raise ValueError(f"{v!r} is not a plain identifier (letters, digits, _)")
+        return v
+
+
 class Settings(BaseSettings):
     """Every setting of ionis-tui. Precedence: IONIS_* environment > settings file > defaults."""
 
@@ -92,6 +106,7 @@ class Settings(BaseSettings):
     train: TrainSettings = TrainSettings()
     demo: DemoSettings = DemoSettings()
     runs: RunsSettings = RunsSettings()
+    ingest: IngestSettings = IngestSettings()
 
     @classmethod
     def settings_customise_sources(
