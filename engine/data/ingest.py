@@ -224,3 +224,11 @@ def _move_new(client, db, staging: str, target: str) -> tuple[int, int]:
                        f"LIMIT 1 BY spot_key", parameters={"lo": span[0], "hi": span[1]})
         after = client.query(f"SELECT count() FROM {target}").result_rows[0][0]
     return int(after - before), int(after)
+
+
+def uncovered_spots(client, db: DatabaseSettings, spots_table: str, sw_table: str) -> int:
+    """Spots in the table on UTC days the space-weather table does not cover."""
+    with translating(db):
+        return int(client.query(
+            f"SELECT count() FROM `{db.database}`.`{spots_table}` WHERE toDate(time) NOT IN "
+            f"(SELECT date FROM `{db.database}`.`{sw_table}`)").result_rows[0][0])
