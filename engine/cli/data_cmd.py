@@ -73,9 +73,7 @@ def run_seed(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_status(args: argparse.Namespace, settings: Settings) -> int:
     from engine.data.client import connect
-    from engine.data.status import data_status
-
-    from engine.data.status import spots_status
+    from engine.data.status import data_status, spots_status
 
     db = settings.database
     client = connect(db)

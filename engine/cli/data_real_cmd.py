@@ -121,11 +121,10 @@ def run_sw(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_build(args: argparse.Namespace, settings: Settings) -> int:
-    from engine.data.build import build_signatures
-    from engine.data.client import connect
-
     from pydantic import ValidationError
 
+    from engine.data.build import build_signatures, month_bounds
+    from engine.data.client import connect
     from engine.errors import InputError
 
     db = settings.database
@@ -135,6 +134,7 @@ def run_build(args: argparse.Namespace, settings: Settings) -> int:
         except ValidationError:
             raise InputError(f"--table {args.table!r}: use a plain name (letters, digits, _)") from None
     ing = settings.ingest
+    month_bounds(args.first, args.last)  # refuse a bad month before any work
     client = connect(db)
     _ensure_sw(client, settings, args.json)
     min_spots = ing.min_spots if args.min_spots is None else args.min_spots

@@ -149,7 +149,7 @@ def build_signatures(client, db: DatabaseSettings, *, spots_table: str, sw_table
         r = client.query(_report_sql(rows, filters)).result_rows[0]
     checks = [k for k in filters if k not in ("from", "to")]
     report = BuildReport(f"{db.database}.{db.table}", int(r[0]), int(r[1]),
-                         {k: int(v) for k, v in zip(checks, r[2:2 + len(checks)])},
+                         {k: int(v) for k, v in zip(checks, r[2:2 + len(checks)], strict=True)},
                          int(r[2 + len(checks)]), 0, None, None, 0.0)
     if report.used:
         report.first_spot, report.last_spot = (str(r[3 + len(checks)]), str(r[4 + len(checks)]))

@@ -114,7 +114,7 @@ def _load_all(client, db, staging: str, paths: list[Path], sniffed: list[Sniffed
               progress: Progress | None) -> None:
     total = sum(p.stat().st_size for p in paths)
     done = 0
-    for no, (path, sn) in enumerate(zip(paths, sniffed)):
+    for no, (path, sn) in enumerate(zip(paths, sniffed, strict=True)):
         try:
             if db.mode == "embedded":
                 src = file_source_sql(str(path.resolve()), sn.compression)
@@ -162,7 +162,7 @@ def _file_error(path: Path, exc: Exception, db) -> Exception:
 
 def _file_reports(client, db, staging: str, paths: list[Path], sniffed: list[Sniffed],
                   target: str) -> list[FileReport]:
-    reports = [FileReport(str(p), sn.fmt.name) for p, sn in zip(paths, sniffed)]
+    reports = [FileReport(str(p), sn.fmt.name) for p, sn in zip(paths, sniffed, strict=True)]
     with translating(db):
         span = client.query(f"SELECT min(time), max(time) FROM {staging} "
                             f"WHERE reason = ''").result_rows[0]

@@ -48,7 +48,7 @@ def fill_space_weather(client, db: DatabaseSettings, table: str, days) -> SwSpan
         client.command(f"CREATE DATABASE IF NOT EXISTS `{db.database}`")
         client.command(f"DROP TABLE IF EXISTS `{db.database}`.`{staging}` SYNC")
         client.command(sw_table_sql(f"`{db.database}`.`{staging}`"))
-        client.insert(staging, list(map(list, zip(*data))), column_names=list(SW_COLUMNS),
+        client.insert(staging, list(map(list, zip(*data, strict=True))), column_names=list(SW_COLUMNS),
                       database=db.database)
         exists = _exists(client, db, table)
         swap_in(client, sdb, staging, exists)
