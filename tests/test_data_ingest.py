@@ -8,13 +8,13 @@ import csv
 import gzip
 import json
 import statistics
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import SHARED
+
 from engine.cli import main
 from engine.data.client import connect
 from engine.data.meta import write_meta
@@ -72,7 +72,7 @@ def _wsprlive_file(tmp_path: Path, n: int = 300) -> Path:
         fh.write("\t".join(cols) + "\n")
         for line in _head(VK6CQ, n):
             c = line.split(",")
-            t = datetime.fromtimestamp(int(c[1]), timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+            t = datetime.fromtimestamp(int(c[1]), UTC).strftime("%Y-%m-%d %H:%M:%S")
             row = [c[0], t, c[12], c[2], "0", "0", c[3], c[6], "0", "0", c[7], c[10], c[11], "0",
                    str(round(float(c[5]) * 1e6)), c[8], c[4], c[9], c[13], c[14]]
             fh.write("\t".join(row) + "\n")
@@ -141,7 +141,7 @@ def test_build_matches_a_direct_computation_from_the_file(ingested, chdb_path, c
     assert rep["signatures"] > 100 and rep["dropped"]["distance"] > 0
     # VK6CQ (OF78) -> every receiver in PF95 on 30m at 12 UTC in February, from the CSV
     rows = [c for c in csv.reader(VK6CQ.open())
-            if c[3][:4].upper() == "PF95" and datetime.fromtimestamp(int(c[1]), timezone.utc).hour == 12]
+            if c[3][:4].upper() == "PF95" and datetime.fromtimestamp(int(c[1]), UTC).hour == 12]
     snrs = [int(c[4]) for c in rows]
     db = DatabaseSettings(path=chdb_path, database=DATABASE, table="sigs")
     row = connect(db).query(
