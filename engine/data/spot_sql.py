@@ -82,7 +82,9 @@ def parsed_columns_sql(sn: Sniffed) -> str:
     """`p` is the array of a line's cells; gives one typed column per canonical field."""
     out = []
     for field, (_, kind) in sn.fmt.fields.items():
-        cell = f"trimBoth(p[{sn.positions[field]}], ' \"')"
+        # exports with a header may quote or pad cells; the wsprnet archive never does
+        cell = (f"trimBoth(p[{sn.positions[field]}], ' \"')" if sn.fmt.header
+                else f"p[{sn.positions[field]}]")
         out.append(f"{_convert(cell, kind)} AS f_{field}")
     return ",\n    ".join(out)
 
