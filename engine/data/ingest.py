@@ -78,23 +78,64 @@ def ingest_files(client, db: DatabaseSettings, files: list[str | Path], fmt: str
     t0 = time.perf_counter()
     paths = _distinct_paths(files)
     sniffed = [sniff(p, fmt) for p in paths]
+    labels = _labels(paths, sniffed)
     target = ensure_spots_table(client, db, table)
-    staging = f"`{db.database}`.`{table}__ingest`"
-    with translating(db):
-        client.command(f"DROP TABLE IF EXISTS {staging} SYNC")
-        cols = ", ".join(f"`{c}` {t}" for c, t in SPOTS_COLUMNS.items())
-        client.command(f"CREATE TABLE {staging} (file_no UInt16, line_no UInt64, reason "
-                       f"LowCardinality(String), line String, {cols}) "
-                       f"ENGINE = MergeTree ORDER BY (file_no, line_no)")
+    st = _Staging(db, table)
     try:
-        _load_all(client, db, staging, paths, sniffed, progress)
-        reports = _file_reports(client, db, staging, paths, sniffed, target)
+        st.create(client, db)
+        _load_all(client, db, st, paths, sniffed, labels, progress)
+        reports = _file_reports(client, db, st, paths, sniffed, labels, target)
         _refuse_bad(reports, max_bad_share)
-        added, total = _move_new(client, db, staging, target)
+        added, total = _move_new(client, db, st.good, target, sum(r.new for r in reports))
     finally:
-        with translating(db):
-            client.command(f"DROP TABLE IF EXISTS {staging} SYNC")
+        st.drop(client, db)
     return IngestReport(f"{db.database}.{table}", reports, added, total, time.perf_counter() - t0)
+
+
+class _Staging:
+    """Rows are parsed once, into a Null table; materialized views split them into the good
+    spots (exactly the spots table's layout, so its partitions can be attached as they are),
+    the refused lines, and the line count per file."""
+
+    def __init__(self, db: DatabaseSettings, table: str):
+        q = lambda s: f"`{db.database}`.`{table}__{s}`"  # noqa: E731
+        self.entry, self.good, self.bad, self.lines = q("in"), q("good"), q("bad"), q("lines")
+        self.views = (q("mv_good"), q("mv_bad"), q("mv_lines"))
+
+    def create(self, client, db: DatabaseSettings) -> None:
+        cols = ", ".join(f"`{c}` {t}" for c, t in SPOTS_COLUMNS.items())
+        names = ", ".join(f"`{c}`" for c in SPOTS_COLUMNS)
+        self.drop(client, db)
+        with translating(db):
+            client.command(f"CREATE TABLE {self.entry} (file_no UInt16, line_no UInt64, reason "
+                           f"LowCardinality(String), line String, {cols}) ENGINE = Null")
+            client.command(spots_table_sql(self.good))
+            client.command(f"CREATE TABLE {self.bad} (file_no UInt16, line_no UInt64, reason "
+                           f"LowCardinality(String), line String) "
+                           f"ENGINE = MergeTree ORDER BY (file_no, line_no)")
+            client.command(f"CREATE TABLE {self.lines} (file_no UInt16, n UInt64) "
+                           f"ENGINE = SummingMergeTree ORDER BY file_no")
+            mv_good, mv_bad, mv_lines = self.views
+            client.command(f"CREATE MATERIALIZED VIEW {mv_good} TO {self.good} AS SELECT "
+                           f"{names} FROM {self.entry} WHERE reason = ''")
+            client.command(f"CREATE MATERIALIZED VIEW {mv_bad} TO {self.bad} AS SELECT file_no, "
+                           f"line_no, reason, line FROM {self.entry} WHERE reason != ''")
+            client.command(f"CREATE MATERIALIZED VIEW {mv_lines} TO {self.lines} AS SELECT "
+                           f"file_no, count() AS n FROM {self.entry} GROUP BY file_no")
+
+    def drop(self, client, db: DatabaseSettings) -> None:
+        with translating(db):
+            for name in (*self.views, self.entry, self.good, self.bad, self.lines):
+                client.command(f"DROP TABLE IF EXISTS {name} SYNC")
+
+
+def _labels(paths: list[Path], sniffed: list[Sniffed]) -> list[str]:
+    """The `source` of each file's spots: format and file name, unique within the call."""
+    labels: list[str] = []
+    for no, (p, sn) in enumerate(zip(paths, sniffed, strict=True)):
+        label = f"{sn.fmt.name}:{p.name}"
+        labels.append(label if label not in labels else f"{label}#{no + 1}")
+    return labels
 
 
 def _distinct_paths(files: list[str | Path]) -> list[Path]:
@@ -110,41 +151,39 @@ def _distinct_paths(files: list[str | Path]) -> list[Path]:
     return [Path(f).expanduser() for f in files]
 
 
-def _load_all(client, db, staging: str, paths: list[Path], sniffed: list[Sniffed],
-              progress: Progress | None) -> None:
+def _load_all(client, db, st: _Staging, paths: list[Path], sniffed: list[Sniffed],
+              labels: list[str], progress: Progress | None) -> None:
     total = sum(p.stat().st_size for p in paths)
-    done = 0
+    done, entry = 0, st.entry
     for no, (path, sn) in enumerate(zip(paths, sniffed, strict=True)):
         try:
             if db.mode == "embedded":
                 src = file_source_sql(str(path.resolve()), sn.compression)
-                client.command(f"INSERT INTO {staging} "
-                               f"{parse_select_sql(sn, src, no, f'{sn.fmt.name}:{path.name}')}")
+                client.command(f"INSERT INTO {entry} {parse_select_sql(sn, src, no, labels[no])}")
             else:
-                _load_via_server(client, db, staging, path, sn, no)
+                _load_via_server(client, entry, path, sn, no, labels[no])
         except Exception as exc:
             raise _file_error(path, exc, db) from None
         done += path.stat().st_size
         if progress is not None:
             with translating(db):
-                lines = client.query(f"SELECT count() FROM {staging}").result_rows[0][0]
+                lines = client.query(f"SELECT sum(n) FROM {st.lines}").result_rows[0][0]
             progress(done, total, int(lines))
 
 
-def _load_via_server(client, db, staging: str, path: Path, sn: Sniffed, no: int) -> None:
+def _load_via_server(client, entry: str, path: Path, sn: Sniffed, no: int, label: str) -> None:
     """A server cannot read this machine's files: stream the raw lines into a scratch table
     (compressed files go as they are; the server inflates), then parse with the same SQL.
-    Line numbers come from the read order of that table (one part per upload block)."""
-    lines = staging[:-1] + "_lines`"
+    Line numbers come from the read order of that table (one thread)."""
+    lines = entry[:-1] + "_raw`"
     client.command(f"DROP TABLE IF EXISTS {lines} SYNC")
     client.command(f"CREATE TABLE {lines} (line String) ENGINE = Log")
     try:
         with path.open("rb") as fh:
             client.raw_insert(lines, column_names=["line"], insert_block=fh, fmt="LineAsString",
                               compression="gzip" if sn.compression == "gzip" else None)
-        select = parse_select_sql(sn, lines, no, f"{sn.fmt.name}:{path.name}",
-                                  line_no="rowNumberInAllBlocks() + 1")
-        client.command(f"INSERT INTO {staging} {select} SETTINGS max_threads = 1")
+        select = parse_select_sql(sn, lines, no, label, line_no="rowNumberInAllBlocks() + 1")
+        client.command(f"INSERT INTO {entry} {select} SETTINGS max_threads = 1")
     finally:
         client.command(f"DROP TABLE IF EXISTS {lines} SYNC")
 
@@ -160,35 +199,39 @@ def _file_error(path: Path, exc: Exception, db) -> Exception:
     return DataError(f"{path}: {err}", setting=err.setting)
 
 
-def _file_reports(client, db, staging: str, paths: list[Path], sniffed: list[Sniffed],
-                  target: str) -> list[FileReport]:
+def _file_reports(client, db, st: _Staging, paths: list[Path], sniffed: list[Sniffed],
+                  labels: list[str], target: str) -> list[FileReport]:
     reports = [FileReport(str(p), sn.fmt.name) for p, sn in zip(paths, sniffed, strict=True)]
     with translating(db):
-        span = client.query(f"SELECT min(time), max(time) FROM {staging} "
-                            f"WHERE reason = ''").result_rows[0]
-        for no, reason, n in client.query(f"SELECT file_no, reason, count() FROM {staging} "
+        for no, n in client.query(f"SELECT file_no, sum(n) FROM {st.lines} "
+                                  f"GROUP BY file_no").result_rows:
+            reports[no].lines = reports[no].spots = int(n)
+        for no, reason, n in client.query(f"SELECT file_no, reason, count() FROM {st.bad} "
                                           f"GROUP BY file_no, reason").result_rows:
             r = reports[no]
-            r.lines += n
-            if reason == "":
-                r.spots += n
-            elif reason == SKIP_NOT_HF:
+            r.spots -= n
+            if reason == SKIP_NOT_HF:
                 r.skipped_not_hf += n
             else:
                 r.malformed += n
                 r.reasons[reason] = n
         for no, line_no, reason, text in client.query(
-                f"SELECT file_no, line_no, reason, line FROM {staging} "
-                f"WHERE reason NOT IN ('', {{skip:String}}) ORDER BY file_no, line_no "
-                f"LIMIT {EXAMPLES} BY file_no", parameters={"skip": SKIP_NOT_HF}).result_rows:
+                f"SELECT file_no, line_no, reason, line FROM {st.bad} WHERE reason != "
+                f"{{skip:String}} ORDER BY file_no, line_no LIMIT {EXAMPLES} BY file_no",
+                parameters={"skip": SKIP_NOT_HF}).result_rows:
             reports[no].examples.append({"line": int(line_no), "reason": reason, "text": text[:200]})
-        for no, new in client.query(
-                f"SELECT file_no, uniqExact(spot_key) FROM {staging} WHERE reason = '' "
-                f"AND spot_key NOT IN (SELECT spot_key FROM {target} "
-                f"WHERE time BETWEEN {{lo:DateTime('UTC')}} AND {{hi:DateTime('UTC')}}) "
-                f"GROUP BY file_no", parameters={"lo": span[0], "hi": span[1]}).result_rows:
-            reports[no].new = int(new)
+        by_label = dict(client.query(
+            f"SELECT source, uniqExact(spot_key) FROM {st.good} WHERE spot_key NOT IN "
+            f"({_existing_keys(st.good, target)}) GROUP BY source").result_rows)
+    for r, label in zip(reports, labels, strict=True):
+        r.new = int(by_label.get(label, 0))
     return reports
+
+
+def _existing_keys(staging: str, target: str) -> str:
+    # only the target's rows in the staged time span can match (the key includes the time)
+    return (f"SELECT spot_key FROM {target} WHERE time BETWEEN "
+            f"(SELECT min(time) FROM {staging}) AND (SELECT max(time) FROM {staging})")
 
 
 def _refuse_bad(reports: list[FileReport], max_bad_share: float) -> None:
@@ -211,17 +254,25 @@ def _refuse_bad(reports: list[FileReport], max_bad_share: float) -> None:
                              f"the spots table; nothing was ingested")
 
 
-def _move_new(client, db, staging: str, target: str) -> tuple[int, int]:
-    """Copy the good spots not in the target yet (one INSERT ... SELECT); (added, total)."""
-    cols = ", ".join(f"`{c}`" for c in SPOTS_COLUMNS)
+def _move_new(client, db, good: str, target: str, new: int) -> tuple[int, int]:
+    """Put the good spots not in the target yet into it; (added, total). When every staged
+    spot is new and distinct (a fresh file), its partitions are attached as they are (no
+    copy); otherwise one INSERT ... SELECT leaves out what is there already."""
     with translating(db):
         before = client.query(f"SELECT count() FROM {target}").result_rows[0][0]
-        span = client.query(f"SELECT min(time), max(time) FROM {staging} "
-                            f"WHERE reason = ''").result_rows[0]
-        client.command(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {staging} "
-                       f"WHERE reason = '' AND spot_key NOT IN (SELECT spot_key FROM {target} "
-                       f"WHERE time BETWEEN {{lo:DateTime('UTC')}} AND {{hi:DateTime('UTC')}}) "
-                       f"LIMIT 1 BY spot_key", parameters={"lo": span[0], "hi": span[1]})
+        staged, distinct = client.query(f"SELECT count(), uniqExact(spot_key) "
+                                        f"FROM {good}").result_rows[0]
+        if staged == distinct == new:
+            for (pid,) in client.query(
+                    "SELECT DISTINCT partition_id FROM system.parts WHERE database = {d:String} "
+                    "AND table = {t:String} AND active",
+                    parameters={"d": db.database, "t": good.split(".")[1].strip("`")}).result_rows:
+                client.command(f"ALTER TABLE {target} ATTACH PARTITION ID '{pid}' FROM {good}")
+        else:
+            cols = ", ".join(f"`{c}`" for c in SPOTS_COLUMNS)
+            client.command(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {good} "
+                           f"WHERE spot_key NOT IN ({_existing_keys(good, target)}) "
+                           f"LIMIT 1 BY spot_key")
         after = client.query(f"SELECT count() FROM {target}").result_rows[0][0]
     return int(after - before), int(after)
 
