@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from engine.data.client import translating
@@ -133,10 +134,11 @@ def _aggregate_sql(rows: str, filters: dict[str, str], min_spots: int) -> str:
 
 
 def build_signatures(client, db: DatabaseSettings, *, spots_table: str, sw_table: str,
-                     first: str | None = None, last: str | None = None,
-                     min_spots: int = 5) -> BuildReport:
+                     first: str | None = None, last: str | None = None, min_spots: int = 5,
+                     progress: Callable[[int, int], None] | None = None) -> BuildReport:
     """Aggregate the spots into `db.table` (replaced atomically); raise InputError if
-    nothing would be built (the old table stays)."""
+    nothing would be built (the old table stays). progress(step, 3) after each step."""
+    step = progress or (lambda done, total: None)
     t0 = time.perf_counter()
     start, end = month_bounds(first, last)
     if min_spots < 1:
@@ -145,8 +147,10 @@ def build_signatures(client, db: DatabaseSettings, *, spots_table: str, sw_table
     _require(client, db, sw_table, "space-weather table", "run `ionis-tui data sw` first")
     rows = spot_rows_sql(db, spots_table, sw_table)
     filters = spot_filter_sql(db, spots_table, start, end)
+    step(0, 3)
     with translating(db):
         r = client.query(_report_sql(rows, filters)).result_rows[0]
+    step(1, 3)
     checks = [k for k in filters if k not in ("from", "to")]
     report = BuildReport(f"{db.database}.{db.table}", int(r[0]), int(r[1]),
                          {k: int(v) for k, v in zip(checks, r[2:2 + len(checks)], strict=True)},
@@ -154,6 +158,7 @@ def build_signatures(client, db: DatabaseSettings, *, spots_table: str, sw_table
     if report.used:
         report.first_spot, report.last_spot = (str(r[3 + len(checks)]), str(r[4 + len(checks)]))
     report.signatures = _write(client, db, rows, filters, min_spots, report)
+    step(2, 3)
     report.seconds = time.perf_counter() - t0
     write_meta(client, db, SOURCE_META_KEY, {
         "kind": "spots", "spots_table": f"{db.database}.{spots_table}",
@@ -161,6 +166,7 @@ def build_signatures(client, db: DatabaseSettings, *, spots_table: str, sw_table
         "first_spot": report.first_spot, "last_spot": report.last_spot,
         "spots_used": report.used, "signatures": report.signatures, "min_spots": min_spots,
         "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    step(3, 3)
     return report
 
 
