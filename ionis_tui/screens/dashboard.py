@@ -43,7 +43,7 @@ class DashboardScreen(Screen):
         Binding("v", "verify", "verify"),
         Binding("m", "matrix", "matrix"),
         Binding("d", "seed", "seed"),
-        Binding("b", "build", "build"),
+        Binding("b", "build", "build", show=False),  # the data panel offers it (80 columns)
         Binding("g", "recheck", "check db", show=False),
         Binding("q", "quit", "quit"),
     ]
