@@ -289,11 +289,13 @@ def test_end_to_end_small_real_file_to_two_epochs(chdb_path, capsys, tmp_path):
     gz = tmp_path / "wsprspots-2023-05.csv.gz"  # the query page file, gzipped
     gz.write_bytes(gzip.compress(QUERY.read_bytes()))
     assert _run(capsys, cfg, "data", "ingest", str(gz))[0] == 0
-    rc, out, err = _run(capsys, cfg, "data", "build", "--min-spots", "3")
+    rc, out, err = _run(capsys, cfg, "data", "build", "--min-spots", "3", "--json")
     assert rc == 0, err
+    built = json.loads(out)["signatures"]
     rc, out, err = _run(capsys, cfg, "train", "--headless", "--epochs", "2", "--run-dir",
                         str(tmp_path / "run"))
     assert rc == 0, err
+    assert f"{built:,} rows loaded" in err  # every built signature is usable training data
     epochs = [ln for ln in out.splitlines() if ln.startswith("epoch ")]
     assert [ln.split()[1] for ln in epochs] == ["1/2", "2/2"]
     from safetensors import safe_open

@@ -124,11 +124,13 @@ def _first_line(path: Path, compression: str) -> str:
         raise InputError(f"{path}: cannot read ({exc}); is it a truncated or corrupt gzip?") from None
     if not raw.strip():
         raise InputError(f"{path}: file is empty (no first line)")
-    return raw.decode("utf-8", errors="replace").rstrip("\r\n")
+    return raw.decode("utf-8", errors="replace").rstrip("\r\n").removeprefix("\ufeff")
 
 
 def sniff(path: Path, fmt: str = "auto") -> Sniffed:
     """Which format `path` is (or check it is `fmt`); raise InputError naming the known ones."""
+    if fmt != "auto" and fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}: use one of {', '.join(FORMAT_NAMES)}")
     check_file(path)
     with path.open("rb") as fh:
         compression = "gzip" if fh.read(2) == GZIP_MAGIC else "none"

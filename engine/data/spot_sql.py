@@ -142,7 +142,10 @@ def parse_select_sql(sn: Sniffed, source_sql: str, file_no: int, label: str,
                      line_no: str = "_row_number + 1") -> str:
     """SELECT of every non-empty line of one file: file_no, line_no, reason, the raw line
     (bad lines only) and the spot columns. `source_sql` is file(...) or a raw-lines table."""
-    header = "" if sn.header_line is None else f" AND l != '{_quote(sn.header_line)}'"
+    header = ""
+    if sn.header_line is not None:  # with or without a UTF-8 byte order mark
+        h = _quote(sn.header_line)
+        header = f" AND l NOT IN ('{h}', '\ufeff{h}')"
     d = "\\t" if sn.delimiter == "\t" else sn.delimiter
     return (
         f"SELECT {file_no} AS file_no, line_no, reason, if(reason = '', '', line) AS line, "
