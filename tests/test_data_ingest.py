@@ -303,3 +303,17 @@ def test_end_to_end_small_real_file_to_two_epochs(chdb_path, capsys, tmp_path):
     best = next((tmp_path / "run").glob("*.safetensors"))
     with safe_open(str(best), "pt") as fh:
         assert "built from spots 2023-05-24" in fh.metadata()["data_source"]
+
+
+@pytest.mark.parametrize("argv", [("data", "ingest", str(VK6CQ)), ("data", "sw"), ("data", "build")])
+def test_unreachable_server_is_one_clear_error(tmp_path, capsys, argv):
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cfg = tmp_path / "server.toml"
+    cfg.write_text(f'[database]\nmode = "server"\nhost = "127.0.0.1"\nport = {port}\n'
+                   f'connect_timeout = 3\n')
+    rc, _, err = _run(capsys, str(cfg), *argv)
+    assert rc == 2 and err.startswith("error: cannot reach the ClickHouse server at 127.0.0.1")

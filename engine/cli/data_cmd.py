@@ -74,13 +74,20 @@ def run_seed(args: argparse.Namespace, settings: Settings) -> int:
 def run_status(args: argparse.Namespace, settings: Settings) -> int:
     from engine.data.client import connect
     from engine.data.status import data_status, spots_status
+    from engine.errors import DataError
 
     db = settings.database
     client = connect(db)
     spots = spots_status(client, db, settings.ingest.spots_table, settings.ingest.sw_table)
     if spots and not getattr(args, "json", False):
         _print_spots(spots)
-    st = data_status(client, db)
+    try:
+        st = data_status(client, db)
+    except DataError as exc:
+        if spots and spots["rows"]:
+            raise DataError(f"{exc}; or build it from the ingested spots: `ionis-tui data "
+                            f"build`", setting=exc.setting) from None
+        raise
     st["spots_table"] = spots
     if getattr(args, "json", False):
         print(json.dumps(st))
