@@ -164,6 +164,9 @@ def test_status_reports_spots_and_provenance(ingested, chdb_path, capsys):
     sp = st["spots_table"]
     assert sp["rows"] == 14053 and sp["first"].startswith("2023-02-01")
     assert sp["bands"]["30m"] > 6000 and sp["tx_stations"] > 100
+    # a table built from spots is no demo data: `data seed` refuses to replace it
+    rc, _, err = _run(capsys, ingested, "data", "seed", "--rows", "100")
+    assert rc == 2 and "did not write" in err
     # a later import's document shows whatever its kind
     db = DatabaseSettings(path=chdb_path, database=DATABASE, table="sigs")
     write_meta(connect(db), db, "source", {"kind": "bundle", "file": "x.sqlite"})

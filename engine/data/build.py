@@ -26,6 +26,7 @@ from engine.errors import DataError, InputError
 from engine.settings import DatabaseSettings
 
 SOURCE_META_KEY = "source"
+SEED_META_KEY = "seed"       # the demo seeder's document (engine.demo.seed.META_KEY)
 MIN_DISTANCE_KM = 500        # reference doc section 5
 MAX_DISTANCE_KM = 20_040     # half the Earth's circumference: longer is a bad grid
 SNR_RANGE = (-40, 30)        # WSPR decodes to about -34 dB; stronger than +30 is not real
@@ -166,6 +167,8 @@ def build_signatures(client, db: DatabaseSettings, *, spots_table: str, sw_table
         "first_spot": report.first_spot, "last_spot": report.last_spot,
         "spots_used": report.used, "signatures": report.signatures, "min_spots": min_spots,
         "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    # the table is no longer the seeder's: `data seed` must not replace it without --force
+    write_meta(client, db, SEED_META_KEY, {"demo": False, "replaced_by": "data build"})
     step(3, 3)
     return report
 

@@ -73,18 +73,14 @@ def provenance(client, db: DatabaseSettings) -> dict[str, Any] | None:
     docs = {}
     for key in (SOURCE_META_KEY, SEED_META_KEY):
         doc = read_meta(client, db, key)
-        if doc:
+        if doc and (key != SEED_META_KEY or doc.get("demo")):  # {"demo": false}: not the seeder's
             docs[key] = doc
     if not docs:
         return None
     stamps = _meta_stamps(client, db)
     key = max(docs, key=lambda k: stamps.get(k, ""))
     doc = dict(docs[key])
-    if key == SEED_META_KEY:
-        if not doc.get("demo"):
-            return None
-        doc["kind"] = "demo"
-    doc.setdefault("kind", "unknown")
+    doc.setdefault("kind", "demo" if key == SEED_META_KEY else "unknown")
     return doc
 
 
