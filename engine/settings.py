@@ -133,6 +133,20 @@ class RunsSettings(_Section):
         return v or locations.default_runs_dir()
 
 
+class IngestSettings(_Section):
+    spots_table: str = "spots"
+    sw_table: str = "space_weather"
+    max_bad_share: float = Field(0.01, ge=0, le=1)
+    min_spots: int = Field(5, ge=1, le=1_000_000)
+
+    @field_validator("spots_table", "sw_table")
+    @classmethod
+    def _identifier(cls, v: str) -> str:
+        if not _IDENT.match(v):
+            raise ValueError(f"{v!r} is not a plain identifier (letters, digits, _)")
+        return v
+
+
 class Settings(BaseSettings):
     """Every setting of ionis-tui. Precedence: constructor arguments > IONIS_* environment >
     settings file > defaults. A section object passed in is kept whole, so a saved recipe
@@ -147,6 +161,7 @@ class Settings(BaseSettings):
     train: TrainSettings = Field(default_factory=TrainSettings)
     demo: DemoSettings = Field(default_factory=DemoSettings)
     runs: RunsSettings = Field(default_factory=RunsSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     _file: Path | None = PrivateAttr(default=None)  # the settings file read, if any
 
     @property

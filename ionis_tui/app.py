@@ -143,12 +143,12 @@ class IonisApp(App[int]):
 
     # ------------------------------------------------------------------ database
     def check_data(self) -> None:
-        if self.state.data.status == "seeding":
+        if self.state.data.status in ("seeding", "building"):
             return
         self.state.set_data(datasource.describe(self.settings.database))
         self.redraw()
-        db = self.settings.database
-        self.run_worker(lambda: self.post_message(DataChecked(datasource.check(db))),
+        db, spots = self.settings.database, self.settings.ingest.spots_table
+        self.run_worker(lambda: self.post_message(DataChecked(datasource.check(db, spots))),
                         name="data-check", group="data", thread=True, exclusive=True,
                         exit_on_error=False)
 
@@ -183,9 +183,28 @@ class IonisApp(App[int]):
 
         self.run_worker(work, name="seed", group="data", thread=True, exit_on_error=False)
 
+    def build_from_spots(self) -> None:
+        """`data build` from the app: signatures from the ingested spots, with a progress bar."""
+        d = self.state.data
+        if not d.spots or self.runner.running or d.status not in ("empty", "ok"):
+            self.notify("nothing to build from: ingest spot files with `ionis-tui data ingest`",
+                        severity="warning")
+            return
+        self.state.set_data(DataSource(status="building", mode=d.mode, where=d.where, table=d.table,
+                                       rows=None, seed_total=3, spots=d.spots))
+        self.state.note(f"building signatures in {d.table} from {d.spots:,} spots…")
+        self.redraw()
+        settings = self.settings
+
+        def work() -> None:
+            progress = lambda done, total: self.post_message(SeedProgress(done, total))  # noqa: E731
+            self.post_message(DataChecked(datasource.build(settings, progress=progress)))
+
+        self.run_worker(work, name="build", group="data", thread=True, exit_on_error=False)
+
     def on_seed_progress(self, msg: SeedProgress) -> None:
         d = self.state.data
-        if d.status == "seeding":
+        if d.status in ("seeding", "building"):
             d.seed_done, d.seed_total = msg.done, msg.total
             self.state.set_data(d)
 

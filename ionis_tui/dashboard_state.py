@@ -24,7 +24,7 @@ HEADER, PLOTS, SIDECAR, INFO, LOG, DATA = "header", "plots", "sidecar", "info", 
 class DataSource:
     """Outcome of the start-up database check (see ionis_tui.datasource)."""
 
-    status: str = "checking"       # checking | ok | empty | error | seeding
+    status: str = "checking"       # checking | ok | empty | error | seeding | building
     mode: str = ""                 # embedded | server
     where: str = ""                # folder (embedded) or host:port (server)
     table: str = ""                # database.table
@@ -34,6 +34,7 @@ class DataSource:
     seed_done: int = 0
     seed_total: int = 0
     provenance: str = ""           # engine.data.status.source_label: recorded in checkpoints
+    spots: int = 0                 # rows in the raw spots table (`data ingest`); 0 if none
 
     @property
     def label(self) -> str:

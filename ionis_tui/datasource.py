@@ -18,7 +18,7 @@ def describe(db: DatabaseSettings) -> DataSource:
     return DataSource(status="checking", mode=db.mode, where=where, table=f"{db.database}.{db.table}")
 
 
-def check(db: DatabaseSettings) -> DataSource:
+def check(db: DatabaseSettings, spots_table: str = "") -> DataSource:
     """Connect, check the table's schema and count the usable rows.
 
     embedded + missing or empty table -> "empty" (the app offers to seed demo data there);
@@ -32,6 +32,7 @@ def check(db: DatabaseSettings) -> DataSource:
     d = describe(db)
     try:
         client = connect(db)
+        d.spots = _spot_count(client, db, spots_table)
         if db.mode == "embedded" and not table_columns(client, db):
             d.status, d.rows = "empty", 0
             d.message = (f"The embedded database {d.where} has no table {d.table} yet.")
@@ -75,3 +76,34 @@ def seed(db: DatabaseSettings, rows: int, seed_value: int,
         d.status, d.message, d.setting = "error", f"seeding failed: {exc}", exc.setting
         return d
     return check(db)
+
+
+def _spot_count(client, db: DatabaseSettings, spots_table: str) -> int:
+    """Rows of the raw spots table (the app offers a build from them); 0 when there is none."""
+    if not spots_table:
+        return 0
+    from engine.data.client import translating
+
+    with translating(db):
+        rows = client.query("SELECT total_rows FROM system.tables WHERE database = {d:String} "
+                            "AND name = {t:String}",
+                            parameters={"d": db.database, "t": spots_table}).result_rows
+    return int(rows[0][0] or 0) if rows else 0
+
+
+def build(settings, progress: Callable[[int, int], None] | None = None) -> DataSource:
+    """Build the signature table from the ingested spots (`data build`), then check again."""
+    from engine.data.build import build_signatures
+    from engine.data.client import connect
+    from engine.errors import IonisError
+
+    db, ing = settings.database, settings.ingest
+    try:
+        build_signatures(connect(db), db, spots_table=ing.spots_table, sw_table=ing.sw_table,
+                         min_spots=ing.min_spots, progress=progress)
+    except IonisError as exc:
+        d = describe(db)
+        d.status, d.message = "error", f"building from spots failed: {exc}"
+        d.setting = getattr(exc, "setting", "")
+        return d
+    return check(db, ing.spots_table)

@@ -1,4 +1,5 @@
-"""`ionis-tui data seed|status`: write demo signatures, or describe the configured table."""
+"""`ionis-tui data seed|status|ingest|sw|build`: demo signatures, the configured table's
+state, and the real-data path (spot files -> spots table -> signatures)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ if TYPE_CHECKING:  # pydantic is loaded only once a command runs
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("data", help="demo data and database status",
-                       description="Seed demo signatures or show what the signature table holds.")
+    p = sub.add_parser("data", help="demo data, real spots, signature build, database status",
+                       description="Seed demo signatures, ingest WSPR spot files, build "
+                                   "signatures from them, or show what the tables hold.")
     dsub = p.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     s = dsub.add_parser("seed", help="write demo signatures (simulated from a physical truth)",
                         description="Generate demo signatures from real SFI/Kp days and a "
@@ -28,6 +30,8 @@ def add_parser(sub) -> None:
     st = dsub.add_parser("status", help="mode, table, row count, newest data, SFI/Kp ranges")
     st.add_argument("--json", action="store_true", help="print one JSON object")
     st.set_defaults(run=run_status)
+    from engine.cli.data_real_cmd import add_real_parsers
+    add_real_parsers(dsub)
 
 
 def _progress_printer(label: str):
@@ -74,11 +78,23 @@ def run_seed(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_status(args: argparse.Namespace, settings: Settings) -> int:
     from engine.data.client import connect
-    from engine.data.status import data_status
+    from engine.data.status import data_status, spots_status
+    from engine.errors import DataError
     from engine.locations import paths_in_use
 
     db = settings.database
-    st = data_status(connect(db), db)
+    client = connect(db)
+    spots = spots_status(client, db, settings.ingest.spots_table, settings.ingest.sw_table)
+    if spots and not getattr(args, "json", False):
+        _print_spots(spots)
+    try:
+        st = data_status(client, db)
+    except DataError as exc:
+        if spots and spots["rows"]:
+            raise DataError(f"{exc}; or build it from the ingested spots: `ionis-tui data "
+                            f"build`", setting=exc.setting) from None
+        raise
+    st["spots_table"] = spots
     st["paths"] = paths_in_use(settings)
     if getattr(args, "json", False):
         print(json.dumps(st))
@@ -97,10 +113,31 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
         print("bands       " + "  ".join(f"{k} {v:,}" for k, v in st["band_rows"].items()))
     newest = st["newest_data"] or "unknown"
     print(f"newest data {newest}  ({st['newest_data_note']})")
+    _print_provenance(st)
+    for name, path in st["paths"].items():
+        print(f"{name:<11} {path}")
+    return 0
+
+
+def _print_provenance(st: dict) -> None:
+    prov = st.get("provenance")
     if st["demo"]:
         d = st["demo"]
         print(f"demo        seed {d['seed']}, {d['rows']:,} rows, written {d['written_at']}, "
               f"space weather {d['space_weather_first_day']} .. {d['space_weather_last_day']}")
-    for name, path in st["paths"].items():
-        print(f"{name:<11} {path}")
-    return 0
+    elif prov:
+        details = ", ".join(f"{k} {v}" for k, v in prov.items() if k != "kind" and v is not None)
+        print(f"provenance  {prov['kind']}: {details}")
+    else:
+        print("provenance  unknown (not written by data seed, build or import)")
+
+
+def _print_spots(sp: dict) -> None:
+    print(f"spots table {sp['table']}: {sp['rows']:,} spots, {sp['first']} .. {sp['last']}, "
+          f"{sp['tx_stations']:,} TX / {sp['rx_stations']:,} RX stations")
+    if sp["bands"]:
+        print("spot bands  " + "  ".join(f"{k} {v:,}" for k, v in sp["bands"].items()))
+    sw = sp["space_weather"]
+    print("space wx    " + (f"{sw['first_day']} .. {sw['last_day']} ({sw['days']:,} observed days)"
+                            if sw else "none yet (`ionis-tui data sw`)"))
+    print()

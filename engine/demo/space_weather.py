@@ -26,6 +26,7 @@ class ObservedDays:
     sfi: np.ndarray     # (D,) float32, observed 10.7 cm flux (sfu)
     kp: np.ndarray      # (D, 8) float32, Kp of the 3-hour blocks 00-03z .. 21-24z
     dates: np.ndarray   # (D,) datetime64[D]
+    sfi_adj: np.ndarray | None = None  # (D,) float32, F10.7 adjusted to 1 AU (NaN if absent)
 
     @property
     def first(self) -> str:
@@ -64,4 +65,5 @@ def observed_days(first_year: int = FIRST_YEAR) -> ObservedDays:
         sfi=sfi[keep].astype(np.float32),
         kp=kp[keep].astype(np.float32),
         dates=idx.to_numpy().astype("datetime64[D]"),
+        sfi_adj=df["f107_adj"].to_numpy(dtype=np.float64)[keep].astype(np.float32),
     )

@@ -43,6 +43,7 @@ class DashboardScreen(Screen):
         Binding("v", "verify", "verify"),
         Binding("m", "matrix", "matrix"),
         Binding("d", "seed", "seed"),
+        Binding("b", "build", "build", show=False),  # the data panel offers it (80 columns)
         Binding("g", "recheck", "check db", show=False),
         Binding("q", "quit", "quit"),
     ]
@@ -119,6 +120,10 @@ class DashboardScreen(Screen):
             return active or None
         if action == "seed":
             return app.state.data.status == "empty"
+        if action == "build":  # from ingested spots: into an empty table or one built from spots
+            d = app.state.data
+            return bool(d.spots) and not app.runner.running and (
+                d.status == "empty" or (d.status == "ok" and "built from spots" in d.provenance))
         if action == "recheck":
             return app.state.data.status in ("error", "empty", "ok")
         return True
@@ -146,6 +151,9 @@ class DashboardScreen(Screen):
 
     def action_seed(self) -> None:
         self.ionis.seed_demo()
+
+    def action_build(self) -> None:
+        self.ionis.build_from_spots()
 
     def action_recheck(self) -> None:
         self.ionis.check_data()

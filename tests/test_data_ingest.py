@@ -1,0 +1,322 @@
+"""`data ingest|sw|build` on the real spot files in shared/data (all formats), on real chdb:
+counts, dedup, every refused input (exit 2, tables unchanged), the SQL join, and the end to
+end path ingest -> build -> train --headless."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import statistics
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import SHARED
+
+from engine.cli import main
+from engine.data.client import connect
+from engine.data.meta import write_meta
+from engine.data.spot_formats import sniff
+from engine.data.status import data_status
+from engine.demo.space_weather import observed_days
+from engine.settings import DatabaseSettings
+
+WSPR = SHARED / "data" / "wspr"
+VK6CQ = WSPR / "VU3VWB_wspr-analysis" / "VK6CQ-2023-02.csv"
+QUERY = WSPR / "djsudduth_wspr-reports" / "wsprnet_query_KN0VA_2023-05.csv"
+ROCKS = WSPR / "hatandspecs_wspr_7510_analysis" / "7510m_wspr_spots.tsv"
+COMBINED = WSPR / "wspr_spots_real.csv"
+DATABASE = "h8_ingest"
+
+pytestmark = pytest.mark.skipif(not COMBINED.is_file(),
+                                reason=f"real spot files not found under {WSPR}")
+
+
+def _config(tmp_path: Path, chdb_path: str, database: str = DATABASE) -> str:
+    p = tmp_path / "settings.toml"
+    p.write_text(f'[database]\npath = "{chdb_path}"\ndatabase = "{database}"\n'
+                 f'table = "sigs"\n[train]\nbatch_size = 128\ndevice = "cpu"\n'
+                 f'[runs]\ndir = "{tmp_path / "runs"}"\n')
+    return str(p)
+
+
+def _run(capsys, cfg: str, *argv: str) -> tuple[int, str, str]:
+    rc = main(["--config", cfg, *argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def _count(chdb_path: str, table: str, database: str = DATABASE) -> int:
+    client = connect(DatabaseSettings(path=chdb_path))
+    n = client.query("SELECT count() FROM system.tables WHERE database = {d:String} AND "
+                     "name = {t:String}", parameters={"d": database, "t": table}).result_rows
+    if not n[0][0]:
+        return -1
+    return int(client.query(f"SELECT count() FROM `{database}`.`{table}`").result_rows[0][0])
+
+
+def _head(path: Path, n: int) -> list[str]:
+    with path.open() as fh:
+        return [next(fh).rstrip("\n") for _ in range(n)]
+
+
+def _wsprlive_file(tmp_path: Path, n: int = 300) -> Path:
+    """The first n VK6CQ spots written with wspr.live's wspr.rx column set (TSV, header)."""
+    out = tmp_path / "wsprlive.tsv"
+    cols = ["id", "time", "band", "rx_sign", "rx_lat", "rx_lon", "rx_loc", "tx_sign", "tx_lat",
+            "tx_lon", "tx_loc", "distance", "azimuth", "rx_azimuth", "frequency", "power", "snr",
+            "drift", "version", "code"]
+    with out.open("w") as fh:
+        fh.write("\t".join(cols) + "\n")
+        for line in _head(VK6CQ, n):
+            c = line.split(",")
+            t = datetime.fromtimestamp(int(c[1]), UTC).strftime("%Y-%m-%d %H:%M:%S")
+            row = [c[0], t, c[12], c[2], "0", "0", c[3], c[6], "0", "0", c[7], c[10], c[11], "0",
+                   str(round(float(c[5]) * 1e6)), c[8], c[4], c[9], c[13], c[14]]
+            fh.write("\t".join(row) + "\n")
+    return out
+
+
+def test_sniff_knows_every_shipped_format(tmp_path):
+    assert sniff(VK6CQ).fmt.name == "wsprnet"
+    assert sniff(QUERY).fmt.name == "wsprnet-query"
+    assert sniff(ROCKS).fmt.name == "wsprrocks"
+    assert sniff(COMBINED).fmt.name == "combined"
+    assert sniff(_wsprlive_file(tmp_path, 5)).fmt.name == "wsprlive"
+    gz = tmp_path / "x.csv.gz"
+    gz.write_bytes(gzip.compress(VK6CQ.read_bytes()))
+    s = sniff(gz)
+    assert s.fmt.name == "wsprnet" and s.compression == "gzip"
+
+
+@pytest.fixture(scope="module")
+def ingested(chdb_path, tmp_path_factory):
+    """The three source files ingested into a fresh database (JSON report)."""
+    tmp = tmp_path_factory.mktemp("ingest")
+    connect(DatabaseSettings(path=chdb_path)).command(f"DROP DATABASE IF EXISTS {DATABASE} SYNC")
+    cfg = _config(tmp, chdb_path)
+    rc = main(["--config", cfg, "data", "ingest", "--json", str(VK6CQ), str(QUERY), str(ROCKS)])
+    assert rc == 0
+    return cfg
+
+
+def test_ingest_counts_every_file_and_dedups_across_formats(ingested, chdb_path, capsys, tmp_path):
+    # wspr.rocks repeats 4 spots (README: 4,996 of 5,000 lines); the combined file is the
+    # union of the three, so it adds nothing and is refused as a duplicate file.
+    assert _count(chdb_path, "spots") == 6426 + 2631 + 4996
+    rc, _, err = _run(capsys, ingested, "data", "ingest", str(COMBINED))
+    assert rc == 2 and "duplicate file" in err and "14,053 spots are already" in err
+    rc, _, err = _run(capsys, ingested, "data", "ingest", str(VK6CQ), str(VK6CQ))
+    assert rc == 2 and "given twice" in err
+    assert _count(chdb_path, "spots") == 14053
+    # the same spots in wspr.live's layout are the same spots
+    rc, _, err = _run(capsys, ingested, "data", "ingest", str(_wsprlive_file(tmp_path)))
+    assert rc == 2 and "duplicate file" in err
+
+
+def test_spot_rows_carry_the_days_sfi_and_the_blocks_kp(ingested, chdb_path):
+    from engine.data.build import spot_rows_sql
+
+    db = DatabaseSettings(path=chdb_path, database=DATABASE, table="sigs")
+    rows = connect(db).query(
+        f"SELECT time, sfi, kp, tx_grid_4, tx_lat, tx_lon, band, hour, month, doy FROM "
+        f"({spot_rows_sql(db, 'spots', 'space_weather')}) WHERE tx_sign = 'VK6CQ' "
+        f"ORDER BY time LIMIT 40").result_rows
+    days = observed_days()
+    index = {str(d): i for i, d in enumerate(days.dates)}
+    for t, sfi, kp, g, lat, lon, band, hour, month, doy in rows:
+        i = index[t.strftime("%Y-%m-%d")]
+        assert sfi == pytest.approx(float(days.sfi[i]))
+        assert kp == pytest.approx(float(days.kp[i, t.hour // 3]))
+        assert (g, lat, lon, band) == (b"OF78", pytest.approx(-31.5), pytest.approx(115.0), 106)
+        assert (hour, month, doy) == (t.hour, t.month, t.timetuple().tm_yday)
+
+
+def test_build_matches_a_direct_computation_from_the_file(ingested, chdb_path, capsys):
+    rc, out, err = _run(capsys, ingested, "data", "build", "--json")
+    assert rc == 0, err
+    rep = json.loads(out)
+    assert rep["signatures"] > 100 and rep["dropped"]["distance"] > 0
+    # VK6CQ (OF78) -> every receiver in PF95 on 30m at 12 UTC in February, from the CSV
+    rows = [c for c in csv.reader(VK6CQ.open())
+            if c[3][:4].upper() == "PF95" and datetime.fromtimestamp(int(c[1]), UTC).hour == 12]
+    snrs = [int(c[4]) for c in rows]
+    db = DatabaseSettings(path=chdb_path, database=DATABASE, table="sigs")
+    row = connect(db).query(
+        "SELECT median_snr, spot_count, snr_std, reliability, avg_distance FROM "
+        f"{db.qualified_table} WHERE tx_grid_4 = 'OF78' AND rx_grid_4 = 'PF95' AND band = 106 "
+        "AND hour = 12 AND month = 2").result_rows[0]
+    assert row[0] == pytest.approx(statistics.median(snrs))
+    assert row[1] == len(snrs)
+    assert row[2] == pytest.approx(float(np.std(snrs)), rel=1e-5)
+    assert row[3] == pytest.approx(sum(s > -20 for s in snrs) / len(snrs))
+    assert row[4] == round(sum(int(c[10]) for c in rows) / len(rows))
+
+
+def test_status_reports_spots_and_provenance(ingested, chdb_path, capsys):
+    assert _run(capsys, ingested, "data", "build")[0] == 0
+    rc, out, _ = _run(capsys, ingested, "data", "status", "--json")
+    st = json.loads(out)
+    assert rc == 0 and st["provenance"]["kind"] == "spots"
+    assert st["provenance"]["first_spot"].startswith("2023-02-01")
+    sp = st["spots_table"]
+    assert sp["rows"] == 14053 and sp["first"].startswith("2023-02-01")
+    assert sp["bands"]["30m"] > 6000 and sp["tx_stations"] > 100
+    # a table built from spots is no demo data: `data seed` refuses to replace it
+    rc, _, err = _run(capsys, ingested, "data", "seed", "--rows", "100")
+    assert rc == 2 and "did not write" in err
+    # a later import's document shows whatever its kind
+    db = DatabaseSettings(path=chdb_path, database=DATABASE, table="sigs")
+    write_meta(connect(db), db, "source", {"kind": "bundle", "file": "x.sqlite"})
+    assert data_status(connect(db), db)["provenance"] == {"kind": "bundle", "file": "x.sqlite"}
+
+
+def test_build_holds_out_months_and_a_failed_build_keeps_the_table(ingested, chdb_path, capsys):
+    rc, out, _ = _run(capsys, ingested, "data", "build", "--from", "2023-05", "--to", "2023-05",
+                      "--json", "--table", "sigs_may")
+    rep = json.loads(out)
+    assert rc == 0 and rep["in_span"] == 2631 and rep["last_spot"].startswith("2023-05")
+    before = _count(chdb_path, "sigs_may")
+    for args, needle in ((("--from", "2030-01"), "no signatures"),
+                         (("--from", "2023-13"), "use YYYY-MM"),
+                         (("--from", "2023-06", "--to", "2023-05"), "is after"),
+                         (("--table", "bad-name"), "plain name")):
+        rc, _, err = _run(capsys, ingested, "data", "build", "--table", "sigs_may", *args)
+        last = err.strip().splitlines()[-1]
+        assert rc == 2 and needle in last and last.startswith("error: "), err
+    assert _count(chdb_path, "sigs_may") == before
+
+
+def _bad_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
+    lines = _head(VK6CQ, 200)
+
+    def write(name: str, rows: list[str]) -> Path:
+        p = tmp_path / name
+        p.write_text("\n".join(rows) + "\n")
+        return p
+
+    def every(k: int, fn) -> list[str]:  # corrupt every k-th line
+        return [fn(ln.split(",")) if i % k == k - 1 else ln for i, ln in enumerate(lines)]
+
+    trunc = tmp_path / "trunc.csv.gz"
+    trunc.write_bytes(gzip.compress(VK6CQ.read_bytes())[:30000])
+    d = tmp_path / "adir.csv"
+    d.mkdir()
+    return {
+        "unknown format": (write("junk.csv", ["hello world", "1,2"]), "known formats: wsprnet"),
+        "truncated gzip": (trunc, "truncated or corrupt gzip"),
+        "wrong column count": (write("cols.csv", every(5, lambda c: ",".join(c[:12]))),
+                               "wrong column count"),
+        "non-numeric SNR": (write("snr.csv", every(4, lambda c: ",".join(c[:4] + ["loud"] + c[5:]))),
+                            "non-numeric SNR"),
+        "grid ZZ99": (write("grid.csv", every(3, lambda c: ",".join(c[:7] + ["ZZ99"] + c[8:]))),
+                      "bad TX grid"),
+        "frequency outside any band": (
+            write("freq.csv", every(2, lambda c: ",".join(c[:5] + ["12.345"] + c[6:]))),
+            "frequency outside every amateur band"),
+        "empty file": (_empty(tmp_path), "file is empty"),
+        "directory": (d, "is a directory"),
+        "missing": (tmp_path / "nope.csv", "no such file"),
+    }
+
+
+def _empty(tmp_path: Path) -> Path:
+    p = tmp_path / "empty0.csv"
+    p.write_bytes(b"")
+    return p
+
+
+def test_every_bad_input_is_refused_and_changes_nothing(ingested, chdb_path, capsys, tmp_path):
+    spots, sigs = _count(chdb_path, "spots"), _count(chdb_path, "sigs")
+    bad = _bad_files(tmp_path)
+    for what, (path, needle) in bad.items():
+        rc, _, err = _run(capsys, ingested, "data", "ingest", str(path))
+        assert rc == 2, what
+        last = err.strip().splitlines()[-1]  # after the progress lines
+        assert last.startswith("error: ") and needle in last and err.count("error") == 1, (what, err)
+        assert (_count(chdb_path, "spots"), _count(chdb_path, "sigs")) == (spots, sigs), what
+    # a bad file beside a good one: the good one is not kept either
+    rc, _, err = _run(capsys, ingested, "data", "ingest", str(_wsprlive_file(tmp_path)),
+                      str(bad["grid ZZ99"][0]))
+    assert rc == 2 and _count(chdb_path, "spots") == spots
+
+
+def test_a_few_bad_lines_are_counted_with_line_numbers(chdb_path, capsys, tmp_path):
+    db = "h8_ingest_few"
+    connect(DatabaseSettings(path=chdb_path)).command(f"DROP DATABASE IF EXISTS {db} SYNC")
+    lines = _head(VK6CQ, 300)
+    lines[41] = lines[41].replace(",-", ",x", 1)  # SNR field of line 42
+    lines.insert(100, "2,3")                        # line 101
+    p = tmp_path / "few.csv"
+    p.write_text("\n".join(lines) + "\n")
+    cfg = _config(tmp_path, chdb_path, db)
+    rc, out, err = _run(capsys, cfg, "data", "ingest", "--max-bad-share", "0.01", "--json", str(p))
+    f = json.loads(out)["files"][0]
+    assert rc == 0 and f["malformed"] == 2 and f["spots"] == 299 and f["new"] == 299
+    assert [(e["line"], e["reason"]) for e in f["examples"]] == [
+        (42, "non-numeric SNR"), (101, "wrong column count")]
+    rc, _, err = _run(capsys, cfg, "data", "ingest", "--max-bad-share", "0.001", str(p))
+    assert rc == 2 and "line 42: non-numeric SNR" in err
+
+
+def test_spots_outside_space_weather_are_reported_not_invented(chdb_path, capsys, tmp_path):
+    from engine.data.sw_table import fill_space_weather
+    from engine.demo.space_weather import ObservedDays
+
+    db = "h8_ingest_sw"
+    connect(DatabaseSettings(path=chdb_path)).command(f"DROP DATABASE IF EXISTS {db} SYNC")
+    days = observed_days()
+    keep = days.dates < np.datetime64("2023-02-10")  # VK6CQ runs the whole of February
+    part = ObservedDays(days.year[keep], days.month[keep], days.doy[keep], days.sfi[keep],
+                        days.kp[keep], days.dates[keep], days.sfi_adj[keep])
+    dbs = DatabaseSettings(path=chdb_path, database=db, table="sigs")
+    fill_space_weather(connect(dbs), dbs, "space_weather", part)
+    cfg = _config(tmp_path, chdb_path, db)
+    rc, out, _ = _run(capsys, cfg, "data", "ingest", "--json", str(VK6CQ))
+    rep = json.loads(out)
+    late = sum(1 for c in csv.reader(VK6CQ.open()) if int(c[1]) >= 1675987200)  # 2023-02-10
+    assert rc == 0 and rep["spots_without_space_weather"] == late > 0
+    rc, out, _ = _run(capsys, cfg, "data", "build", "--json")
+    assert rc == 0 and json.loads(out)["dropped"]["space_weather"] == late
+    sigs = connect(dbs).query(f"SELECT min(avg_sfi) FROM {dbs.qualified_table}").result_rows
+    assert sigs[0][0] > 0
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_end_to_end_small_real_file_to_two_epochs(chdb_path, capsys, tmp_path):
+    db = "h8_ingest_e2e"
+    connect(DatabaseSettings(path=chdb_path)).command(f"DROP DATABASE IF EXISTS {db} SYNC")
+    cfg = _config(tmp_path, chdb_path, db)
+    gz = tmp_path / "wsprspots-2023-05.csv.gz"  # the query page file, gzipped
+    gz.write_bytes(gzip.compress(QUERY.read_bytes()))
+    assert _run(capsys, cfg, "data", "ingest", str(gz))[0] == 0
+    rc, out, err = _run(capsys, cfg, "data", "build", "--min-spots", "3", "--json")
+    assert rc == 0, err
+    built = json.loads(out)["signatures"]
+    rc, out, err = _run(capsys, cfg, "train", "--headless", "--epochs", "2", "--run-dir",
+                        str(tmp_path / "run"))
+    assert rc == 0, err
+    assert f"{built:,} rows loaded" in err  # every built signature is usable training data
+    epochs = [ln for ln in out.splitlines() if ln.startswith("epoch ")]
+    assert [ln.split()[1] for ln in epochs] == ["1/2", "2/2"]
+    from safetensors import safe_open
+
+    best = next((tmp_path / "run").glob("*.safetensors"))
+    with safe_open(str(best), "pt") as fh:
+        assert "built from spots 2023-05-24" in fh.metadata()["data_source"]
+
+
+@pytest.mark.parametrize("argv", [("data", "ingest", str(VK6CQ)), ("data", "sw"), ("data", "build")])
+def test_unreachable_server_is_one_clear_error(tmp_path, capsys, argv):
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cfg = tmp_path / "server.toml"
+    cfg.write_text(f'[database]\nmode = "server"\nhost = "127.0.0.1"\nport = {port}\n'
+                   f'connect_timeout = 3\n')
+    rc, _, err = _run(capsys, str(cfg), *argv)
+    assert rc == 2 and err.startswith("error: cannot reach the ClickHouse server at 127.0.0.1")
