@@ -4,7 +4,8 @@ runs it with a progress bar (real chdb, real spot file)."""
 from __future__ import annotations
 
 import pytest
-from conftest import SHARED
+from conftest import SHARED, wait_until
+from pilot_tools import screen_text
 
 from engine.data.client import connect
 from engine.data.ingest import ingest_files
@@ -12,7 +13,6 @@ from engine.data.sw_table import fill_space_weather
 from engine.demo.space_weather import observed_days
 from engine.settings import DatabaseSettings, IngestSettings, RunsSettings, Settings, TrainSettings
 from ionis_tui.app import IonisApp
-from ionis_tui.pilot_tools import screen_text, wait_until
 
 SPOTS = SHARED / "data" / "wspr" / "VU3VWB_wspr-analysis" / "VK6CQ-2023-02.csv"
 
