@@ -1,4 +1,4 @@
-"""`ionis-tui data seed|status`: write demo signatures, or describe the configured table."""
+"""`ionis-tui data seed|status|import`: write demo signatures, or describe the configured table."""
 
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ def add_parser(sub) -> None:
     st = dsub.add_parser("status", help="mode, table, row count, newest data, SFI/Kp ranges")
     st.add_argument("--json", action="store_true", help="print one JSON object")
     st.set_defaults(run=run_status)
+    from engine.cli.import_cmd import add_import_parser
+
+    add_import_parser(dsub)
 
 
 def _progress_printer(label: str):
