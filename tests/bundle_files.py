@@ -30,8 +30,10 @@ def write_bundle(path: Path, rows: Iterable[tuple], table: str = TABLE,
     con = sqlite3.connect(path)
     try:
         con.execute(create or CREATE.replace(TABLE, table, 1))
-        marks = ", ".join("?" * len(COLUMNS))
-        con.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
+        rows = list(rows)
+        if rows:
+            marks = ", ".join("?" * len(rows[0]))
+            con.executemany(f"INSERT INTO {table} VALUES ({marks})", rows)
         con.commit()
     finally:
         con.close()

@@ -97,4 +97,8 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
         d = st["demo"]
         print(f"demo        seed {d['seed']}, {d['rows']:,} rows, written {d['written_at']}, "
               f"space weather {d['space_weather_first_day']} .. {d['space_weather_last_day']}")
+    if st.get("bundle"):
+        from engine.data.bundle_import import bundle_lines
+
+        print("\n".join(f"source      {ln}" for ln in bundle_lines(st["bundle"])))
     return 0

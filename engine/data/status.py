@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.bands import BY_ID
+from engine.data.bundle_import import bundle_status
 from engine.data.client import translating, where
 from engine.data.loader import HAS_SFI, VALID, scan_report
 from engine.data.meta import read_meta
@@ -60,6 +61,7 @@ def data_status(client, db: DatabaseSettings) -> dict[str, Any]:
         out["demo"] = None
         out["newest_data"] = None
         out["newest_data_note"] = "the signature table stores months only, no dates"
+    out["bundle"] = bundle_status(client, db)  # set when `data import` wrote the table
     return out
 
 
@@ -77,4 +79,6 @@ def source_label(client, db: DatabaseSettings) -> str:
         return label
     if meta and meta.get("demo"):
         label += f" (demo data, seed {meta.get('seed')})"
+    elif bundle_status(client, db):
+        label += " (imported from the IONIS signature bundle)"
     return label
