@@ -43,6 +43,7 @@ class DashboardScreen(Screen):
         Binding("v", "verify", "verify"),
         Binding("m", "matrix", "matrix"),
         Binding("d", "seed", "seed"),
+        Binding("i", "import_bundle", "import", show=False),  # the data panel names it
         Binding("g", "recheck", "check db", show=False),
         Binding("q", "quit", "quit"),
     ]
@@ -146,6 +147,9 @@ class DashboardScreen(Screen):
 
     def action_seed(self) -> None:
         self.ionis.seed_demo()
+
+    def action_import_bundle(self) -> None:
+        self.ionis.import_bundle()
 
     def action_recheck(self) -> None:
         self.ionis.check_data()

@@ -27,7 +27,8 @@ class DataPanel(Static):
         self.set_class(d.status == "ok", "-hidden")
         self.set_class(d.status == "error", "-error")
         self.border_title = {"error": "database problem", "empty": "database empty",
-                             "seeding": "seeding demo data", "checking": "database"}.get(d.status, "")
+                             "seeding": "seeding demo data", "checking": "database",
+                             "importing": "importing the IONIS signature bundle"}.get(d.status, "")
         text = render_data(d, seed_rows, max(20, self.size.width - 4))
         # Seeding progress repaints 4 times a second; relayout only when the height changes.
         key = (d.status, text.plain.count("\n"))
@@ -53,10 +54,20 @@ def render_data(d: DataSource, seed_rows: int, width: int) -> Text:
         t.append("\npress ")
         t.append("d", "bold")
         t.append(f" to seed {seed_rows:,} demo signature rows (synthetic, for trying the app)")
+        t.append("\nor ")
+        t.append("i", "bold")
+        t.append(" to import the real IONIS signature bundle (ionis-download puts it in place)")
     elif d.status == "seeding":
         # seed_demo counts rows generated plus rows written, so only the share is meaningful.
         frac = d.seed_done / d.seed_total if d.seed_total else 0.0
         t.append(f"generating and writing {seed_rows:,} demo rows into {d.table} ")
         t.append(fmt.bar(frac, max(10, min(40, width - 50))), "yellow")
         t.append(f" {100 * frac:.0f}%")
+    elif d.status == "importing":
+        frac = min(1.0, d.seed_done / d.seed_total) if d.seed_total else 0.0
+        t.append(f"{d.message} -> {d.table}\n")
+        t.append(fmt.bar(frac, max(10, min(40, width - 40))), "yellow")
+        t.append(f" {100 * frac:.0f}%  {d.seed_done:,} of ~{d.seed_total:,} rows  ")
+        t.append("i", "bold")
+        t.append(" cancels")
     return t

@@ -1,0 +1,42 @@
+"""The app's `i` action: import the published IONIS signature bundle from where
+`ionis-download` puts it, as a plain blocking function for a thread worker. Like
+ionis_tui.datasource, it never raises for bad input or a database problem: the outcome is a
+DataSource the data panel shows (with the import's summary in `message` when it worked)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from engine.errors import IonisError
+from engine.settings import DatabaseSettings
+from ionis_tui.dashboard_state import DataSource
+
+
+def bundle_path() -> Path:
+    from engine.data.bundle_file import default_bundle_path
+
+    return default_bundle_path()
+
+
+def run_import(db: DatabaseSettings, path: Path,
+               progress: Callable[[int, int], None] | None = None,
+               cancel: Callable[[], bool] | None = None) -> DataSource:
+    from engine.data.bundle_file import inspect_bundle
+    from engine.data.bundle_import import bundle_lines, import_bundle
+    from engine.data.client import connect
+    from ionis_tui import datasource
+
+    try:
+        info = inspect_bundle(path)
+        report = import_bundle(connect(db), db, info, progress=progress, cancel=cancel)
+    except IonisError as exc:
+        d = datasource.describe(db)
+        d.status, d.message = "error", f"import failed: {exc}"
+        d.setting = getattr(exc, "setting", "")
+        return d
+    d = datasource.check(db)
+    if d.status == "ok":
+        d.message = "; ".join(bundle_lines({**report.as_dict(), "written_at": "now",
+                                            "file": str(info.path)}))
+    return d
