@@ -138,8 +138,6 @@ class IonisApp(App[int]):
         self.state.set_data(d)
         if d.status == "ok":
             self.state.note(f"data: {d.mode} {d.table}, {d.rows:,} usable rows")
-            if d.message:  # what an import did (ionis_tui.importing)
-                self.state.note(f"data: {d.message}")
         elif d.status == "empty":
             self.state.note(f"data: {d.message} Press d to seed {self.settings.demo.rows:,} demo rows.",
                             "warning")
@@ -190,10 +188,17 @@ class IonisApp(App[int]):
 
         def work() -> None:
             progress = lambda done, total: self.post_message(SeedProgress(done, total))  # noqa: E731
-            self.post_message(DataChecked(importing.run_import(
-                db, path, progress=progress, cancel=self._cancel_import.is_set)))
+            d, line, ok = importing.run_import(db, path, progress=progress,
+                                               cancel=self._cancel_import.is_set)
+            self.call_from_thread(self._imported, line, ok)
+            self.post_message(DataChecked(d))
 
         self.run_worker(work, name="import", group="data", thread=True, exit_on_error=False)
+
+    def _imported(self, line: str, ok: bool) -> None:
+        self.state.note(f"data: {line}", "info" if ok else "warning")
+        if not ok:
+            self.notify(line, severity="warning")
 
     def on_seed_progress(self, msg: SeedProgress) -> None:
         d = self.state.data

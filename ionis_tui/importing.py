@@ -1,7 +1,6 @@
 """The app's `i` action: import the published IONIS signature bundle from where
 `ionis-download` puts it, as a plain blocking function for a thread worker. Like
-ionis_tui.datasource, it never raises for bad input or a database problem: the outcome is a
-DataSource the data panel shows (with the import's summary in `message` when it worked)."""
+ionis_tui.datasource, it never raises for bad input or a database problem."""
 
 from __future__ import annotations
 
@@ -21,7 +20,10 @@ def bundle_path() -> Path:
 
 def run_import(db: DatabaseSettings, path: Path,
                progress: Callable[[int, int], None] | None = None,
-               cancel: Callable[[], bool] | None = None) -> DataSource:
+               cancel: Callable[[], bool] | None = None) -> tuple[DataSource, str, bool]:
+    """Import, then check the database again. Returns (the check's outcome, one line on what
+    the import did or why it failed, whether it worked): a failed or cancelled import left
+    the old table as it was, so the panel shows that table's state, not an error."""
     from engine.data.bundle_file import inspect_bundle
     from engine.data.bundle_import import bundle_lines, import_bundle
     from engine.data.client import connect
@@ -31,12 +33,6 @@ def run_import(db: DatabaseSettings, path: Path,
         info = inspect_bundle(path)
         report = import_bundle(connect(db), db, info, progress=progress, cancel=cancel)
     except IonisError as exc:
-        d = datasource.describe(db)
-        d.status, d.message = "error", f"import failed: {exc}"
-        d.setting = getattr(exc, "setting", "")
-        return d
-    d = datasource.check(db)
-    if d.status == "ok":
-        d.message = "; ".join(bundle_lines({**report.as_dict(), "written_at": "now",
-                                            "file": str(info.path)}))
-    return d
+        return datasource.check(db), f"import failed: {exc}", False
+    meta = {**report.as_dict(), "written_at": "now", "file": str(info.path)}
+    return datasource.check(db), "; ".join(bundle_lines(meta)), True

@@ -56,7 +56,7 @@ def render_data(d: DataSource, seed_rows: int, width: int) -> Text:
         t.append(f" to seed {seed_rows:,} demo signature rows (synthetic, for trying the app)")
         t.append("\nor ")
         t.append("i", "bold")
-        t.append(" to import the real IONIS signature bundle (ionis-download puts it in place)")
+        t.append(" to import the IONIS signature bundle (the original's real data)")
     elif d.status == "seeding":
         # seed_demo counts rows generated plus rows written, so only the share is meaningful.
         frac = d.seed_done / d.seed_total if d.seed_total else 0.0
@@ -64,10 +64,13 @@ def render_data(d: DataSource, seed_rows: int, width: int) -> Text:
         t.append(fmt.bar(frac, max(10, min(40, width - 50))), "yellow")
         t.append(f" {100 * frac:.0f}%")
     elif d.status == "importing":
+        # d.message holds the file; progress counts rows read (the total is the rowid span).
         frac = min(1.0, d.seed_done / d.seed_total) if d.seed_total else 0.0
-        t.append(f"{d.message} -> {d.table}\n")
-        t.append(fmt.bar(frac, max(10, min(40, width - 40))), "yellow")
-        t.append(f" {100 * frac:.0f}%  {d.seed_done:,} of ~{d.seed_total:,} rows  ")
+        t.append(f"{d.message}\ninto {d.table}; press ")
         t.append("i", "bold")
-        t.append(" cancels")
+        t.append(" to cancel (the old table stays)\n")
+        t.append(fmt.bar(frac, max(10, min(40, width - 36))), "yellow")
+        t.append(f" {100 * frac:.0f}%  {d.seed_done:,} of ~{d.seed_total:,} rows")
+        if d.seed_total and d.seed_done >= d.seed_total:
+            t.append(" · finishing")
     return t
