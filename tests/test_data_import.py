@@ -254,3 +254,17 @@ def test_train_verify_matrix_on_an_imported_bundle(tmp_path, chdb_path, capsys):
                  "--hour", "12", "--month", "6", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     assert len(d["values"]) == len(d["sfi"]) and all(math.isfinite(v) for r in d["values"] for v in r)
+
+
+def test_without_rowid_table_is_read_in_one_stream(tmp_path, chdb_path):
+    create = (f"CREATE TABLE {TABLE} (tx_grid_4 TEXT, rx_grid_4 TEXT, band INTEGER, hour "
+              f"INTEGER, month INTEGER, median_snr REAL, spot_count INTEGER, snr_std REAL, "
+              f"reliability REAL, avg_sfi REAL, avg_kp REAL, avg_distance REAL, avg_azimuth REAL, "
+              f"PRIMARY KEY (tx_grid_4, rx_grid_4, band, hour, month)) WITHOUT ROWID")
+    rows = {r[:5]: r for r in good_rows(200, seed=8)}  # unique keys
+    info = inspect_bundle(write_bundle(tmp_path / "wr.sqlite", list(rows.values()) + BAD["band"][:1],
+                                       create=create))
+    assert info.rowid_min is None
+    db = _db(chdb_path, "norowid")
+    rep = import_bundle(connect(db), db, info, streams=3)
+    assert (rep.rows, rep.excluded["band"]) == (len(rows), 1)
