@@ -36,7 +36,7 @@ Cancel = Callable[[], bool]
 
 SOURCE_KEY = "source"   # provenance document shared with `data build` (engine.data.meta)
 SEED_KEY = "seed"       # the demo seeder's document; an import marks it superseded
-CHUNK_ROWS = 250_000  # rowids per reader per INSERT: bounds memory, sets progress/cancel steps
+CHUNK_ROWS = 500_000  # rowids per reader per INSERT: bounds memory, sets progress/cancel steps
 GRID_RE = "^[A-Ra-r]{2}[0-9]{2}$"
 # A WSPR bundle's median SNR averages about -18 dB (per-band means -17.3 .. -18.8, sd ~6.7);
 # a mean outside this window means another SNR scale (RBN/contest/PSKR), not WSPR.
