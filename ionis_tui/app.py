@@ -190,15 +190,15 @@ class IonisApp(App[int]):
             progress = lambda done, total: self.post_message(SeedProgress(done, total))  # noqa: E731
             d, line, ok = importing.run_import(db, path, progress=progress,
                                                cancel=self._cancel_import.is_set)
-            self.call_from_thread(self._imported, line, ok)
+            self.post_message(importing.ImportDone(line, ok))
             self.post_message(DataChecked(d))
 
         self.run_worker(work, name="import", group="data", thread=True, exit_on_error=False)
 
-    def _imported(self, line: str, ok: bool) -> None:
-        self.state.note(f"data: {line}", "info" if ok else "warning")
-        if not ok:
-            self.notify(line, severity="warning")
+    def on_import_done(self, msg) -> None:  # ionis_tui.importing.ImportDone
+        self.state.note(f"data: {msg.line}", "info" if msg.ok else "warning")
+        if not msg.ok:
+            self.notify(msg.line, severity="warning")
 
     def on_seed_progress(self, msg: SeedProgress) -> None:
         d = self.state.data

@@ -7,9 +7,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from textual.message import Message
+
 from engine.errors import IonisError
 from engine.settings import DatabaseSettings
 from ionis_tui.dashboard_state import DataSource
+
+
+class ImportDone(Message):
+    """What the import did, or why it failed (posted before the DataChecked that follows)."""
+
+    def __init__(self, line: str, ok: bool) -> None:
+        super().__init__()
+        self.line = line
+        self.ok = ok
 
 
 def bundle_path() -> Path:
