@@ -139,6 +139,8 @@ def _files(tmp_path) -> dict[str, tuple]:
     loud = write_bundle(tmp_path / "loud.sqlite",
                         [_with(median_snr=15.0 + i % 10) for i in range(40)])
     allbad = write_bundle(tmp_path / "allbad.sqlite", BAD["sfi_zero"] + BAD["band"])
+    text = write_bundle(tmp_path / "text.sqlite",
+                        good_rows(20) + [_with(hour="three")] * 3 + [_with(avg_kp=b"\x01")])
     return {
         "not sqlite": (notsql, ["is not a SQLite file"]),
         "no file": (tmp_path / "nope.sqlite", ["no such file", "ionis-download"]),
@@ -148,6 +150,7 @@ def _files(tmp_path) -> dict[str, tuple]:
         "other source": (rbn, ["RBN bundle", "SNR scales"]),
         "not wspr snr": (loud, ["averages +19.5 dB", "not a WSPR bundle"]),
         "nothing usable": (allbad, ["none of the 5 rows is usable", "sfi_zero 1", "band 4"]),
+        "text in numbers": (text, ["hold text (hour in 3, avg_kp in 1 of the first"]),
     }
 
 

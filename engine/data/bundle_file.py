@@ -23,6 +23,11 @@ BUNDLE_SUBDIR = Path("propagation") / "wspr-signatures"
 # PSK Reporter: FT8 dB); the trainer's per-band norms are WSPR's.
 OTHER_SOURCES = re.compile(r"rbn|contest|pskr|psk_?reporter|dxped", re.IGNORECASE)
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+# Rows whose value types are checked up front (an index range: a fraction of a second).
+# ClickHouse reads SQLite values with SQLite's conversions, so text in a numeric column
+# would arrive as 0; a whole-file check costs as much as the import, so only a systematic
+# defect (an export that wrote numbers as text) is caught here, before anything is written.
+TYPE_SAMPLE_ROWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,7 @@ def inspect_bundle(path: str | os.PathLike, from_table: str | None = None) -> Bu
         table = _pick_table(con, p, from_table)
         _refuse_other_source(p, table)
         lo, hi = _rowid_span(con, p, table)
+        _refuse_text_in_numbers(con, p, table, lo)
     except sqlite3.DatabaseError as exc:
         raise InputError(f"{p}: cannot read it as SQLite ({exc})") from None
     finally:
@@ -132,3 +138,18 @@ def _rowid_span(con: sqlite3.Connection, p: Path, table: str) -> tuple[int | Non
     if lo is None:
         raise InputError(f"{p}: table {table!r} holds no rows")
     return lo, hi
+
+
+def _refuse_text_in_numbers(con: sqlite3.Connection, p: Path, table: str,
+                            lo: int | None) -> None:
+    numeric = [c for c in SCHEMA if not c.endswith("_grid_4")]
+    where = f"WHERE rowid < {lo + TYPE_SAMPLE_ROWS}" if lo is not None else ""
+    limit = "" if lo is not None else f"LIMIT {TYPE_SAMPLE_ROWS}"
+    counts = ", ".join(f"sum(typeof({_ident(c)}) IN ('text', 'blob'))" for c in numeric)
+    row = con.execute(f"SELECT {counts} FROM (SELECT * FROM {_ident(table)} {where} {limit})"
+                      ).fetchone()
+    bad = {c: int(n) for c, n in zip(numeric, row, strict=True) if n}
+    if bad:
+        what = ", ".join(f"{c} in {n:,}" for c, n in bad.items())
+        raise InputError(f"{p}: numeric columns hold text ({what} of the first "
+                         f"{TYPE_SAMPLE_ROWS:,} rows); it would be read as 0: fix the export")
