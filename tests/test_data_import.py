@@ -271,3 +271,29 @@ def test_without_rowid_table_is_read_in_one_stream(tmp_path, chdb_path):
     db = _db(chdb_path, "norowid")
     rep = import_bundle(connect(db), db, info, streams=3)
     assert (rep.rows, rep.excluded["band"]) == (len(rows), 1)
+
+
+def test_ctrl_c_stops_after_the_chunk_and_keeps_the_old_table(tmp_path, chdb_path, capsys,
+                                                               monkeypatch):
+    import os
+    import signal
+
+    import engine.cli.import_cmd as import_cmd
+    import engine.data.bundle_import as bundle_import
+
+    db = _db(chdb_path, "sigint")
+    client = connect(db)
+    before = _old_table(client, db)
+    path = write_bundle(tmp_path / "s.sqlite", good_rows(300))
+    monkeypatch.setattr(bundle_import, "CHUNK_ROWS", 10)
+
+    def printer():  # the user presses Ctrl-C once the first rows are in
+        return lambda done, total: os.kill(os.getpid(), signal.SIGINT) if done else None
+
+    monkeypatch.setattr(import_cmd, "_progress_printer", printer)
+    assert main(["--config", _config(tmp_path, chdb_path, "sigint"), "data", "import",
+                 str(path)]) == 130
+    err = capsys.readouterr().err
+    assert "stopping the import" in err and "imp.sigint is unchanged" in err
+    assert _rows(client, db) == before
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

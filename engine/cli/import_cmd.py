@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
+import threading
 import time
 
 from engine.settings import DatabaseSettings, Settings
@@ -61,18 +63,18 @@ def _progress_printer():
             return
         state["last"] = now
         rate = done / max(now - state["t0"], 1e-9)
-        eta = (total - done) / rate if rate > 0 else 0.0
+        eta = f"{(total - done) / rate:,.0f} s" if rate > 0 else "-"
         pct = 100.0 * done / total if total else 100.0
         end = "\r" if tty and done < total else "\n"
         print(f"importing {done:,} of ~{total:,} rows ({pct:5.1f}%), {rate:,.0f} rows/s, "
-              f"ETA {eta:,.0f} s   ", end=end, file=sys.stderr, flush=True)
+              f"ETA {eta}   ", end=end, file=sys.stderr, flush=True)
 
     return show
 
 
 def run_import(args: argparse.Namespace, settings: Settings) -> int:
     from engine.data.bundle_file import default_bundle_path, inspect_bundle
-    from engine.data.bundle_import import import_bundle
+    from engine.data.bundle_import import ImportCancelled, import_bundle
     from engine.data.client import connect, where
     from engine.errors import InputError
 
@@ -87,8 +89,27 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
     print(f"importing {info.path} (table {info.table}, {info.size / 1e9:.2f} GB, "
           f"~{info.rowid_span:,} rows) into {db.database}.{db.table} ({where(db)})",
           file=sys.stderr)
-    report = import_bundle(connect(db), db, info, progress=_progress_printer(),
-                           force=args.force, streams=args.streams)
+    stop = threading.Event()
+
+    def on_sigint(signum, frame):
+        # First Ctrl-C: stop after the running chunk, drop the staging table, keep the old
+        # one. A second one falls through to the default handler.
+        print("\nstopping the import after the current chunk (the old table stays)",
+              file=sys.stderr, flush=True)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        stop.set()
+
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGINT, on_sigint) if in_main else None
+    try:
+        report = import_bundle(connect(db), db, info, progress=_progress_printer(),
+                               cancel=stop.is_set, force=args.force, streams=args.streams)
+    except ImportCancelled as exc:
+        print(f"interrupted: {exc}", file=sys.stderr)
+        return 130
+    finally:
+        if in_main:
+            signal.signal(signal.SIGINT, previous)
     if args.json:
         print(json.dumps(report.as_dict()))
         return 0
