@@ -61,6 +61,7 @@ class IonisApp(App[int]):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._old_sighup: object = signal.SIG_DFL
         self._cancel_seed = threading.Event()  # set on exit: seeding is atomic, so cancel is safe
+        self._cancel_import = threading.Event()  # `i` again, or exit: the import is atomic too
 
     def get_default_screen(self) -> DashboardScreen:
         return DashboardScreen(id="dashboard")
@@ -116,6 +117,7 @@ class IonisApp(App[int]):
         # for it at exit. stop() only sets a flag; the thread saves a checkpoint and ends.
         self.runner.stop()
         self._cancel_seed.set()
+        self._cancel_import.set()
 
     def _source_label(self) -> str:
         if self.state.data.provenance:  # from the start-up check: says "demo data" when it is
@@ -143,7 +145,7 @@ class IonisApp(App[int]):
 
     # ------------------------------------------------------------------ database
     def check_data(self) -> None:
-        if self.state.data.status in ("seeding", "building"):
+        if self.state.data.status in ("seeding", "building", "importing"):
             return
         self.state.set_data(datasource.describe(self.settings.database))
         self.redraw()
@@ -183,6 +185,42 @@ class IonisApp(App[int]):
 
         self.run_worker(work, name="seed", group="data", thread=True, exit_on_error=False)
 
+    def import_bundle(self) -> None:
+        """`i`: import the IONIS signature bundle from ionis-download's place; `i` again cancels."""
+        from ionis_tui import importing
+
+        d = self.state.data
+        if d.status == "importing":
+            self._cancel_import.set()
+            self.state.note("cancelling the import (the old table stays)…", "warning")
+            return
+        path = importing.bundle_path()
+        if self.runner.running or d.status in ("checking", "seeding", "building") or not path.is_file():
+            why = (f"no bundle at {path}: get it with `ionis-download` (PyPI ionis-mcp)"
+                   if not path.is_file() else "wait until the current run or data job ends")
+            self.notify(f"cannot import: {why}", severity="warning")
+            return
+        db = self.settings.database
+        self._cancel_import.clear()
+        self.state.set_data(DataSource(status="importing", mode=d.mode, where=d.where,
+                                       table=d.table, rows=None, message=str(path)))
+        self.state.note(f"importing the IONIS signature bundle {path} into {d.table}…")
+        self.redraw()
+
+        def work() -> None:
+            progress = lambda done, total: self.post_message(SeedProgress(done, total))  # noqa: E731
+            d, line, ok = importing.run_import(db, path, progress=progress,
+                                               cancel=self._cancel_import.is_set)
+            self.post_message(importing.ImportDone(line, ok))
+            self.post_message(DataChecked(d))
+
+        self.run_worker(work, name="import", group="data", thread=True, exit_on_error=False)
+
+    def on_import_done(self, msg) -> None:  # ionis_tui.importing.ImportDone
+        self.state.note(f"data: {msg.line}", "info" if msg.ok else "warning")
+        if not msg.ok:
+            self.notify(msg.line, severity="warning")
+
     def build_from_spots(self) -> None:
         """`data build` from the app: signatures from the ingested spots, with a progress bar."""
         d = self.state.data
@@ -204,7 +242,7 @@ class IonisApp(App[int]):
 
     def on_seed_progress(self, msg: SeedProgress) -> None:
         d = self.state.data
-        if d.status in ("seeding", "building"):
+        if d.status in ("seeding", "building", "importing"):
             d.seed_done, d.seed_total = msg.done, msg.total
             self.state.set_data(d)
 
@@ -218,6 +256,7 @@ class IonisApp(App[int]):
             why = {"checking": "the database check is still running",
                    "empty": "the database is empty: press d to seed demo data",
                    "seeding": "demo data is still being written",
+                   "importing": "the signature bundle is still being imported",
                    "error": f"the database is not usable: fix {d.setting or 'the settings'} (see the panel)"}
             self.notify(f"cannot start: {why.get(d.status, d.status)}", severity="error")
             return False
@@ -267,7 +306,7 @@ class IonisApp(App[int]):
             err = w.error
             self.state.fail(f"{type(err).__name__}: {err}" if err else "the training thread died")
             self.redraw()
-        elif w.name in ("data-check", "seed") and event.state == WorkerState.ERROR:
+        elif w.name in ("data-check", "seed", "import") and event.state == WorkerState.ERROR:
             d = datasource.describe(self.settings.database)
             d.status, d.message = "error", f"database check failed: {w.error}"
             self.state.set_data(d)

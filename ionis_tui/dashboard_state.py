@@ -24,7 +24,7 @@ HEADER, PLOTS, SIDECAR, INFO, LOG, DATA = "header", "plots", "sidecar", "info", 
 class DataSource:
     """Outcome of the start-up database check (see ionis_tui.datasource)."""
 
-    status: str = "checking"       # checking | ok | empty | error | seeding | building
+    status: str = "checking"       # checking | ok | empty | error | seeding | building | importing
     mode: str = ""                 # embedded | server
     where: str = ""                # folder (embedded) or host:port (server)
     table: str = ""                # database.table

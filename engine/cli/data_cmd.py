@@ -1,4 +1,4 @@
-"""`ionis-tui data seed|status|ingest|sw|build`: demo signatures, the configured table's
+"""`ionis-tui data seed|status|ingest|sw|build|import`: demo signatures, the configured table's
 state, and the real-data path (spot files -> spots table -> signatures)."""
 
 from __future__ import annotations
@@ -32,6 +32,10 @@ def add_parser(sub) -> None:
     st.set_defaults(run=run_status)
     from engine.cli.data_real_cmd import add_real_parsers
     add_real_parsers(dsub)
+
+    from engine.cli.import_cmd import add_import_parser
+
+    add_import_parser(dsub)
 
 
 def _progress_printer(label: str):
@@ -114,6 +118,10 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
     newest = st["newest_data"] or "unknown"
     print(f"newest data {newest}  ({st['newest_data_note']})")
     _print_provenance(st)
+    if st.get("bundle"):
+        from engine.data.bundle_import import bundle_lines
+
+        print("\n".join(f"source      {ln}" for ln in bundle_lines(st["bundle"])))
     for name, path in st["paths"].items():
         print(f"{name:<11} {path}")
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.bands import BY_ID
+from engine.data.bundle_import import bundle_status
 from engine.data.client import translating, where
 from engine.data.loader import HAS_SFI, VALID, scan_report
 from engine.data.meta import META_TABLE, read_meta
@@ -63,6 +64,8 @@ def data_status(client, db: DatabaseSettings) -> dict[str, Any]:
         out["newest_data"] = prov.get("last_spot") if prov else None
         out["newest_data_note"] = ("newest spot the build used" if out["newest_data"]
                                    else "the signature table stores months only, no dates")
+
+    out["bundle"] = bundle_status(client, db)  # set when `data import` wrote the table
     return out
 
 
@@ -108,6 +111,8 @@ def source_label(client, db: DatabaseSettings) -> str:
         label += f" (demo data, seed {prov.get('seed')})"
     elif prov and prov["kind"] == "spots":
         label += f" (built from spots {prov.get('first_spot')} .. {prov.get('last_spot')})"
+    elif prov and prov["kind"] == "bundle":
+        label += " (imported from the IONIS signature bundle)"
     elif prov:
         label += f" ({prov['kind']})"
     return label

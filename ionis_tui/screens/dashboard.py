@@ -44,6 +44,8 @@ class DashboardScreen(Screen):
         Binding("m", "matrix", "matrix"),
         Binding("d", "seed", "seed"),
         Binding("b", "build", "build", show=False),  # the data panel offers it (80 columns)
+
+        Binding("i", "import_bundle", "import", show=False),  # the data panel names it
         Binding("g", "recheck", "check db", show=False),
         Binding("q", "quit", "quit"),
     ]
@@ -154,6 +156,9 @@ class DashboardScreen(Screen):
 
     def action_build(self) -> None:
         self.ionis.build_from_spots()
+
+    def action_import_bundle(self) -> None:
+        self.ionis.import_bundle()
 
     def action_recheck(self) -> None:
         self.ionis.check_data()

@@ -19,6 +19,8 @@ KEYS: tuple[tuple[str, str], ...] = (
     ("m", "SFI x Kp matrix on the live model (or a checkpoint)"),
     ("d", "seed demo data (offered when the embedded database is empty)"),
     ("b", "build signatures from ingested spots (`ionis-tui data ingest`)"),
+
+    ("i", "import the IONIS signature bundle (from ionis-download's place); i again cancels"),
     ("g", "check the database again (after fixing a setting)"),
     ("q", "quit (asks first when a run is active; saves a checkpoint and stops it)"),
     ("?", "this help;  escape closes a screen"),

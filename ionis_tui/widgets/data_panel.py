@@ -28,7 +28,8 @@ class DataPanel(Static):
         self.set_class(d.status == "error", "-error")
         self.border_title = {"error": "database problem", "empty": "database empty",
                              "seeding": "seeding demo data", "building": "building signatures",
-                             "checking": "database"}.get(d.status, "")
+                             "checking": "database",
+                             "importing": "importing the IONIS signature bundle"}.get(d.status, "")
         text = render_data(d, seed_rows, max(20, self.size.width - 4))
         # Seeding progress repaints 4 times a second; relayout only when the height changes.
         key = (d.status, text.plain.count("\n"))
@@ -58,6 +59,10 @@ def render_data(d: DataSource, seed_rows: int, width: int) -> Text:
             t.append("\nor ")
             t.append("b", "bold")
             t.append(f" to build signatures from the {d.spots:,} ingested WSPR spots")
+
+        t.append("\nor ")
+        t.append("i", "bold")
+        t.append(" to import the IONIS signature bundle (the original's real data)")
     elif d.status == "seeding":
         # seed_demo counts rows generated plus rows written, so only the share is meaningful.
         frac = d.seed_done / d.seed_total if d.seed_total else 0.0
@@ -69,4 +74,15 @@ def render_data(d: DataSource, seed_rows: int, width: int) -> Text:
         t.append(f"aggregating {d.spots:,} spots into {d.table} ")
         t.append(fmt.bar(frac, max(10, min(40, width - 50))), "yellow")
         t.append(f" step {d.seed_done}/{d.seed_total}")
+
+    elif d.status == "importing":
+        # d.message holds the file; progress counts rows read (the total is the rowid span).
+        frac = min(1.0, d.seed_done / d.seed_total) if d.seed_total else 0.0
+        t.append(f"{d.message}\ninto {d.table}; press ")
+        t.append("i", "bold")
+        t.append(" to cancel (the old table stays)\n")
+        t.append(fmt.bar(frac, max(10, min(40, width - 36))), "yellow")
+        t.append(f" {100 * frac:.0f}%  {d.seed_done:,} of ~{d.seed_total:,} rows")
+        if d.seed_total and d.seed_done >= d.seed_total:
+            t.append(" · finishing")
     return t
