@@ -81,6 +81,16 @@ class RunsSettings(_Section):
     dir: str = "runs"
 
 
+class EvaluateSettings(_Section):
+    """Real observations for `ionis-tui evaluate` and the verify suite's skill group."""
+
+    spots: str = ""              # spot file (header CSV); "" = none
+    table: str = ""              # signature table (in [database]) used instead of spots; "" = none
+    climatology_table: str = ""  # training table for baselines b/c; "" = database.table
+    min_band_rows: int = Field(100, ge=1)
+    min_group_spots: int = Field(3, ge=1)
+
+
 class Settings(BaseSettings):
     """Every setting of ionis-tui. Precedence: IONIS_* environment > settings file > defaults."""
 
@@ -92,6 +102,7 @@ class Settings(BaseSettings):
     train: TrainSettings = TrainSettings()
     demo: DemoSettings = DemoSettings()
     runs: RunsSettings = RunsSettings()
+    evaluate: EvaluateSettings = EvaluateSettings()
 
     @classmethod
     def settings_customise_sources(
