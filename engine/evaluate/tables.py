@@ -14,16 +14,19 @@ from engine.settings import DatabaseSettings
 
 
 def _with_table(db: DatabaseSettings, table: str) -> DatabaseSettings:
+    """`table` or `database.table`, validated like the settings (identifiers are quoted, so
+    they must be plain)."""
+    update = dict(zip(("database", "table"), table.split(".", 1), strict=True)) if "." in table \
+        else {"table": table}
     try:
-        return db.model_copy(update={"table": table}) if "." not in table else db.model_copy(
-            update=dict(zip(("database", "table"), table.split(".", 1), strict=True)))
-    except ValueError as exc:
-        raise InputError(f"table {table!r}: {exc}") from None
+        return DatabaseSettings.model_validate({**db.model_dump(), **update})
+    except ValueError:
+        raise InputError(f"table {table!r} is not a plain identifier (letters, digits, _; "
+                         f"optionally database.table)") from None
 
 
 def _checked(db: DatabaseSettings, table: str | None) -> tuple[object, DatabaseSettings]:
     d = _with_table(db, table) if table else db
-    DatabaseSettings.model_validate(d.model_dump())  # identifiers stay plain (quoted safely)
     client = connect(d)
     check_schema(client, d)
     return client, d
