@@ -8,7 +8,7 @@ from collections.abc import Callable
 from engine.errors import IonisError
 
 
-def skill_source(settings) -> Callable | str:
+def skill_source(settings, levels: tuple[str, ...] | None = None) -> Callable | str:
     """A function LoadedModel -> Evaluation on the configured source, or why there is none.
     A configured source that cannot be read is a reason (the skill tests say it), not a crash
     of the whole suite."""
@@ -29,8 +29,10 @@ def skill_source(settings) -> Callable | str:
     except IonisError as exc:
         clim = f"no training-table climatology: {exc}"
 
+    # The skill group judges the finest level only; the evaluate view shows both.
+    lv = levels or (("spots",) if obs.level == "spots" else ("signatures",))
+
     def run(lm):
         return evaluate(lm, obs, clim, min_band_rows=cfg.min_band_rows,
-                        min_group_spots=cfg.min_group_spots, levels=("spots",) if obs.level == "spots"
-                        else ("signatures",))
+                        min_group_spots=cfg.min_group_spots, levels=lv)
     return run
