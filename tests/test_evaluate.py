@@ -194,3 +194,18 @@ def test_cli_unreadable_checkpoint_exits_2(capsys, real_spots, tmp_path):
     bad.write_bytes(b"not a checkpoint")
     code = main(["evaluate", "--checkpoint", str(bad), "--spots", str(real_spots), "--climatology", "none"])
     assert code == 2 and capsys.readouterr().err.startswith("error: ")
+
+
+def test_distinct_inputs_give_the_same_predictions_as_every_row(v22, real_spots):
+    """Spots sharing one model input are predicted once; the result is the row-by-row one."""
+    from engine.evaluate.run import distinct_inputs
+    from engine.predict import predict_rows
+
+    o = spots_from_csv(real_spots)
+    first, inverse = distinct_inputs(o)
+    assert len(first) == 5777 and inverse.max() == len(first) - 1  # 14,053 spots, 2.4 per input
+    tla, tlo, rla, rlo = o.latlon()
+    full = predict_rows(v22, tx_lat=tla, tx_lon=tlo, rx_lat=rla, rx_lon=rlo, band_id=o.band, hour=o.hour,
+                        month=o.month, sfi=o.sfi, kp=o.kp, doy=o.doy)["db"]
+    got = evaluate(v22, o, "none", levels=("spots",)).levels["spots"].pred
+    np.testing.assert_allclose(got, full, atol=1e-4)

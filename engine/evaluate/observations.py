@@ -98,12 +98,17 @@ def _grids(values: list[str]) -> tuple[np.ndarray, np.ndarray]:
 
 def _times(values: list[str], path: Path) -> np.ndarray:
     try:
-        return np.array([v.strip().rstrip("Z").replace(" ", "T") for v in values], dtype="datetime64[m]")
+        a = np.char.replace(np.char.rstrip(np.char.strip(np.array(values)), "Z"), " ", "T")
+        return a.astype("datetime64[m]")
     except ValueError as exc:
         raise InputError(f"{path}: time_utc is not an ISO time ({exc})") from None
 
 
 def _numbers(values: list[str], name: str, path: Path) -> np.ndarray:
+    try:
+        return np.array(values).astype(np.float64)  # fast path: every field a number
+    except ValueError:
+        pass
     try:
         return np.array([float(v) if v.strip() else np.nan for v in values], dtype=np.float64)
     except ValueError:

@@ -46,12 +46,36 @@ class Evaluation:
     levels: dict[str, Level]
 
 
+def _grid_code(g: np.ndarray) -> np.ndarray:
+    b = np.char.upper(g.astype("S4")).view(np.uint8).reshape(-1, 4).astype(np.int64)
+    return ((b[:, 0] - 65) * 18 + (b[:, 1] - 65)) * 100 + (b[:, 2] - 48) * 10 + (b[:, 3] - 48)  # < 2^15
+
+
+def distinct_inputs(o: Observations) -> tuple[np.ndarray, np.ndarray]:
+    """(first row of each distinct model input, inverse index): WSPR repeats a path every two
+    minutes, and the model sees only the hour, so many spots share one input exactly."""
+    doy = np.zeros(len(o), np.int64) if o.doy is None else o.doy.astype(np.int64)
+    key = (((((_grid_code(o.tx_grid) << 15 | _grid_code(o.rx_grid)) << 4 | (o.band.astype(np.int64) - 102))
+             << 5 | o.hour.astype(np.int64)) << 4 | o.month.astype(np.int64)) << 9 | doy)
+    order = np.lexsort((o.kp, o.sfi, key))
+    k, s, p = key[order], o.sfi[order], o.kp[order]
+    new = np.ones(len(o), dtype=bool)
+    new[1:] = (k[1:] != k[:-1]) | (s[1:] != s[:-1]) | (p[1:] != p[:-1])
+    group = np.cumsum(new) - 1
+    inverse = np.empty(len(o), dtype=np.int64)
+    inverse[order] = group
+    return order[new], inverse
+
+
 def _predict(lm, o: Observations) -> np.ndarray:
     from engine.predict import predict_rows
 
-    tla, tlo, rla, rlo = o.latlon()
-    return predict_rows(lm, tx_lat=tla, tx_lon=tlo, rx_lat=rla, rx_lon=rlo, band_id=o.band,
-                        hour=o.hour, month=o.month, sfi=o.sfi, kp=o.kp, doy=o.doy)["db"]
+    first, inverse = distinct_inputs(o)
+    tla, tlo, rla, rlo = (a[first] for a in o.latlon())
+    db = predict_rows(lm, tx_lat=tla, tx_lon=tlo, rx_lat=rla, rx_lon=rlo, band_id=o.band[first],
+                      hour=o.hour[first], month=o.month[first], sfi=o.sfi[first], kp=o.kp[first],
+                      doy=None if o.doy is None else o.doy[first])["db"]
+    return db[inverse]
 
 
 def _baselines(lm, o: Observations, clim: Climatology) -> dict[str, np.ndarray | str]:
