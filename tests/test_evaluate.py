@@ -209,3 +209,18 @@ def test_distinct_inputs_give_the_same_predictions_as_every_row(v22, real_spots)
                         month=o.month, sfi=o.sfi, kp=o.kp, doy=o.doy)["db"]
     got = evaluate(v22, o, "none", levels=("spots",)).levels["spots"].pred
     np.testing.assert_allclose(got, full, atol=1e-4)
+
+
+def test_voacap_baseline_on_a_few_spots(v22, tmp_path, capsys):
+    pytest.importorskip("dvoacap", reason="optional extra ionis-tui[voacap] not installed")
+    from engine.evaluate.voacap import ssn_from_sfi
+
+    assert ssn_from_sfi([63.7, 150.0])[0] == 0 and 90 <= ssn_from_sfi([150.0])[0] <= 110
+    f = tmp_path / "s.csv"
+    f.write_text(HEADER + "2023-02-01T11:10:00Z,10,OF78,CM87,-21,,\n2023-02-01T11:20:00Z,10,OF78,CM87,-19,,\n"
+                 "2023-02-01T13:10:00Z,14,OF78,RF72,-18,,\n")
+    code = main(["evaluate", "--checkpoint", str(v22.path), "--spots", str(f), "--climatology", "none",
+                 "--group", "spots", "--baseline", "voacap", "--json"])
+    rep = json.loads(capsys.readouterr().out)
+    v = rep["levels"]["spots"]["overall"]["baselines"]["voacap"]
+    assert code == 0 and v["n"] == 3 and v["rmse_db"] is not None and "isotropic" in rep["voacap"]

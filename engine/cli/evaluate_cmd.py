@@ -28,6 +28,9 @@ def add_parser(sub) -> None:
     p.add_argument("--climatology", metavar="TABLE",
                    help="training table for baselines b/c (default [evaluate] climatology_table, "
                         "else database.table; 'none' to skip)")
+    p.add_argument("--baseline", action="append", choices=("voacap",), default=[],
+                   help="also compare with VOACAP (optional package: pip install 'ionis-tui[voacap]'; "
+                        "about 40 ms per distinct path and hour)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--markdown", metavar="FILE", help="also write a Markdown report to FILE")
     p.set_defaults(run=run)
@@ -67,12 +70,19 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from engine.evaluate.run import evaluate
 
     src = source_args(args, settings)
+    if "voacap" in args.baseline:
+        try:
+            import dvoacap  # noqa: F401  (checked before any slow work)
+        except ImportError:
+            raise InputError("--baseline voacap needs the optional package dvoacap: "
+                             "pip install 'ionis-tui[voacap]'") from None
     obs = load_observations(**src)  # a bad source fails before the model loads
     lm = load_model(args.checkpoint)
     clim = climatology_for(settings, args.climatology)
     levels = (args.group,) if args.group else LEVELS
     ev = evaluate(lm, obs, clim, min_band_rows=settings.evaluate.min_band_rows,
-                  min_group_spots=settings.evaluate.min_group_spots, levels=levels)
+                  min_group_spots=settings.evaluate.min_group_spots, levels=levels,
+                  voacap="voacap" in args.baseline)
     if args.markdown:
         write_report(ev.report, args.markdown)
     print(to_json_text(ev.report) if args.json else to_text(ev.report))

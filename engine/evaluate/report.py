@@ -10,7 +10,8 @@ from engine.checkpoint import atomic_write
 from engine.errors import InputError
 
 SHORT = {"band_mean": "(a) band mean", "band_climatology": "(b) band clim.",
-         "band_hour_climatology": "(c) band+hour clim."}
+         "band_hour_climatology": "(c) band+hour clim.", "voacap": "(v) VOACAP"}
+ABC = ("band_mean", "band_climatology", "band_hour_climatology")
 
 
 def _f(v, fmt: str) -> str:
@@ -45,7 +46,7 @@ def band_rows(level: dict) -> list[list[str]]:
             continue
         m, b = blk["model"], blk["baselines"]
         out.append([band, str(m["n"]), _f(m["pearson"], "+.3f"), _f(m["rmse_db"], ".2f")]
-                   + [_f(b[k].get("skill"), "+.3f") for k in SHORT])
+                   + [_f(b[k].get("skill"), "+.3f") for k in ABC])
     return out
 
 

@@ -95,13 +95,22 @@ def _baselines(lm, o: Observations, clim: Climatology) -> dict[str, np.ndarray |
     return out
 
 
+def _voacap_assumptions() -> str:
+    from engine.evaluate.voacap import ASSUMPTIONS
+    return ASSUMPTIONS
+
+
 def _sub(baselines: dict, sel: np.ndarray) -> dict:
     return {k: v if isinstance(v, str) else v[sel] for k, v in baselines.items()}
 
 
-def evaluate_level(lm, o: Observations, clim: Climatology, min_band_rows: int) -> Level:
+def evaluate_level(lm, o: Observations, clim: Climatology, min_band_rows: int,
+                   voacap: bool = False) -> Level:
     pred = _predict(lm, o)
     base = _baselines(lm, o, clim)
+    if voacap:
+        from engine.evaluate.voacap import voacap_db
+        base["voacap"] = voacap_db(o)
     summary = {"n": len(o), "overall": compare(pred, o.snr, base), "bands": {},
                "residual_by_hour": residual_by_hour(pred, o.snr, o.hour)}
     for b in np.unique(o.band):
@@ -115,16 +124,18 @@ def evaluate_level(lm, o: Observations, clim: Climatology, min_band_rows: int) -
 
 
 def evaluate(lm, obs: Observations, clim: Climatology, *, min_band_rows: int = 100,
-             min_group_spots: int = 3, levels: tuple[str, ...] = ("spots", "signatures")) -> Evaluation:
-    """Spot-level observations give both levels; a signature source gives only its own."""
+             min_group_spots: int = 3, levels: tuple[str, ...] = ("spots", "signatures"),
+             voacap: bool = False) -> Evaluation:
+    """Spot-level observations give both levels; a signature source gives only its own.
+    voacap: add the optional VOACAP baseline (engine.evaluate.voacap; slow, minutes)."""
     t0 = time.perf_counter()
     out: dict[str, Level] = {}
     if obs.level == "spots" and "spots" in levels:
-        out["spots"] = evaluate_level(lm, obs, clim, min_band_rows)
+        out["spots"] = evaluate_level(lm, obs, clim, min_band_rows, voacap)
     if "signatures" in levels:
         sig = aggregate(obs, min_group_spots) if obs.level == "spots" else obs
         if len(sig):
-            out["signatures"] = evaluate_level(lm, sig, clim, min_band_rows)
+            out["signatures"] = evaluate_level(lm, sig, clim, min_band_rows, voacap)
         else:
             out["signatures"] = Level("signatures", *(np.zeros(0),) * 4,
                                       summary={"n": 0, "na": f"no group has {min_group_spots} spots"})
@@ -133,6 +144,7 @@ def evaluate(lm, obs: Observations, clim: Climatology, *, min_band_rows: int = 1
         "rows": {"read": obs.read, "evaluated": len(obs), "dropped": obs.dropped,
                  "file_column_disagreements": obs.checks},
         "climatology": clim if isinstance(clim, str) else "training table",
+        **({"voacap": _voacap_assumptions()} if voacap else {}),
         "levels": {k: v.summary for k, v in out.items()},
         "seconds": round(time.perf_counter() - t0, 3),
     }
