@@ -108,8 +108,8 @@ class EvaluateScreen(Screen):
         summary = rep["levels"][self.level]
         rows = rep["rows"]
         self.query_one("#ev-head", Static).update(
-            f"{self.model_name} on {Path(rep['source']).name} · {self.level} level · "
-            f"{rows['evaluated']:,}/{rows['read']:,} rows\nbaselines: a band mean · b band clim. · "
+            f"{Path(self.model_name).name} on {Path(rep['source']).name} · {self.level} · "
+            f"{summary['n']:,} rows (of {rows['read']:,} read)\nbaselines: a band mean · b band clim. · "
             f"c band+hour clim.{'' if rep['climatology'] == 'training table' else ' (b, c n/a: no training table)'}")
         t = self.query_one(DataTable)
         t.clear()
