@@ -117,3 +117,16 @@ def test_random_models_fail_the_model_groups_and_demo_training_passes_more(real_
     demo = run_suite(demo_model, specs, skill=_source(real_obs))
     assert demo.passed > max(rep.passed for rep in randoms), (demo.summary_line(),
                                                              [r.summary_line() for r in randoms])
+
+
+def test_a_label_that_is_not_true_or_false_is_refused():
+    from engine.errors import InputError
+    from engine.verify.spec import parse_specs
+
+    t = {"id": "X", "name": "x", "group": "paths", "kind": "path_snr", "unit": "db", "pass": "> -28",
+         "tx": "W3", "rx": "G", "band": "20m", "hour": 12, "month": 6, "sfi": 100, "kp": 2,
+         "architecture": "yes"}
+    with pytest.raises(InputError, match="architecture must be true or false"):
+        parse_specs({"test": [t]})
+    t["architecture"] = True
+    assert parse_specs({"test": [t]})[0].architecture

@@ -96,6 +96,14 @@ def _resolve_paths(where: str, value: Any, path_sets: dict[str, Any], defaults: 
     return out
 
 
+def _flags(where: str, t: dict[str, Any]) -> tuple[bool, bool]:
+    """(architecture, original): true/false only, so a typo never silently relabels a test."""
+    for flag in ("architecture", "original"):
+        if not isinstance(t.get(flag, False), bool):
+            raise InputError(f"{where}: {flag} must be true or false")
+    return bool(t.get("architecture", False)), bool(t.get("original", False))
+
+
 def parse_specs(data: dict[str, Any], origin: str = "tests") -> list[TestSpec]:
     from engine.verify.kinds import KINDS  # kinds import spec types; import here to avoid a cycle
 
@@ -153,12 +161,8 @@ def parse_specs(data: dict[str, Any], origin: str = "tests") -> list[TestSpec]:
         missing = [k for k in kind.required if k not in cond]
         if missing:
             raise InputError(f"{where}: missing {', '.join(missing)} (no default either)")
-        for flag in ("architecture", "original"):
-            if not isinstance(t.get(flag, False), bool):
-                raise InputError(f"{where}: {flag} must be true or false")
         specs.append(TestSpec(t["id"], t["name"], t["group"], t["kind"], t["unit"], pass_rule,
-                              grades, grade_on, str(t.get("why", "")), cond,
-                              bool(t.get("architecture", False)), bool(t.get("original", False))))
+                              grades, grade_on, str(t.get("why", "")), cond, *_flags(where, t)))
     return specs
 
 
