@@ -84,6 +84,7 @@ def test_rows_that_cannot_be_evaluated_are_counted_not_invented(tmp_path):
 
 @pytest.mark.parametrize("body, expect", [
     ("1999-02-01T10:00:00Z,14,FN20,JO01,-12,,\n", "none of its 1 spots"),
+    ("2023-02-01T10:00:00Z,50,FN20,JO01,-12,,\n", "unknown_band 1"),  # only 6m: no model band
     ("", "no spots"),
     ("2023-02-01T10:00:00Z,14,FN20\n", "different number of fields"),
     ("yesterday,14,FN20,JO01,-12,,\n", "not an ISO time"),
