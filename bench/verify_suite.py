@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
     lm = _model(a.checkpoint)
-    specs = load_specs()
+    specs = [s for s in load_specs() if s.group != "skill"]  # the skill group: bench/evaluate_speed.py
     first = run_suite(lm, specs, truth=True)   # warm-up; truth on so every test does its work
     times = [run_suite(lm, specs, truth=True).seconds for _ in range(max(1, a.repeats))]
     suite_s = statistics.median(times)

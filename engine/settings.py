@@ -147,6 +147,16 @@ class IngestSettings(_Section):
         return v
 
 
+class EvaluateSettings(_Section):
+    """Real observations for `ionis-tui evaluate` and the verify suite's skill group."""
+
+    spots: str = ""              # spot file (header CSV); "" = none
+    table: str = ""              # signature table (in [database]) used instead of spots; "" = none
+    climatology_table: str = ""  # training table for baselines b/c; "" = database.table
+    min_band_rows: int = Field(100, ge=1)
+    min_group_spots: int = Field(3, ge=1)
+
+
 class Settings(BaseSettings):
     """Every setting of ionis-tui. Precedence: constructor arguments > IONIS_* environment >
     settings file > defaults. A section object passed in is kept whole, so a saved recipe
@@ -162,6 +172,7 @@ class Settings(BaseSettings):
     demo: DemoSettings = Field(default_factory=DemoSettings)
     runs: RunsSettings = Field(default_factory=RunsSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    evaluate: EvaluateSettings = Field(default_factory=EvaluateSettings)
     _file: Path | None = PrivateAttr(default=None)  # the settings file read, if any
 
     @property

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 from bundle_files import good_rows, write_bundle
-from pilot_tools import screen_text
 from conftest import wait_until
+from pilot_tools import screen_text
 
 import engine.data.bundle_import as bundle_import
 from engine.data.bundle_file import default_bundle_path

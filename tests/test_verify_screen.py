@@ -48,7 +48,8 @@ async def test_table_details_save_and_rerun(v22_file, tmp_path):
         assert row(t, "TST-201")[4] == "PASS" and row(t, "SIDECAR-SUN")[4] == "FAIL"
         assert row(t, "TST-201")[2].endswith("dB") and row(t, "TST-201")[5] in "ABCD"
         assert t.get_row("SIDECAR-SUN")[4].style == "bold red" and t.get_row("TST-201")[4].style == "green"
-        assert row(t, "group:physics")[0] == "PHYSICS" and "6/6 passed" in row(t, "group:physics")[1]
+        assert row(t, "group:physics")[0] == "PHYSICS" and "3/3 passed" in row(t, "group:physics")[1]
+        assert "+3 by construction" in row(t, "group:physics")[1]
         assert row(t, "TRUTH-SUN")[4] == "n/a"
         assert scr.report.summary_line() in plain(scr, "#vf-summary")
         # Fits 80x24: the table needs no horizontal scrolling.

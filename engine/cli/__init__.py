@@ -18,6 +18,7 @@ COMMANDS = {
     "predict": "engine.cli.predict_cmd",
     "verify": "engine.cli.verify_cmd",
     "matrix": "engine.cli.matrix_cmd",
+    "evaluate": "engine.cli.evaluate_cmd",
 }
 
 

@@ -46,7 +46,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     specs = select(load_specs(args.tests), args.group)  # bad groups/files fail before the model loads
     lm = load_model(args.checkpoint)
     truth = {"auto": None, "on": True, "off": False}[args.truth]
-    report = run_suite(lm, specs, truth=truth)
+    skill = None
+    if any(s.group == "skill" for s in specs):
+        from engine.evaluate.source import skill_source
+        skill = skill_source(settings)
+    report = run_suite(lm, specs, truth=truth, skill=skill)
     if args.markdown:
         write_markdown(report, args.markdown)
     if args.json:

@@ -30,6 +30,7 @@ from engine.verify.kinds_robust import (
     smoothness,
     sweep_jump,
 )
+from engine.verify.kinds_skill import path_snr, skill
 
 if TYPE_CHECKING:
     from engine.verify.spec import TestSpec
@@ -68,6 +69,8 @@ KINDS: dict[str, Kind] = {
     "sweep_jump": _k(sweep_jump, ("paths",), path=False),
     "band_range": _k(band_range, ("paths",), path=False),
     "monotonic_grid": _k(monotonic_grid, ("paths", "sfi_step", "kp_step"), path=False),
+    "path_snr": _k(path_snr),
+    "skill": _k(skill, ("baseline", "skill_band"), path=False),
     "input_validation": _k(input_validation, ("cases",), required=("cases",)),
     "sidecar_health": _k(sidecar_health, ("sidecar", "sfi", "kp", "floor", "margin_sigma"), path=False,
                          required=("sidecar",), judges=True),

@@ -28,6 +28,8 @@ def format_value(r: Result) -> str:
         return f"{v:02.0f}z"
     if r.unit == "ratio":
         return f"{v:.2f}x"
+    if r.unit == "skill":
+        return f"{v:+.3f}"
     return f"{v:g}"
 
 

@@ -37,6 +37,8 @@ class Result:
     value: float | None = None   # the judged quantity when not dB/sigma (peak hour, count, ratio)
     unit: str = "db"
     conditions: dict[str, Any] = field(default_factory=dict)
+    architecture: bool = False   # holds by construction: not evidence about the model
+    original: bool = False       # mirrors the peer's test of the same id
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: NaN/inf become null for values and their text inside conditions."""
@@ -46,7 +48,8 @@ class Result:
                 "value_db": num(self.value_db), "value_sigma": num(self.value_sigma),
                 "threshold": self.threshold, "passed": self.passed, "grade": self.grade,
                 "explanation": self.explanation, "status": self.status, "value": num(self.value),
-                "unit": self.unit, "conditions": _jsonable(self.conditions)}
+                "unit": self.unit, "conditions": _jsonable(self.conditions),
+                "architecture": self.architecture, "original": self.original}
 
 
 def _jsonable(v: Any) -> Any:
@@ -67,6 +70,7 @@ class GroupSummary:
     failed: int
     not_applicable: int
     gpa: float | None            # mean grade points (A=4 .. F=0) of graded tests
+    architecture: int = 0        # tests that hold by construction (not counted above)
 
     @property
     def total(self) -> int:
@@ -84,6 +88,8 @@ class GroupSummary:
             s += f", grade points {self.gpa:.1f}/4"
         if self.not_applicable:
             s += f", {self.not_applicable} n/a"
+        if self.architecture:
+            s += f" (+{self.architecture} by construction)"
         return s
 
 
@@ -99,33 +105,39 @@ class SuiteReport:
     def groups(self) -> list[GroupSummary]:
         out = []
         for g in GROUPS:
-            rs = [r for r in self.results if r.group == g]
-            if not rs:
+            every = [r for r in self.results if r.group == g]
+            if not every:
                 continue
+            rs = [r for r in every if not r.architecture]  # evidence about the model
             graded = [GRADE_POINTS[r.grade] for r in rs if r.grade in GRADE_POINTS]
             out.append(GroupSummary(g, GROUP_TITLES[g], sum(r.status == PASS for r in rs),
                                     sum(r.status == FAIL for r in rs), sum(r.status == NA for r in rs),
-                                    sum(graded) / len(graded) if graded else None))
+                                    sum(graded) / len(graded) if graded else None, len(every) - len(rs)))
         return out
 
     @property
     def passed(self) -> int:
-        return sum(r.status == PASS for r in self.results)
+        """Passed tests that are evidence about the model (architecture tests not counted)."""
+        return sum(r.status == PASS and not r.architecture for r in self.results)
 
     @property
     def failed(self) -> int:
-        return sum(r.status == FAIL for r in self.results)
+        return sum(r.status == FAIL and not r.architecture for r in self.results)
 
     @property
     def all_passed(self) -> bool:
-        return self.failed == 0
+        """No failure at all: a failing architecture test means broken code, so it counts here."""
+        return not any(r.status == FAIL for r in self.results)
 
     def summary_line(self) -> str:
         total = self.passed + self.failed
-        na = len(self.results) - total
+        arch = sum(r.architecture for r in self.results)
+        na = len(self.results) - total - arch
         s = f"{self.passed}/{total} passed"
         if na:
             s += f", {na} n/a"
+        if arch:
+            s += f", {arch} by construction"
         return s + " · " + " · ".join(
             f"{g.group} {g.passed}/{g.total}" if g.total else f"{g.group} n/a" for g in self.groups)
 
@@ -154,9 +166,10 @@ def _judge(spec: TestSpec, m: Measurement) -> Result:
     if "paths" in spec.conditions:
         cond["paths"] = [f"{p['tx']}→{p['rx']} {p['band']} {p['hour']}z m{p['month']}"
                          for p in spec.conditions["paths"]]
+    flags = {"architecture": spec.architecture, "original": spec.original}
     if m.na:
         return Result(spec.id, spec.name, spec.group, None, None, threshold, None, None,
-                      f"n/a: {m.na}", NA, None, spec.unit, cond)
+                      f"n/a: {m.na}", NA, None, spec.unit, cond, **flags)
     passed = m.verdict if spec.pass_rule is None else spec.pass_rule.holds(judged)
     passed = bool(passed)
     grade = None
@@ -170,19 +183,25 @@ def _judge(spec: TestSpec, m: Measurement) -> Result:
     why += f"; rule {spec.pass_rule}{UNIT_SUFFIX[spec.unit]}" if spec.pass_rule is not None else f"; rule {threshold}"
     if grade:
         why += f"; grade {grade}"
+    if spec.architecture:
+        why += "; holds by construction, not counted as evidence about the model"
     return Result(spec.id, spec.name, spec.group, _float(m.value_db), _float(m.value_sigma), threshold, passed,
-                  grade, why, PASS if passed else FAIL, _float(m.value), spec.unit, cond)
+                  grade, why, PASS if passed else FAIL, _float(m.value), spec.unit, cond, **flags)
 
 
 def _float(x: float | None) -> float | None:
     return None if x is None else float(x)
 
 
-def run_suite(lm: LoadedModel, specs: list[TestSpec] | None = None, truth: bool | None = None) -> SuiteReport:
-    """Run every spec (default: the shipped file). truth: None = decide from the model's metadata."""
+def run_suite(lm: LoadedModel, specs: list[TestSpec] | None = None, truth: bool | None = None,
+              skill: Any = None) -> SuiteReport:
+    """Run every spec (default: the shipped file). truth: None = decide from the model's metadata.
+    skill: the skill group's source, a function LoadedModel -> engine.evaluate Evaluation
+    (engine.evaluate.source.skill_source), or a string saying why there is none (n/a)."""
     specs = load_specs() if specs is None else specs
     truth_ok, truth_why = (truth, "switched off (--truth off)") if truth is not None else truth_applies(lm)
     ev = Evaluator(lm)
+    ev.skill_source = skill
     t0 = time.perf_counter()
     results = []
     for spec in specs:

@@ -19,17 +19,22 @@ from engine.errors import InputError
 from engine.verify.rules import Rule, parse_rule
 
 DEFAULT_FILE = "tests.toml"
-GROUPS = ("physics", "band_time", "robustness", "sidecar", "truth")
+GROUPS = ("physics", "band_time", "paths", "skill", "robustness", "sidecar", "truth")
+# Groups whose tests are evidence about what the model learned (not about the code).
+MODEL_GROUPS = ("physics", "band_time", "paths", "skill")
 GROUP_TITLES = {
     "physics": "Physics (TST-200)",
     "band_time": "Band x time (TST-900)",
+    "paths": "Known paths (open / dead)",
+    "skill": "Skill on real spots",
     "robustness": "Robustness",
     "sidecar": "Sidecar health",
     "truth": "Ground truth (demo data)",
 }
-UNITS = ("db", "sigma", "hour", "count", "ratio")
-UNIT_SUFFIX = {"db": " dB", "sigma": " σ", "hour": " UTC", "count": "", "ratio": "x"}
-META_KEYS = {"id", "name", "group", "kind", "unit", "pass", "grades", "grade_on", "why"}
+UNITS = ("db", "sigma", "hour", "count", "ratio", "skill")
+UNIT_SUFFIX = {"db": " dB", "sigma": " σ", "hour": " UTC", "count": "", "ratio": "x", "skill": ""}
+META_KEYS = {"id", "name", "group", "kind", "unit", "pass", "grades", "grade_on", "why", "architecture",
+             "original"}
 PATH_KEYS = ("tx", "rx", "band", "hour", "month", "day", "sfi", "kp")
 
 
@@ -45,6 +50,8 @@ class TestSpec:
     grade_on: str = "value"         # "value" or "ratio" (TST-204 grades the polar/mid ratio)
     why: str = ""                   # the physics, one line
     conditions: dict[str, Any] = field(default_factory=dict)
+    architecture: bool = False      # holds by construction: reported, not evidence about the model
+    original: bool = False          # mirrors the peer's test of the same id (paths, thresholds)
 
     @property
     def threshold_text(self) -> str:
@@ -87,6 +94,14 @@ def _resolve_paths(where: str, value: Any, path_sets: dict[str, Any], defaults: 
             raise InputError(f"{where}: path entry has unknown key(s) {', '.join(sorted(extra))}")
         out.append({**defaults, **p})
     return out
+
+
+def _flags(where: str, t: dict[str, Any]) -> tuple[bool, bool]:
+    """(architecture, original): true/false only, so a typo never silently relabels a test."""
+    for flag in ("architecture", "original"):
+        if not isinstance(t.get(flag, False), bool):
+            raise InputError(f"{where}: {flag} must be true or false")
+    return bool(t.get("architecture", False)), bool(t.get("original", False))
 
 
 def parse_specs(data: dict[str, Any], origin: str = "tests") -> list[TestSpec]:
@@ -147,7 +162,7 @@ def parse_specs(data: dict[str, Any], origin: str = "tests") -> list[TestSpec]:
         if missing:
             raise InputError(f"{where}: missing {', '.join(missing)} (no default either)")
         specs.append(TestSpec(t["id"], t["name"], t["group"], t["kind"], t["unit"], pass_rule,
-                              grades, grade_on, str(t.get("why", "")), cond))
+                              grades, grade_on, str(t.get("why", "")), cond, *_flags(where, t)))
     return specs
 
 
@@ -176,6 +191,9 @@ def select(specs: Iterable[TestSpec], groups: Iterable[str] | None) -> list[Test
             name = name.strip().lower().replace("-", "_")
             if name in ("band_x_time", "bandtime", "tst900", "900"):
                 name = "band_time"
+            if name == "model":  # shorthand for the groups that are evidence about the model
+                wanted.extend(MODEL_GROUPS)
+                continue
             if name not in GROUPS:
                 raise InputError(f"unknown group {g!r}: use one of {', '.join(GROUPS)}")
             wanted.append(name)

@@ -38,7 +38,7 @@ STYLE = {PASS: "green", FAIL: "bold red", NA: "dim"}
 # Column widths chosen so the table (plus cell padding and scrollbar) fits 80 columns.
 COLUMNS = (("id", 13), ("test", 23), ("value", 9), ("threshold", 13), ("res", 4), ("gr", 2))
 SHORT_GROUP = {"physics": "PHYSICS", "band_time": "BAND x TIME", "robustness": "ROBUSTNESS",
-               "sidecar": "SIDECARS", "truth": "TRUTH"}
+               "sidecar": "SIDECARS", "truth": "TRUTH", "paths": "KNOWN PATHS", "skill": "SKILL (real)"}
 
 
 class DetailScreen(ModalScreen[None]):
@@ -148,6 +148,7 @@ class VerifyScreen(LiveModel, Screen):
         Binding("r", "rerun", "re-run"),
         Binding("o", "choose", "model"),
         Binding("w", "save", "save report"),
+        Binding("e", "evaluate", "evaluate"),
         Binding("enter", "details", "details", priority=True),
     ]
     DEFAULT_CSS = """
@@ -240,7 +241,9 @@ class VerifyScreen(LiveModel, Screen):
     def _work(self, token: int, source: str) -> None:
         try:
             lm = self._live_for_suite(token) if source == LIVE else load_model(source)
-            report = run_suite(lm, self.specs)
+            from engine.evaluate.source import skill_source  # the skill group's real spots
+
+            report = run_suite(lm, self.specs, skill=skill_source(self.settings))
         except IonisError as exc:
             self._deliver(self._failed, token, str(exc))
             return
@@ -288,6 +291,8 @@ class VerifyScreen(LiveModel, Screen):
             line = f"{g.passed}/{g.total} passed" if g.total else "n/a"
             if g.gpa is not None:
                 line += f" · GP {g.gpa:.1f}/4"
+            if g.architecture:
+                line += f" · +{g.architecture} by construction"
             t.add_row(Text(SHORT_GROUP[g.group], style="bold"), Text(line, style="bold"), key=f"group:{g.group}")
             for r in (x for x in report.results if x.group == g.group):
                 style = STYLE[r.status]
@@ -328,6 +333,23 @@ class VerifyScreen(LiveModel, Screen):
                 self.action_rerun()
 
         self.app.push_screen(ChooseModelScreen(files, self._live() is not None), chosen)
+
+    def action_evaluate(self) -> None:
+        """Skill on real spots for the model shown here (settings [evaluate])."""
+        from ionis_tui.screens.evaluate import EvaluateScreen
+
+        if self.source is None:
+            self._status("no model chosen: press o", error=True)
+            return
+        if self.source == LIVE:
+            live = self._live()
+            if live is None:
+                self._status("no live model: no training run is in progress (press o)", error=True)
+                return
+            self.app.push_screen(EvaluateScreen(self.settings, lambda: live, live.label))
+            return
+        src = self.source
+        self.app.push_screen(EvaluateScreen(self.settings, lambda: load_model(src), _short(src)))
 
     def action_save(self) -> None:
         if self.report is None:
