@@ -9,7 +9,7 @@ from engine.data.client import connect, translating
 from engine.data.loader import HAS_SFI, VALID
 from engine.data.schema import check_schema
 from engine.errors import InputError
-from engine.evaluate.observations import Observations
+from engine.evaluate.arrays import Observations
 from engine.settings import DatabaseSettings
 
 
