@@ -19,6 +19,7 @@ COMMANDS = {
     "predict": "engine.cli.predict_cmd",
     "verify": "engine.cli.verify_cmd",
     "matrix": "engine.cli.matrix_cmd",
+    "runs": "engine.cli.runs_cmd",
 }
 
 

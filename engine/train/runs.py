@@ -32,6 +32,8 @@ class RunInfo:
     best_val_pearson: float | None
     best_val_rmse_db: float | None
     resumable: bool
+    pid: int | None = None     # the process that last wrote state.json (the trainer)
+    host: str = ""
 
 
 def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
@@ -104,7 +106,9 @@ def run_info(path: Path) -> RunInfo | None:
             pearson, rmse = _num(best.get("val_pearson")), _num(best.get("val_rmse_db"))
     has_last = (path / LAST).is_file() and (path / LAST).stat().st_size > 0
     resumable = has_last and state not in _LIVE and state != FINISHED
-    return RunInfo(path.name, path, _created(path, st), state, done, total, pearson, rmse, resumable)
+    pid = st.get("pid") if isinstance(st.get("pid"), int) else None
+    return RunInfo(path.name, path, _created(path, st), state, done, total, pearson, rmse, resumable,
+                   pid, str(st.get("host", "")))
 
 
 def list_runs(runs_dir: str | os.PathLike) -> list[RunInfo]:

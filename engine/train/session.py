@@ -50,6 +50,7 @@ from engine.train.events import (
     StateChanged,
     StepProgress,
 )
+from engine.train.lock import RunLock
 from engine.train.prepare import prepare
 from engine.train.recipe import build_optimizer, build_scheduler, training_step
 from engine.train.rundir import BEST, LAST, RunFolder, load_run_settings
@@ -113,6 +114,10 @@ class TrainingSession:
             self.settings = settings
             self._folder = (RunFolder.create_at(run_dir) if run_dir is not None
                             else RunFolder.create(settings.runs.dir, settings.train.feature_set))
+        # Before anything is written: a second trainer on this folder is refused here.
+        self._run_lock = RunLock.acquire(self._folder.path)
+        if self._run_lock.note:
+            self._pending_notes.append(self._run_lock.note)
         self._folder.write_settings(self.settings)
         self._best: dict[str, Any] = dict(self._ckpt["best"]) if self._ckpt else {}
         self._state = IDLE
@@ -188,6 +193,8 @@ class TrainingSession:
         except BaseException as exc:
             self._end(FAILED, f"internal error: {type(exc).__name__}: {exc}")
             raise
+        finally:
+            self._run_lock.release()
 
     def _run(self) -> RunEnded:
         tr = self.settings.train
