@@ -122,7 +122,7 @@ def _rows_file(path: str):
         raise InputError(f"--rows-file {path}: {exc}") from None
 
 
-def _loader(db, tr):
+def _loader(db, tr, notify):
     from engine.data.client import close_all, connect
     from engine.data.loader import load_rows
 
@@ -132,6 +132,7 @@ def _loader(db, tr):
         report = getattr(rows, "report", None)
         if report is not None:
             print(f"data: {report.summary()}", file=sys.stderr, flush=True)
+            notify(ev.Notice("info", f"data: {report.summary()}"))  # to viewers, not printed twice
         # The rows are in memory: release the embedded engine (one process at a time may
         # open it), so the app that started this trainer can use the database again.
         close_all()
@@ -144,6 +145,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from engine.train.session import TrainingSession
 
     settings = _effective_settings(args, settings)
+    channel: list[EventWriter] = []  # filled once the run folder exists
     if args.rows_file:
         rows = _rows_file(args.rows_file)
         source = {"rows": rows, "data_source": f"rows file {args.rows_file}"}
@@ -151,17 +153,17 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         from engine.data.client import connect
         from engine.data.status import source_label
 
-        source = {"rows_loader": _loader(settings.database, settings.train),
+        notify = lambda e: [f(e) for f in channel]  # noqa: E731
+        source = {"rows_loader": _loader(settings.database, settings.train, notify),
                   "data_source": source_label(connect(settings.database), settings.database)}
     printer = _Printer()
-    feeds = [printer]
-    session = TrainingSession(settings, on_event=lambda e: [f(e) for f in feeds],
+    session = TrainingSession(settings, on_event=lambda e: [f(e) for f in (printer, *channel)],
                               run_dir=Path(args.run_dir) if args.run_dir else None,
                               resume=Path(args.resume) if args.resume else None, **source)
     # The run's control channel (engine/train/control.py): viewers follow events.jsonl,
     # `ionis-tui runs pause|resume|stop|checkpoint` and the app drop commands in control/.
     writer = EventWriter(session.run_dir)
-    feeds.append(writer)
+    channel.append(writer)
     watcher = CommandWatcher(session.run_dir, session).start()
     try:
         return _drive(session, printer)

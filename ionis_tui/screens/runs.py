@@ -1,6 +1,7 @@
 """The runs list: every run folder with its date, epochs, best Pearson/RMSE and state.
 
-enter opens a run's curves; s resumes the highlighted run when it can be resumed."""
+enter opens a run's curves; s resumes the highlighted run when it can be resumed; a attaches the
+dashboard to a live run (one a trainer process is training now, from any session)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class RunsScreen(Screen):
         Binding("escape", "app.pop_screen", "back"),
         Binding("enter", "open", "curves"),
         Binding("s", "resume", "resume"),
+        Binding("a", "attach", "attach"),
         Binding("g", "reload", "reload"),
     ]
     DEFAULT_CSS = """
@@ -84,6 +86,19 @@ class RunsScreen(Screen):
     def action_resume(self) -> None:
         resume_run(cast("IonisApp", self.app), self.selected)
 
+    def action_attach(self) -> None:
+        app, run = cast("IonisApp", self.app), self.selected
+        if run is None:
+            app.notify("no run selected")
+            return
+        if not app.detached:
+            app.notify("this app trains in-process and cannot attach", severity="warning")
+            return
+        if run.state in ("loading", "training", "paused") and not app.runner.running:
+            while len(app.screen_stack) > 1:
+                app.pop_screen()
+        app.attach_run(run)
+
 
 def resume_run(app: IonisApp, run: RunInfo | None) -> None:
     """Go back to the dashboard and resume `run`, or say why it cannot be resumed."""
@@ -92,7 +107,7 @@ def resume_run(app: IonisApp, run: RunInfo | None) -> None:
         return
     if not run.resumable:
         why = ("it has finished" if run.state == "finished" else
-               "it is still running" if run.state in ("loading", "training", "paused") else
+               "it is still running (a attaches to it)" if run.state in ("loading", "training", "paused") else
                "it has no last.pt checkpoint")
         app.notify(f"run {run.run_id} cannot be resumed: {why}", severity="warning")
         return
