@@ -247,6 +247,7 @@ class IonisApp(App[int]):
                         "the run keeps training")
         self.runner.attach(info.path, info.pid)
         self.runner.session.state = info.state
+        self.notify(f"attached to run {info.run_id} (trainer pid {info.pid})")
         self.redraw()
         return True
 
