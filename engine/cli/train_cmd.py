@@ -164,7 +164,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     # `ionis-tui runs pause|resume|stop|checkpoint` and the app drop commands in control/.
     writer = EventWriter(session.run_dir)
     channel.append(writer)
-    watcher = CommandWatcher(session.run_dir, session).start()
+    # Each command is acknowledged at once (the trainer acts on it at its next step boundary).
+    watcher = CommandWatcher(session.run_dir, session,
+                             on_command=lambda c: writer(ev.Notice("info", f"command received: {c}"))).start()
     try:
         return _drive(session, printer)
     finally:
