@@ -148,9 +148,10 @@ check "the run kept training without the app" '[[ "$(run_state)" == training* ]]
 check "epochs advanced after the drop" '(( $(run_state | sed -E "s/^[a-z]+ ([0-9]+)\/.*/\1/") > epochs_at_drop ))'
 (cd "$WORK" && "$PY" -m ionis_tui --config "$WORK/settings.toml" runs | head -3)
 
-say "12. reattach from a new terminal: the dashboard shows the live run"
+say "12. reattach from a new terminal (ionis-tui runs attach ID): the dashboard shows the live run"
 run_id=$(ls -t "$WORK/runs" | head -1)
-start_app
+tmux new-session -d -s "$SESSION" -x 80 -y 24 \
+  "cd '$REPO' && '$PY' -m ionis_tui --config '$WORK/settings.toml' runs attach $run_id; echo \$? > '$WORK/exit_code'"
 wait_for "attached to run" 60
 wait_for "● training │ run $run_id" 30
 keys p

@@ -137,6 +137,8 @@ def test_runs_cli_pauses_checkpoints_resumes_and_stops_a_detached_trainer(live_r
     assert run_info(run_dir).state == ev.STOPPED and run_info(run_dir).resumable
     assert main(["runs", "pause", "r1"]) == 2  # not running any more
     assert "is not running (state: stopped)" in capsys.readouterr().err
+    assert main(["runs", "attach", "no-such-run"]) == 2
+    assert "'no-such-run' is not a run under" in capsys.readouterr().err
 
 
 def test_second_trainer_on_a_live_folder_is_refused(live_run, tmp_path):

@@ -61,7 +61,9 @@ class RunsScreen(Screen):
                       f"{r.epochs_done}/{r.epochs_total}", fmt.num(r.best_val_pearson, "+.4f"),
                       fmt.num(r.best_val_rmse_db, ".2f"), r.state, "yes" if r.resumable else "",
                       r.run_id, key=str(r.path))
+        live = sum(r.state in ("loading", "training", "paused") for r in self.runs)
         note = (f"{len(self.runs)} run(s) in {self.runs_dir} · best = lowest validation loss"
+                + (f" · {live} live: a attaches" if live else "")
                 if self.runs else f"no runs in {self.runs_dir} yet: press escape, then s to start one")
         self.query_one("#runs-note", Static).update(note)
 
