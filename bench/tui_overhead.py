@@ -136,11 +136,12 @@ async def run_app(settings: Settings, rows, presses: int = 0) -> tuple[list[floa
 def _trainer(settings: Settings, rows_file: str, run_dir: Path):
     import subprocess
 
-    from ionis_tui.detached import settings_env
+    from ionis_tui.detached import trainer_command
 
-    return subprocess.Popen([sys.executable, "-m", "ionis_tui", "train", "--headless", "--rows-file", rows_file,
-                             "--run-dir", str(run_dir)], env={**os.environ, **settings_env(settings)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    argv, env, _ = trainer_command(settings, ["--rows-file", rows_file, "--run-dir", str(run_dir)],
+                                   folder=str(run_dir.parent))  # removed with the bench's temp folder
+    return subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
 
 
 def trainer_alone(settings: Settings, rows_file: str, run_dir: Path) -> list[float]:

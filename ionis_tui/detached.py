@@ -10,6 +10,7 @@ process started. Same interface as ionis_tui.runner.RunController."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -37,6 +38,7 @@ TRAINER_LOG = "trainer.log"
 FOLLOW_S = 0.02     # events.jsonl poll: part of the press -> acknowledged latency
 ALIVE_EVERY_S = 0.5  # how often the follower checks that the trainer process still exists
 LIVE = (ev.IDLE, ev.LOADING, ev.TRAINING, ev.PAUSED)
+STEP_LINE = '{"type": "StepProgress"'  # how engine.train.control.encode starts such a line
 
 
 @dataclass
@@ -51,16 +53,33 @@ class DetachedRun:
         return self.run_dir.name
 
 
-def settings_env(settings: Settings) -> dict[str, str]:
-    """Every setting as an IONIS_<SECTION>__<KEY> variable: the environment beats any
-    settings file, so the trainer runs with exactly the app's settings (the password never
-    touches the disk or the command line)."""
-    env = {}
-    for section, values in settings.model_dump(mode="json").items():
-        for key, value in values.items():
-            text = ("true" if value else "false") if isinstance(value, bool) else str(value)
-            env[f"IONIS_{section.upper()}__{key.upper()}"] = text
-    return env
+def settings_toml(settings: Settings) -> str:
+    """The app's effective settings (file, environment, defaults already merged) as a
+    complete settings file for the trainer, so it runs with exactly these values whatever
+    the precedence of sources. Sections hold only scalars; a JSON string is a TOML string."""
+    lines = []
+    for name in type(settings).model_fields:
+        section = getattr(settings, name)
+        lines.append(f"[{name}]")
+        for key in type(section).model_fields:
+            value = getattr(section, key)
+            if hasattr(value, "get_secret_value"):
+                value = value.get_secret_value()
+            text = ("true" if value else "false") if isinstance(value, bool) else (
+                repr(value) if isinstance(value, int | float) else json.dumps(str(value)))
+            lines.append(f"{key} = {text}")
+    return "\n".join(lines) + "\n"
+
+
+def trainer_command(settings: Settings, args: list[str],
+                    folder: str | None = None) -> tuple[list[str], dict[str, str], str]:
+    """argv, environment and the settings file (0600, in the temp folder; the caller deletes it
+    once the trainer has read it) for `ionis-tui train --headless` with these settings."""
+    fd, path = tempfile.mkstemp(prefix="ionis-settings-", suffix=".toml", dir=folder)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(settings_toml(settings))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IONIS_")}  # all in the file
+    return [sys.executable, "-m", "ionis_tui", "--config", path, "train", "--headless", *args], env, path
 
 
 def _pid_alive(pid: int | None) -> bool:
@@ -93,6 +112,7 @@ class DetachedController:
         self._detach = threading.Event()
         self._history_epoch = 0       # epochs already shown from metrics.jsonl
         self._rows_tmp: str | None = None
+        self._settings_tmp: str | None = None
 
     # ------------------------------------------------------------------ queries
     @property
@@ -153,11 +173,10 @@ class DetachedController:
         return path
 
     def _spawn(self, run_dir: Path, args: list[str]) -> subprocess.Popen:
-        env = {**os.environ, **settings_env(self.settings)}
+        argv, env, self._settings_tmp = trainer_command(self.settings, args)
         with open(run_dir / TRAINER_LOG, "ab") as log:
-            return subprocess.Popen([sys.executable, "-m", "ionis_tui", "train", "--headless", *args],
-                                    env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True, close_fds=True)
+            return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
 
     def attach(self, run_dir: str | os.PathLike, pid: int | None) -> None:
         """Follow a run another process trains: its history, then its live events."""
@@ -198,20 +217,23 @@ class DetachedController:
     def _replay(self, reader: Any) -> None:
         """Catch up with a running trainer: its start, the epochs from metrics.jsonl, its
         notices and checkpoints, and only the newest progress point."""
+        from engine.train.control import decode
         from engine.train.runs import read_metrics
 
-        events = reader.read()
+        lines = reader.read_lines()
+        # Progress points are most of a long run's feed: only the newest one is decoded.
+        steps = [ln for ln in lines if ln.startswith(STEP_LINE)][-1:]
+        events = [e for e in map(decode, (ln for ln in lines if not ln.startswith(STEP_LINE))) if e]
         started = [e for e in events if isinstance(e, ev.RunStarted)]
         for e in started[-1:]:
             self._deliver(e)
         history = read_metrics(self.session.run_dir)
         self._history_epoch = max((int(m.get("epoch", 0)) for m in history), default=0)
         self.app.post_message(RunHistory(history))
-        steps = [e for e in events if isinstance(e, ev.StepProgress)]
         for e in events:
-            if not isinstance(e, ev.RunStarted | ev.StepProgress | ev.EpochEnd | ev.LoadProgress):
+            if not isinstance(e, ev.RunStarted | ev.EpochEnd | ev.LoadProgress):
                 self._deliver(e)
-        for e in steps[-1:]:
+        for e in filter(None, map(decode, steps)):
             self._deliver(e)
 
     def _deliver(self, e: ev.Event) -> bool:
@@ -221,15 +243,22 @@ class DetachedController:
             run.state = e.state
         if isinstance(e, ev.EpochEnd) and int(e.metrics.get("epoch", 0)) <= self._history_epoch:
             return False  # already in the history read on attach
-        if isinstance(e, ev.RunStarted | ev.RunEnded) and self._rows_tmp:
-            Path(self._rows_tmp).unlink(missing_ok=True)  # the trainer has read its rows
-            self._rows_tmp = None
+        self._forget_files(rows=isinstance(e, ev.RunStarted | ev.RunEnded))
         if isinstance(e, ev.RunStarted) and e.start_epoch > 1 and self.proc is not None:
             from engine.train.runs import read_metrics
 
             self.app.post_message(RunHistory(read_metrics(e.run_dir)))  # a resumed run's past
         self.app.post_message(TrainEvent(e))
         return isinstance(e, ev.RunEnded)
+
+    def _forget_files(self, rows: bool) -> None:
+        """Any event means the trainer has read its settings file; RunStarted, its rows."""
+        if self._settings_tmp:
+            Path(self._settings_tmp).unlink(missing_ok=True)
+            self._settings_tmp = None
+        if rows and self._rows_tmp:
+            Path(self._rows_tmp).unlink(missing_ok=True)
+            self._rows_tmp = None
 
     def _trainer_alive(self, run: DetachedRun) -> bool:
         if self.proc is not None:

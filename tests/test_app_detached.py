@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.settings import RunsSettings, Settings, TrainSettings
+from engine.settings import DatabaseSettings, RunsSettings, Settings, TrainSettings, load_settings
 from engine.train import events as ev
 from engine.train.runs import INTERRUPTED, read_metrics, run_info
 from engine.train.synthetic import synthetic_rows
 from ionis_tui.app import IonisApp
-from ionis_tui.detached import DetachedController
+from ionis_tui.detached import DetachedController, trainer_command
 from ionis_tui.pilot_tools import screen_text, wait_until
 from ionis_tui.screens.confirm import ConfirmScreen
 from ionis_tui.screens.quit import QuitScreen
@@ -134,3 +134,16 @@ async def test_sighup_leaves_the_run_training_and_two_apps_watch_it(tmp_path):
         await wait_until(pb, lambda: b.state.state == INTERRUPTED, 30, what="b: interrupted")
         assert f"trainer (pid {pid}) is gone" in a.state.final_message and "last.pt kept" in a.state.final_message
     assert run_info(run_dir).state == INTERRUPTED and run_info(run_dir).resumable
+
+
+def test_trainer_gets_exactly_the_apps_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("IONIS_TRAIN__EPOCHS", "7")  # already in the app's settings; not passed twice
+    given = Settings(database=DatabaseSettings(mode="server", host="db.example", password='p"w\\d\u00e9 #x'),
+                     train=TrainSettings(epochs=7, weight_decay=1e-5, eta_min=1e-6, device="cpu", limit_rows=123),
+                     runs=RunsSettings(dir=str(tmp_path / "r uns")))
+    argv, env, path = trainer_command(given, ["--run-dir", "x"], folder=str(tmp_path))
+    assert argv[-4:] == ["train", "--headless", "--run-dir", "x"] and argv[argv.index("--config") + 1] == path
+    assert not any(k.startswith("IONIS_") for k in env) and given.database.password not in " ".join(argv)
+    assert os.stat(path).st_mode & 0o077 == 0  # only the owner can read the password
+    monkeypatch.delenv("IONIS_TRAIN__EPOCHS")
+    assert load_settings(path) == given
