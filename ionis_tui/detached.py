@@ -263,7 +263,10 @@ class DetachedController:
     def _trainer_alive(self, run: DetachedRun) -> bool:
         if self.proc is not None:
             return self.proc.poll() is None
-        return _pid_alive(run.pid)
+        from engine.train.lock import is_held
+
+        # The lock, when there is one, is immune to pid reuse; it is taken right at start.
+        return _pid_alive(run.pid) and is_held(run.run_dir) is not False
 
     def _dead_state(self, run: DetachedRun) -> str:
         from engine.train.runs import INTERRUPTED

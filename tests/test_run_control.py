@@ -163,3 +163,16 @@ def test_killed_trainer_shows_as_interrupted_and_resumes_taking_over_its_lock(li
     assert resumed.wait(120) == 0
     feed = [e for e in EventReader(run_dir).read() if isinstance(e, ev.Notice)]
     assert any(e.text.startswith(f"took over the stale lock of trainer pid {proc.pid}") for e in feed)
+
+
+def test_a_reused_pid_does_not_keep_a_dead_run_live(tmp_path):
+    """state.json names a live pid (here: this process), but nobody holds the run's lock."""
+    run_dir = tmp_path / "r"
+    run_dir.mkdir()
+    (run_dir / "state.json").write_text(json.dumps({"state": "training", "pid": os.getpid(),
+                                                    "host": socket.gethostname()}))
+    (run_dir / LOCK).write_text(json.dumps({"pid": 1, "host": socket.gethostname()}))
+    assert run_info(run_dir).state == INTERRUPTED
+    held = RunLock.acquire(run_dir)  # and while a trainer holds it, the run is live
+    assert run_info(run_dir).state == ev.TRAINING
+    held.release()

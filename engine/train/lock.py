@@ -11,6 +11,7 @@ import fcntl
 import json
 import os
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,25 @@ from engine.errors import InputError
 from engine.train.rundir import now_iso
 
 LOCK = "trainer.lock"
+TRIES = 5  # is_held() probes hold the lock for microseconds: a refusal is retried first
+
+
+def is_held(run_dir: str | os.PathLike) -> bool | None:
+    """Does a live process hold the folder's lock now? None when there is no lock file (a run
+    from before locks, or an unreadable folder). Unlike a pid check, immune to pid reuse."""
+    try:
+        fd = os.open(Path(run_dir, LOCK), os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
+    finally:
+        os.close(fd)
 
 
 def _holder(fd: int) -> dict[str, Any]:
@@ -38,9 +58,14 @@ class RunLock:
         """Take the folder's lock or raise InputError naming the trainer (pid, host) holding it."""
         path = Path(run_dir, LOCK)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+        for attempt in range(TRIES):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if attempt < TRIES - 1:
+                    time.sleep(0.02)
+        else:
             h = _holder(fd)
             os.close(fd)
             raise InputError(f"run folder {run_dir} is in use by trainer pid {h.get('pid', '?')} on host "

@@ -53,11 +53,16 @@ def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
     return out
 
 
-def _alive(state: dict[str, Any]) -> bool:
+def _alive(state: dict[str, Any], path: Path) -> bool:
     """Is the process that wrote this state still running (on this host)?"""
     pid, host = state.get("pid"), state.get("host")
     if not isinstance(pid, int) or host != socket.gethostname():
         return True  # another machine, or no record: no evidence that it died
+    from engine.train.lock import is_held
+
+    held = is_held(path)  # the trainer's flock: gone with its process, whatever its pid became
+    if held is not None:
+        return held
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -94,7 +99,7 @@ def run_info(path: Path) -> RunInfo | None:
     st = read_json(path / STATE)
     state = str(st.get("state", UNKNOWN)) if st else UNKNOWN
     st = st or {}
-    if state in _LIVE and not _alive(st):
+    if state in _LIVE and not _alive(st, path):
         state = INTERRUPTED
     done, total = _int(st.get("epochs_done")), _int(st.get("epochs_total"))
     pearson, rmse = _num(st.get("best_val_pearson")), _num(st.get("best_val_rmse_db"))
