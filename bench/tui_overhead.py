@@ -29,6 +29,8 @@ Targets: ratio_vs_headless >= 0.95, key_latency_ms_p95 < 100.
 own process (`ionis-tui train --headless`, rows from a .npy file) and the app follows it:
   3. attached_ratio: pairs of trainer processes, one alone and one with this process's app
      attached to it (--attach: history, then events.jsonl), samples/s from metrics.jsonl;
+     viewer_cpu_share: this process's CPU time (UI and follower threads) over wall time
+     while it watches, the viewer's cost in a form other processes' load does not move;
   4. latency: an app starts a detached run with s, then presses p --presses times; each
      press is timed from the key event to (a) ack: the trainer's "command received" notice
      reaching the app's state (command file -> trainer -> events.jsonl -> app), and (b)
@@ -152,8 +154,9 @@ def trainer_alone(settings: Settings, rows_file: str, run_dir: Path) -> list[flo
     return steady(read_metrics(run_dir))
 
 
-async def trainer_watched(settings: Settings, rows_file: str, run_dir: Path) -> list[float]:
-    """A trainer process with the app attached to it from start to end."""
+async def trainer_watched(settings: Settings, rows_file: str, run_dir: Path) -> tuple[list[float], float]:
+    """A trainer process with the app attached to it from start to end; its samples/s, and
+    the viewer's CPU share (all of this process's threads: UI and follower) while watching."""
     from engine.train.runs import read_metrics, run_info
 
     proc = _trainer(settings, rows_file, run_dir)
@@ -161,10 +164,12 @@ async def trainer_watched(settings: Settings, rows_file: str, run_dir: Path) -> 
                 300, 0.01, "the trainer to start")
     app = IonisApp(settings, detached=True, check_db=False, attach=str(run_dir))
     async with app.run_test(size=(120, 40)):
+        cpu0, wall0 = time.process_time(), time.perf_counter()
         await until(lambda: app.state.state == ev.FINISHED, 1800, 0.1, "the end of the run")
+        share = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
     if proc.wait() != 0:
         raise SystemExit(f"watched trainer failed; see {run_dir}")
-    return steady(read_metrics(run_dir))
+    return steady(read_metrics(run_dir)), share
 
 
 async def ack_latency(settings: Settings, rows, presses: int) -> tuple[list[float], list[float], float]:
@@ -211,20 +216,23 @@ def detached_main(args: argparse.Namespace, rows, tmp: str) -> dict:
         alone_dir, watched_dir = Path(tmp, f"alone-{r}"), Path(tmp, f"watched-{r}")
         if r % 2 == 0:
             alone = trainer_alone(settings, rows_file, alone_dir)
-            watched = asyncio.run(trainer_watched(settings, rows_file, watched_dir))
+            watched, share = asyncio.run(trainer_watched(settings, rows_file, watched_dir))
         else:
-            watched = asyncio.run(trainer_watched(settings, rows_file, watched_dir))
+            watched, share = asyncio.run(trainer_watched(settings, rows_file, watched_dir))
             alone = trainer_alone(settings, rows_file, alone_dir)
         pairs.append({"alone_samples_per_s": round(statistics.mean(alone), 1),
                       "attached_samples_per_s": round(statistics.mean(watched), 1),
-                      "ratio": round(statistics.mean(watched) / statistics.mean(alone), 4)})
+                      "ratio": round(statistics.mean(watched) / statistics.mean(alone), 4),
+                      "viewer_cpu_share": round(share, 4)})
         if not args.json:
             print(f"detached pair {r + 1}: alone {pairs[-1]['alone_samples_per_s']:,.0f} samples/s, "
-                  f"attached {pairs[-1]['attached_samples_per_s']:,.0f} (ratio {pairs[-1]['ratio']:.3f})",
+                  f"attached {pairs[-1]['attached_samples_per_s']:,.0f} (ratio {pairs[-1]['ratio']:.3f}), "
+                  f"viewer {100 * share:.1f}% of a CPU",
                   flush=True)
     long_run = settings.model_copy(update={"train": settings.train.model_copy(update={"epochs": 1000})})
     ack, lat, step_ms = asyncio.run(ack_latency(long_run, rows, args.presses))
     return {"attached_ratio_vs_alone": round(statistics.median(p["ratio"] for p in pairs), 4),
+            "viewer_cpu_share": round(statistics.mean(p["viewer_cpu_share"] for p in pairs), 4),
             "ack_latency_ms_p95": round(p95(ack), 2), "ack_latency_ms_p50": round(statistics.median(ack), 2),
             "ack_latency_ms_max": round(max(ack), 2), "ack_presses": len(ack),
             "state_latency_ms_p95": round(p95(lat), 2), "state_latency_ms_p50": round(statistics.median(lat), 2),
@@ -262,7 +270,8 @@ def main() -> int:
                             cpu_count=os.cpu_count(), loadavg_1min_before=round(load_before[0], 2),
                             loadavg_1min_after=round(os.getloadavg()[0], 2))
             print(json.dumps(detached) if args.json else
-                  f"attached_ratio_vs_alone {detached['attached_ratio_vs_alone']:.3f} (target >= 0.95); "
+                  f"attached_ratio_vs_alone {detached['attached_ratio_vs_alone']:.3f} (target >= 0.95; viewer "
+                  f"{100 * detached['viewer_cpu_share']:.1f}% of a CPU); "
                   f"press -> acknowledged p50 {detached['ack_latency_ms_p50']:.1f} ms, p95 "
                   f"{detached['ack_latency_ms_p95']:.1f} ms (target < 100) over {detached['ack_presses']} presses; "
                   f"press -> paused/training p50 {detached['state_latency_ms_p50']:.1f} ms, p95 "

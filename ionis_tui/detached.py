@@ -187,8 +187,8 @@ class DetachedController:
 
     def _follow(self, run: DetachedRun, replay: bool) -> None:
         self.session, self._history_epoch = run, 0
-        self._detach = threading.Event()
-        self.worker = self.app.run_worker(lambda: self._follow_loop(run, replay, self._detach),
+        detach = self._detach = threading.Event()
+        self.worker = self.app.run_worker(lambda: self._follow_loop(run, replay, detach),
                                           name=WORKER_NAME, group=WORKER_NAME, thread=True,
                                           exit_on_error=False)
 
@@ -266,7 +266,8 @@ class DetachedController:
         from engine.train.lock import is_held
 
         # The lock, when there is one, is immune to pid reuse; it is taken right at start.
-        return _pid_alive(run.pid) and is_held(run.run_dir) is not False
+        held = is_held(run.run_dir)
+        return held if held is not None else _pid_alive(run.pid)
 
     def _dead_state(self, run: DetachedRun) -> str:
         from engine.train.runs import INTERRUPTED
