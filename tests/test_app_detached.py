@@ -147,3 +147,45 @@ def test_trainer_gets_exactly_the_apps_settings(tmp_path, monkeypatch):
     assert os.stat(path).st_mode & 0o077 == 0  # only the owner can read the password
     monkeypatch.delenv("IONIS_TRAIN__EPOCHS")
     assert load_settings(path) == given
+
+
+async def test_runs_screen_attaches_to_a_run_started_headless(tmp_path):
+    """`ionis-tui train --headless &` from a shell; an app already open finds it in the runs
+    list (r), attaches (a) and pauses and stops it."""
+    import subprocess
+
+    import numpy as np
+
+    from ionis_tui.screens.runs import RunsScreen
+
+    app = IonisApp(settings(tmp_path), detached=True, check_db=False)  # no live run yet
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert not app.runner.running
+        np.save(tmp_path / "rows.npy", ROWS.array)
+        argv, env, _ = trainer_command(settings(tmp_path), ["--rows-file", str(tmp_path / "rows.npy")],
+                                       folder=str(tmp_path))
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            await wait_until(pilot, lambda: any(r.epochs_done >= 1 for r in _runs(tmp_path)), 90,
+                             what="headless epoch 1")
+            await pilot.press("r")
+            assert isinstance(app.screen, RunsScreen)
+            assert "training" in screen_text(app) and "1 live: a attaches" in screen_text(app)
+            await pilot.press("a")
+            await wait_until(pilot, lambda: app.runner.running and app.state.history, 30, what="attached")
+            assert app.runner.session.pid == proc.pid and not isinstance(app.screen, RunsScreen)
+            await pilot.press("p")
+            await wait_until(pilot, lambda: app.state.state == ev.PAUSED, 30, what="paused")
+            await pilot.press("x", "y")
+            await wait_until(pilot, lambda: app.state.state == ev.STOPPED, 60, what="stopped")
+            assert proc.wait(60) == 130  # the headless trainer's "stopped" status
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+
+
+def _runs(tmp_path: Path):
+    from engine.train.runs import list_runs
+
+    return list_runs(tmp_path / "runs")
