@@ -245,14 +245,16 @@ class IonisApp(App[int]):
         self.state.run_id, self.state.run_dir, self.state.state = info.run_id, str(info.path), info.state
         self.state.note(f"attached to run {info.run_id} (trainer pid {info.pid}); q detaches, "
                         "the run keeps training")
-        self.runner.attach(info.path, info.pid)
-        self.runner.session.state = info.state
+        self.runner.attach(info.path, info.pid, info.state)
         self.notify(f"attached to run {info.run_id} (trainer pid {info.pid})")
         self.redraw()
         return True
 
     def on_train_event(self, msg: TrainEvent) -> None:
         self.state.apply(msg.event)
+        if (self.detached and isinstance(msg.event, ev.RunStarted) and self.state.data.status == "error"
+                and self.settings.database.mode == "embedded"):
+            self.check_data()  # the trainer held the embedded database while loading; now free
         if isinstance(msg.event, URGENT):
             self.redraw()
 

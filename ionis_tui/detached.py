@@ -178,12 +178,13 @@ class DetachedController:
             return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                     stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
 
-    def attach(self, run_dir: str | os.PathLike, pid: int | None) -> None:
-        """Follow a run another process trains: its history, then its live events."""
+    def attach(self, run_dir: str | os.PathLike, pid: int | None, state: str = ev.TRAINING) -> None:
+        """Follow a run another process trains (in `state` now, per its state.json): its
+        history, then its live events."""
         if self.running:
             raise RuntimeError("already following a run")
         self.proc = None
-        self._follow(DetachedRun(Path(run_dir), pid), replay=True)
+        self._follow(DetachedRun(Path(run_dir), pid, state), replay=True)
 
     def _follow(self, run: DetachedRun, replay: bool) -> None:
         self.session, self._history_epoch = run, 0
