@@ -10,6 +10,8 @@ import signal
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.app import App
 from textual.binding import Binding
@@ -22,13 +24,26 @@ from engine.settings import Settings
 from engine.train import events as ev
 from ionis_tui import datasource
 from ionis_tui.dashboard_state import DashboardState, DataSource
-from ionis_tui.messages import DataChecked, ResumeRequested, RunHistory, SeedProgress, TrainEvent
+from ionis_tui.detached import DetachedController
+from ionis_tui.messages import (
+    AttachRequested,
+    DataChecked,
+    ResumeRequested,
+    RunHistory,
+    SeedProgress,
+    TrainEvent,
+)
 from ionis_tui.runner import WORKER_NAME, RunController
 from ionis_tui.screens.confirm import ConfirmScreen
 from ionis_tui.screens.dashboard import DashboardScreen
 from ionis_tui.screens.help import HelpScreen
+from ionis_tui.screens.quit import QuitScreen
 from ionis_tui.terminal import detach_terminal, exit_later
 
+if TYPE_CHECKING:
+    from engine.train.runs import RunInfo
+
+LIVE_RUN = (ev.LOADING, ev.TRAINING, ev.PAUSED)
 STOP_TIMEOUT_S = 120.0  # longest we wait for the trainer to checkpoint and stop on quit
 EXIT_GRACE_S = 15.0     # after a hangup, time allowed for a normal exit before a hard one
 # State changes (a handful per run) are drawn at once, so keys feel immediate; everything
@@ -43,14 +58,21 @@ class IonisApp(App[int]):
     BINDINGS = [Binding("question_mark", "help", "help", key_display="?")]
 
     def __init__(self, settings: Settings, *, rows: SignatureRows | None = None,
-                 clock: Callable[[], datetime] | None = None, check_db: bool = True) -> None:
+                 clock: Callable[[], datetime] | None = None, check_db: bool = True,
+                 detached: bool | None = None, attach: str | None = None) -> None:
         """rows: train on these instead of reading the database (benchmarks); clock: the
-        event log's time source (tests pin it); check_db=False skips the start-up check."""
+        event log's time source (tests pin it); check_db=False skips the start-up check.
+        detached: runs train in their own process (the default without rows=; with rows=
+        the in-process controller is the default, for tests and benchmarks); attach: a run
+        folder to follow at start (else the newest live run on this host)."""
         super().__init__()
         self.settings = settings
         self.state = DashboardState(device=_device_now(settings.train.device),
                                     clock=clock or datetime.now)
-        self.runner = RunController(self, settings, rows=rows, data_source=self._source_label)
+        self.detached = rows is None if detached is None else detached
+        controller = DetachedController if self.detached else RunController
+        self.runner = controller(self, settings, rows=rows, data_source=self._source_label)
+        self._attach = attach
         self._check_db = check_db and rows is None
         if rows is not None:
             self.state.set_data(DataSource(status="ok", mode="in-memory", table="rows",
@@ -76,6 +98,9 @@ class IonisApp(App[int]):
             self.check_data()
         if self.state.device == "…":
             self.run_worker(self._detect_device, name="device", group="device", thread=True)
+
+        if self.detached:
+            self.attach_at_start()
         # Dropped SSH: stop with a checkpoint, then leave (main thread, Unix only). A plain
         # handler, not loop.add_signal_handler: it must run before the SIGCONT the kernel
         # sends right after SIGHUP (Python runs pending handlers in signal-number order).
@@ -113,9 +138,9 @@ class IonisApp(App[int]):
         if self._sighup:
             signal.signal(signal.SIGHUP, self._old_sighup)
             self._sighup = False
-        # Never leave a training thread running behind a closed app: the process would wait
-        # for it at exit. stop() only sets a flag; the thread saves a checkpoint and ends.
-        self.runner.stop()
+        # An in-process run stops (a thread cannot outlive the app; stop() only sets a flag,
+        # the thread saves a checkpoint and ends); a detached run keeps training.
+        self.runner.close()
         self._cancel_seed.set()
         self._cancel_import.set()
 
@@ -264,11 +289,51 @@ class IonisApp(App[int]):
         self.state.note(f"resuming run {resume}…" if resume else "starting a new run…")
         try:
             self.runner.start(resume=resume)
-        except IonisError as exc:
+        except (IonisError, OSError) as exc:
             self.state.fail(str(exc))
             self.notify(str(exc), severity="error")
             self.redraw()
             return False
+        if self.detached:
+            self.state.note(f"trainer pid {self.runner.session.pid} started in its own process "
+                            f"(log: {self.runner.session.run_dir}/trainer.log); q can detach from it")
+        self.redraw()
+        return True
+
+    def attach_at_start(self) -> None:
+        """Follow the run named with --attach, else the newest live run on this host."""
+        import socket
+
+        from engine.train.runs import list_runs, run_info
+
+        if self._attach:
+            info = run_info(Path(self._attach))
+            if info is None:
+                self.notify(f"{self._attach} is not a run folder", severity="error")
+                return
+        else:
+            live = [r for r in list_runs(self.settings.runs.dir)
+                    if r.state in LIVE_RUN and r.host == socket.gethostname()]
+            if not live:
+                return
+            info = live[0]
+        self.attach_run(info)
+
+    def attach_run(self, info: RunInfo) -> bool:
+        """Show a run another process trains: its history, then live progress."""
+        if info.state not in LIVE_RUN:
+            self.notify(f"run {info.run_id} is not running (state: {info.state})", severity="warning")
+            return False
+        if self.runner.running:
+            self.notify(f"already showing run {self.runner.session.run_id}: quit and detach first",
+                        severity="warning")
+            return False
+        self.state.reset_run()
+        self.state.run_id, self.state.run_dir, self.state.state = info.run_id, str(info.path), info.state
+        self.state.note(f"attached to run {info.run_id} (trainer pid {info.pid}); q detaches, "
+                        "the run keeps training")
+        self.runner.attach(info.path, info.pid, info.state)
+        self.notify(f"attached to run {info.run_id} (trainer pid {info.pid})")
         self.redraw()
         return True
 
@@ -280,7 +345,7 @@ class IonisApp(App[int]):
             return
         if not run.resumable:
             why = ("it has finished" if run.state == "finished" else
-                   "it is still running" if run.state in ("loading", "training", "paused") else
+                   "it is still running (a attaches to it)" if run.state in ("loading", "training", "paused") else
                    "it has no last.pt checkpoint")
             self.notify(f"run {run.run_id} cannot be resumed: {why}", severity="warning")
             return
@@ -291,8 +356,25 @@ class IonisApp(App[int]):
             self.pop_screen()
         self.start_run(resume=str(run.path))
 
+    def on_attach_requested(self, msg: AttachRequested) -> None:
+        """The runs list asks to follow a run another process trains."""
+        run = msg.run
+        if run is None:
+            self.notify("no run selected")
+            return
+        if not self.detached:
+            self.notify("this app trains in-process and cannot attach", severity="warning")
+            return
+        if run.state in LIVE_RUN and not self.runner.running:
+            while len(self.screen_stack) > 1:
+                self.pop_screen()
+        self.attach_run(run)
+
     def on_train_event(self, msg: TrainEvent) -> None:
         self.state.apply(msg.event)
+        if (self.detached and isinstance(msg.event, ev.RunStarted) and self.state.data.status == "error"
+                and self.settings.database.mode == "embedded"):
+            self.check_data()  # the trainer held the embedded database while loading; now free
         if isinstance(msg.event, URGENT):
             self.redraw()
 
@@ -385,6 +467,15 @@ class IonisApp(App[int]):
         if not self.runner.active:
             self.exit(0)
             return
+        if self.detached:
+            def choose(what: str | None) -> None:
+                if what == "detach":
+                    self._stop_then_exit("detach", stop=False)
+                elif what == "stop":
+                    self._stop_then_exit("quit")
+
+            self.push_screen(QuitScreen(self.runner.session.run_id), choose)
+            return
 
         def answer(yes: bool | None) -> None:
             if yes:
@@ -416,16 +507,20 @@ class IonisApp(App[int]):
         self._old_sigterm = signal.signal(signal.SIGTERM, on_sigterm)
 
     def hangup(self) -> None:
-        """SIGHUP: the terminal is gone; stop cleanly with a checkpoint, then exit."""
-        self._stop_then_exit("hangup (SIGHUP)", hung_up=True)
+        """SIGHUP: the terminal is gone. A detached run keeps training; an in-process one
+        stops cleanly with a checkpoint. Then exit."""
+        self._stop_then_exit("hangup (SIGHUP)", hung_up=True, stop=not self.detached)
 
-    def _stop_then_exit(self, why: str, hung_up: bool = False) -> None:
+    def _stop_then_exit(self, why: str, hung_up: bool = False, stop: bool = True) -> None:
         if self._quitting:
             return
         self._quitting = True
 
         async def work() -> None:
-            if self.runner.running:
+            if not stop:
+                self.runner.detach()  # the trainer goes on; only the follower ends
+                await self.runner.wait(5.0)
+            elif self.runner.running:
                 self.state.note(f"{why}: stopping the run with a checkpoint…")
                 self.redraw()
                 self.runner.stop()

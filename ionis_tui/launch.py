@@ -12,6 +12,8 @@ from engine.settings import load_settings
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ionis-tui", description="Open the IONIS training cockpit.")
     p.add_argument("--config", metavar="PATH", help="settings file (default ./settings.toml)")
+    p.add_argument("--attach", metavar="RUN_DIR",
+                   help="show this live run (default: the newest live run on this host)")
     return p
 
 
@@ -26,7 +28,7 @@ def launch(argv: list[str] | None = None) -> int:
 
     from ionis_tui.app import IonisApp  # Textual and torch load only once settings are fine
 
-    app = IonisApp(settings)
+    app = IonisApp(settings, attach=args.attach)
     result = app.run()
-    # SIGHUP and quit both stop the run before the app exits (IonisApp._stop_then_exit).
+    # Runs train in their own process: quitting (detach) or a hangup leaves them training.
     return int(result or 0) if app.return_code in (None, 0) else int(app.return_code)

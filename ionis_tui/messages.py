@@ -42,6 +42,14 @@ class SeedProgress(Message):
         self.total = total
 
 
+class AttachRequested(Message):
+    """A screen asks the app to follow a live run (None: nothing selected); the app checks it."""
+
+    def __init__(self, run: RunInfo | None) -> None:
+        super().__init__()
+        self.run = run
+
+
 class ResumeRequested(Message):
     """A screen asks the app to resume a run (None: nothing selected); the app checks it."""
 

@@ -120,6 +120,10 @@ class RunController:
         self.session.stop()
         return True
 
+    def close(self) -> None:
+        """The app is closing: a thread cannot outlive it, so the run stops (with a checkpoint)."""
+        self.stop()
+
     def checkpoint(self) -> bool:
         if self.session is None or not self.running:
             return False

@@ -2,8 +2,10 @@
 # Drive the real ionis-tui in an 80x24 tmux session the way a user would (keys in,
 # screen text out) and check what the screen and the run folder show at every step:
 #   empty embedded DB -> seed demo data (d) -> start (s) -> pause (p) -> checkpoint (c)
-#   -> resume (p) -> stop (x, y) -> runs list (r) -> resume the run (s) -> quit (q, y)
-#   -> start again and drop the terminal (tmux kill-session = SIGHUP) -> run stopped cleanly.
+#   -> resume (p) -> stop (x, y) -> runs list (r) -> resume the run (s) -> quit (q, stop)
+#   -> start again and drop the terminal (tmux kill-session = SIGHUP) -> the run keeps training
+#   -> a new tmux session attaches to it, pauses it, `ionis-tui runs resume` from the shell
+#   -> quit with detach (q, d) -> `ionis-tui runs stop` from the shell.
 # Everything lives in a temporary folder; nothing in the repository is touched.
 # Usage: scripts/tmux_demo.sh [--keep]   (prints every capture; exit 0 = all checks passed)
 set -euo pipefail
@@ -116,35 +118,58 @@ say "9. resume the highlighted run (s)"
 keys s
 wait_for "● training" 120
 
-say "10. quit with the run active (q), confirm (y)"
+say "10. quit with the run active (q): the dialog offers detach / stop / cancel; stop (s)"
 keys q
-wait_for "A run is active" 10
-keys y
+wait_for "is active. Detach" 10
+keys s
 for _ in $(seq 1 600); do tmux has-session -t "$SESSION" 2>/dev/null || break; sleep 0.1; done
 check "app exited" '! tmux has-session -t "$SESSION" 2>/dev/null'
 check "exit status 0" '[[ "$(cat "$WORK/exit_code")" == 0 ]]'
 check "run stopped with a checkpoint after quit" '[[ "$(run_state)" == stopped*resumable=True ]]'
 echo "run: $(run_state)"
 
-say "11. start again, then drop the terminal (kill-session sends SIGHUP)"
+say "11. SSH drop: start again, then drop the terminal (kill-session sends SIGHUP)"
 start_app
 wait_for "signatures_demo · 20,000 rows" 90
 keys s
 wait_for "● training" 120
 wait_for "loss " 60
+wait_for "epoch 3/2000" 120
 runs_before=$(ls "$WORK/runs" | wc -l)
+epochs_at_drop=$(run_state | sed -E 's/^[a-z]+ ([0-9]+)\/.*/\1/')
 t0=$(date +%s.%N)
 tmux kill-session -t "$SESSION"
-ok=0
-for _ in $(seq 1 600); do
-  if [[ "$(run_state)" == stopped*resumable=True ]]; then ok=1; break; fi
-  sleep 0.1
-done
-check "after SIGHUP the newest run is stopped with last.pt" '[[ $ok == 1 ]]'
-echo "run: $(run_state) ($runs_before run folders)"
 for _ in $(seq 1 300); do pgrep -f -- "--config $WORK/settings.toml" >/dev/null || break; sleep 0.1; done
-echo "process gone $(echo "$(date +%s.%N) - $t0" | bc) s after the hangup"
+echo "app process gone $(echo "$(date +%s.%N) - $t0" | bc) s after the hangup"
 check "the app process exited after SIGHUP" '! pgrep -af -- "--config $WORK/settings.toml"'
+sleep 3
+echo "run: $(run_state) (was at epoch $epochs_at_drop when the terminal dropped; $runs_before run folders)"
+check "the run kept training without the app" '[[ "$(run_state)" == training* ]]'
+check "epochs advanced after the drop" '(( $(run_state | sed -E "s/^[a-z]+ ([0-9]+)\/.*/\1/") > epochs_at_drop ))'
+(cd "$WORK" && "$PY" -m ionis_tui --config "$WORK/settings.toml" runs | head -3)
+
+say "12. reattach from a new terminal (ionis-tui runs attach ID): the dashboard shows the live run"
+run_id=$(ls -t "$WORK/runs" | head -1)
+tmux new-session -d -s "$SESSION" -x 80 -y 24 \
+  "cd '$REPO' && '$PY' -m ionis_tui --config '$WORK/settings.toml' runs attach $run_id; echo \$? > '$WORK/exit_code'"
+wait_for "attached to run" 60
+wait_for "● training │ run $run_id" 30
+keys p
+wait_for "● paused" 30
+check "the trainer process is paused" '[[ "$(run_state)" == paused* ]]'
+say "13. resume from another shell (ionis-tui runs resume): the app follows"
+(cd "$WORK" && "$PY" -m ionis_tui --config "$WORK/settings.toml" runs resume "$run_id")
+wait_for "● training" 30
+say "14. quit and detach (q, d): the run goes on; stop it from the shell"
+keys q
+wait_for "is active. Detach" 10
+keys d
+for _ in $(seq 1 300); do tmux has-session -t "$SESSION" 2>/dev/null || break; sleep 0.1; done
+check "app exited after detach" '! tmux has-session -t "$SESSION" 2>/dev/null'
+check "the run is still training after detach" '[[ "$(run_state)" == training* ]]'
+(cd "$WORK" && "$PY" -m ionis_tui --config "$WORK/settings.toml" runs stop "$run_id")
+check "stopped from the shell, with last.pt" '[[ "$(run_state)" == stopped*resumable=True ]]'
+echo "run: $(run_state)"
 
 if ((FAILED)); then say "SOME CHECKS FAILED"; exit 1; fi
 say "ALL CHECKS PASSED"

@@ -131,7 +131,7 @@ def test_metrics_lines_have_exact_keys_and_real_meaning(tmp_path, rows):
     settings_text = (sess.run_dir / "settings.json").read_text()
     assert "hunter2" not in settings_text and json.loads(settings_text)["train"]["epochs"] == 3
     assert sorted(p.name for p in sess.run_dir.iterdir()) == [
-        "best.safetensors", "last.pt", "metrics.jsonl", "settings.json", "state.json"]
+        "best.safetensors", "last.pt", "metrics.jsonl", "settings.json", "state.json", "trainer.lock"]
     ck = torch.load(sess.run_dir / "last.pt", weights_only=True)
     assert ck["epoch"] == 3 and ck["step"] == 0 and ck["best"]["epoch"] == best["epoch"]
     assert load_model(sess.run_dir / "last.pt").meta["run_id"] == sess.run_id

@@ -19,6 +19,8 @@ COMMANDS = {
     "verify": "engine.cli.verify_cmd",
     "matrix": "engine.cli.matrix_cmd",
     "evaluate": "engine.cli.evaluate_cmd",
+
+    "runs": "engine.cli.runs_cmd",
 }
 
 

@@ -47,6 +47,9 @@ def add_parser(sub) -> None:
                    help="train on a seeded sample of N rows, 0 = all (default train.limit_rows)")
     p.add_argument("--run-dir", metavar="DIR", help="folder for this run (default runs.dir/<run-id>)")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last.pt")
+    p.add_argument("--rows-file", metavar="NPY",
+                   help="train on rows saved with numpy.save (a (N, 12) float32 SignatureRows "
+                        "array) instead of the database: benchmarks and tests")
     p.set_defaults(run=run)
 
 
@@ -136,29 +139,73 @@ def _stop_on_termination(session) -> tuple[dict, object]:
     return got, restore
 
 
-def run(args: argparse.Namespace, settings: Settings) -> int:
-    from engine.data.client import connect
-    from engine.data.loader import load_rows
-    from engine.data.status import source_label
-    from engine.train.session import TrainingSession
+def _rows_file(path: str):
+    import numpy as np
 
-    settings = _effective_settings(args, settings)
-    db = settings.database
+    from engine.data.rows import SignatureRows
+
+    try:
+        return SignatureRows(np.load(path, allow_pickle=False))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"--rows-file {path}: {exc}") from None
+
+
+def _loader(settings_of, notify):
+    """The session's rows loader; settings_of() gives the session's settings (on resume: the
+    run's own sample, not today's)."""
+    from engine.data.client import close_all, connect
+    from engine.data.loader import load_rows
 
     def loader(progress, cancel):
-        tr = session.settings.train  # on resume: the run's own sample, not today's settings
+        db, tr = settings_of().database, settings_of().train
         rows = load_rows(connect(db), db, limit_rows=tr.limit_rows, seed=tr.seed,
                          val_fraction=tr.val_fraction, progress=progress, cancel=cancel)
         report = getattr(rows, "report", None)
         if report is not None:
             print(f"data: {report.summary()}", file=sys.stderr, flush=True)
+            notify(ev.Notice("info", f"data: {report.summary()}"))  # to viewers, not printed twice
+        # The rows are in memory: release the embedded engine (one process at a time may
+        # open it), so the app that started this trainer can use the database again.
+        close_all()
         return rows
+    return loader
 
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    from engine.train.control import CommandWatcher, EventWriter
+    from engine.train.session import TrainingSession
+
+    settings = _effective_settings(args, settings)
+    channel: list[EventWriter] = []  # filled once the run folder exists
+    if args.rows_file:
+        rows = _rows_file(args.rows_file)
+        source = {"rows": rows, "data_source": f"rows file {args.rows_file}"}
+    else:
+        from engine.data.client import connect
+        from engine.data.status import source_label
+
+        notify = lambda e: [f(e) for f in channel]  # noqa: E731
+        source = {"rows_loader": _loader(lambda: session.settings, notify),
+                  "data_source": source_label(connect(settings.database), settings.database)}
     printer = _Printer()
-    session = TrainingSession(settings, rows_loader=loader, on_event=printer,
+    session = TrainingSession(settings, on_event=lambda e: [f(e) for f in (printer, *channel)],
                               run_dir=Path(args.run_dir) if args.run_dir else None,
-                              resume=Path(args.resume) if args.resume else None,
-                              data_source=source_label(connect(db), db))
+                              resume=Path(args.resume) if args.resume else None, **source)
+    # The run's control channel (engine/train/control.py): viewers follow events.jsonl,
+    # `ionis-tui runs pause|resume|stop|checkpoint` and the app drop commands in control/.
+    writer = EventWriter(session.run_dir)
+    channel.append(writer)
+    # Each command is acknowledged at once (the trainer acts on it at its next step boundary).
+    watcher = CommandWatcher(session.run_dir, session,
+                             on_command=lambda c: writer(ev.Notice("info", f"command received: {c}"))).start()
+    try:
+        return _drive(session, printer)
+    finally:
+        watcher.close()
+        writer.close()
+
+
+def _drive(session, printer: _Printer) -> int:
     def on_sigint(signum, frame):
         # First Ctrl-C: stop at the next step boundary (last.pt is saved). A second one
         # falls through to the default handler and aborts at once.

@@ -134,7 +134,8 @@ class RunFolder:
     @classmethod
     def create_at(cls, path: str | os.PathLike) -> RunFolder:
         p = Path(path)
-        if p.exists() and (not p.is_dir() or any(p.iterdir())):
+        # trainer.log may be there already: the app opens it for the trainer it starts.
+        if p.exists() and (not p.is_dir() or any(c.name != "trainer.log" for c in p.iterdir())):
             raise InputError(f"run folder {p} already exists and is not empty: resume it with "
                              f"--resume {p}, or choose another folder")
         p.mkdir(parents=True, exist_ok=True)

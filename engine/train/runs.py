@@ -31,13 +31,20 @@ class RunInfo:
     best_val_pearson: float | None
     best_val_rmse_db: float | None
     resumable: bool
+    pid: int | None = None     # the process that last wrote state.json (the trainer)
+    host: str = ""
 
 
-def _alive(state: dict[str, Any]) -> bool:
+def _alive(state: dict[str, Any], path: Path) -> bool:
     """Is the process that wrote this state still running (on this host)?"""
     pid, host = state.get("pid"), state.get("host")
     if not isinstance(pid, int) or host != socket.gethostname():
         return True  # another machine, or no record: no evidence that it died
+    from engine.train.lock import is_held
+
+    held = is_held(path)  # the trainer's flock: gone with its process, whatever its pid became
+    if held is not None:
+        return held
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -74,7 +81,7 @@ def run_info(path: Path) -> RunInfo | None:
     st = read_json(path / STATE)
     state = str(st.get("state", UNKNOWN)) if st else UNKNOWN
     st = st or {}
-    if state in _LIVE and not _alive(st):
+    if state in _LIVE and not _alive(st, path):
         state = INTERRUPTED
     done, total = _int(st.get("epochs_done")), _int(st.get("epochs_total"))
     pearson, rmse = _num(st.get("best_val_pearson")), _num(st.get("best_val_rmse_db"))
@@ -86,7 +93,9 @@ def run_info(path: Path) -> RunInfo | None:
             pearson, rmse = _num(best.get("val_pearson")), _num(best.get("val_rmse_db"))
     has_last = (path / LAST).is_file() and (path / LAST).stat().st_size > 0
     resumable = has_last and state not in _LIVE and state != FINISHED
-    return RunInfo(path.name, path, _created(path, st), state, done, total, pearson, rmse, resumable)
+    pid = st.get("pid") if isinstance(st.get("pid"), int) else None
+    return RunInfo(path.name, path, _created(path, st), state, done, total, pearson, rmse, resumable,
+                   pid, str(st.get("host", "")))
 
 
 def list_runs(runs_dir: str | os.PathLike) -> list[RunInfo]:

@@ -51,6 +51,7 @@ from engine.train.events import (
     StateChanged,
     StepProgress,
 )
+from engine.train.lock import RunLock
 from engine.train.prepare import prepare
 from engine.train.recipe import build_optimizer, build_scheduler, training_step
 from engine.train.rundir import BEST, LAST, RunFolder, resume_settings
@@ -120,6 +121,10 @@ class TrainingSession:
             self.settings = settings
             self._folder = (RunFolder.create_at(run_dir) if run_dir is not None
                             else RunFolder.create(settings.runs.dir, settings.train.feature_set))
+        # Before anything is written: a second trainer on this folder is refused here.
+        self._run_lock = RunLock.acquire(self._folder.path)
+        if self._run_lock.note:
+            self._pending_notes.append(self._run_lock.note)
         self._folder.write_settings(self.settings)
         self._folder.update_state(state=IDLE, run_id=self.run_id, feature_set=self.settings.train.feature_set,
                                   epochs_total=self.settings.train.epochs,
@@ -189,6 +194,8 @@ class TrainingSession:
         except BaseException as exc:
             self._end(FAILED, f"internal error: {type(exc).__name__}: {exc}")
             raise
+        finally:
+            self._run_lock.release()
 
     def _run(self) -> RunEnded:
         tr = self.settings.train

@@ -22,7 +22,7 @@ KEYS: tuple[tuple[str, str], ...] = (
 
     ("i", "import the IONIS signature bundle (from ionis-download's place); i again cancels"),
     ("g", "check the database again (after fixing a setting)"),
-    ("q", "quit (asks first when a run is active; saves a checkpoint and stops it)"),
+    ("q", "quit; with a run active: detach (it keeps training), stop (checkpoint first) or cancel"),
     ("?", "this help;  escape closes a screen"),
 )
 
@@ -50,7 +50,8 @@ class HelpScreen(ModalScreen[None]):
             v.border_title = "ionis-tui keys"
             yield Static(t, id="help-keys")
             yield Static(f"Runs are kept in {self.runs_dir}/ (one folder each, metrics.jsonl + checkpoints). "
-                         "Quitting or losing the SSH connection stops the run with a checkpoint; "
-                         "r then s resumes it.", id="help-notes")
+                         "A run trains in its own process: quitting (detach) or losing the SSH "
+                         "connection leaves it training, and the next ionis-tui shows it; r then a "
+                         "attaches to a live run, r then s resumes a stopped one.", id="help-notes")
             if self.paths:
                 yield Static("\n".join(f"{k}: {v}" for k, v in self.paths.items()), id="help-paths")

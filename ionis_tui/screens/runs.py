@@ -1,6 +1,7 @@
 """The runs list: every run folder with its date, epochs, best Pearson/RMSE and state.
 
-enter opens a run's curves; s resumes the highlighted run when it can be resumed."""
+enter opens a run's curves; s resumes the highlighted run when it can be resumed; a attaches the
+dashboard to a live run (one a trainer process is training now, from any session)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from ionis_tui import fmt
-from ionis_tui.messages import ResumeRequested
+from ionis_tui.messages import AttachRequested, ResumeRequested
 
 if TYPE_CHECKING:
     from engine.train.runs import RunInfo
@@ -23,6 +24,7 @@ class RunsScreen(Screen):
         Binding("escape", "app.pop_screen", "back"),
         Binding("enter", "open", "curves"),
         Binding("s", "resume", "resume"),
+        Binding("a", "attach", "attach"),
         Binding("g", "reload", "reload"),
     ]
     DEFAULT_CSS = """
@@ -66,7 +68,9 @@ class RunsScreen(Screen):
                       f"{r.epochs_done}/{r.epochs_total}", fmt.num(r.best_val_pearson, "+.4f"),
                       fmt.num(r.best_val_rmse_db, ".2f"), r.state, "yes" if r.resumable else "",
                       r.run_id, key=str(r.path))
+        live = sum(r.state in ("loading", "training", "paused") for r in self.runs)
         note = (f"{len(self.runs)} run(s) in {self.runs_dir} · best = lowest validation loss"
+                + (f" · {live} live: a attaches" if live else "")
                 if self.runs else f"no runs in {self.runs_dir} yet: press escape, then s to start one")
         self.query_one("#runs-note", Static).update(note)
 
@@ -90,3 +94,6 @@ class RunsScreen(Screen):
 
     def action_resume(self) -> None:
         self.post_message(ResumeRequested(self.selected))  # the app decides and says why not
+
+    def action_attach(self) -> None:
+        self.post_message(AttachRequested(self.selected))

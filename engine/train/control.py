@@ -1,0 +1,167 @@
+"""A run's control and progress channel: two plain files next to the run, no server.
+
+    <run>/events.jsonl   the trainer's events (engine.train.events), one JSON object a line,
+                         {"type": "<EventClass>", ...its fields}. Written by the trainer process
+                         only, truncated when a trainer starts on the folder, append-only after.
+                         Any number of viewers read it from any offset (tail -f style).
+    <run>/control/       commands to the trainer: one file per command, named
+                         "<time_ns>-<pid>-<command>", created atomically (temp file + rename).
+                         The trainer polls the folder every POLL_S, acts, deletes the file.
+
+Commands: pause, resume, stop, checkpoint. A command is acknowledged by its effect in
+events.jsonl (StateChanged paused/training/stopped, CheckpointSaved manual). Works on any
+local file system on macOS and Linux; sender and trainer must share the folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from engine.train import events as ev
+
+EVENTS, CONTROL = "events.jsonl", "control"
+COMMANDS = ("pause", "resume", "stop", "checkpoint")
+POLL_S = 0.02  # command pick-up delay; a scandir of an empty folder costs microseconds
+_TYPES: dict[str, type] = {c.__name__: c for c in (ev.StateChanged, ev.LoadProgress, ev.RunStarted,
+                                                    ev.StepProgress, ev.EpochEnd, ev.CheckpointSaved,
+                                                    ev.Notice, ev.RunEnded)}
+
+
+def encode(event: ev.Event) -> str:
+    """One line; "type" comes first so readers can skip a line without parsing it."""
+    return json.dumps({"type": type(event).__name__, **dataclasses.asdict(event)}) + "\n"
+
+
+def decode(line: str) -> ev.Event | None:
+    """The event on a line, or None for a torn, foreign or unknown line."""
+    try:
+        obj = json.loads(line)
+        cls = _TYPES[obj.pop("type")]
+        return cls(**obj)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+class EventWriter:
+    """The trainer's side: on_event callback appending each event to events.jsonl.
+    Not fsynced: it is a live feed; the durable record is metrics.jsonl and state.json."""
+
+    def __init__(self, run_dir: str | os.PathLike) -> None:
+        self._fh = open(Path(run_dir, EVENTS), "w", encoding="utf-8")  # a new trainer, a new feed
+        self._lock = threading.Lock()
+
+    def __call__(self, event: ev.Event) -> None:
+        with self._lock:
+            if not self._fh.closed:
+                self._fh.write(encode(event))
+                self._fh.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            self._fh.close()
+
+
+class EventReader:
+    """A viewer's side: read(), called repeatedly, returns the events appended since the last
+    call (only whole lines). A file cut shorter than what was read means a new trainer
+    started on the folder: reading starts again from its beginning."""
+
+    def __init__(self, run_dir: str | os.PathLike, offset: int = 0) -> None:
+        self.path = Path(run_dir, EVENTS)
+        self.offset = offset
+        self.restarted = False
+
+    def size(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return 0
+
+    def read_lines(self, until: int | None = None) -> list[str]:
+        size = self.size()
+        if size < self.offset:
+            self.offset, self.restarted = 0, True
+        end = size if until is None else min(until, size)
+        if end <= self.offset:
+            return []
+        try:
+            with open(self.path, "rb") as fh:
+                fh.seek(self.offset)
+                data = fh.read(end - self.offset)
+        except OSError:
+            return []
+        cut = data.rfind(b"\n") + 1  # a line still being written waits for the next call
+        self.offset += cut
+        return data[:cut].decode("utf-8", errors="replace").splitlines()
+
+    def read(self, until: int | None = None) -> list[ev.Event]:
+        return [e for e in map(decode, self.read_lines(until)) if e is not None]
+
+
+def send(run_dir: str | os.PathLike, command: str) -> Path:
+    """Queue a command for the run's trainer; returns the command file."""
+    if command not in COMMANDS:
+        raise ValueError(f"unknown command {command!r}; expected one of {', '.join(COMMANDS)}")
+    folder = Path(run_dir, CONTROL)
+    folder.mkdir(exist_ok=True)
+    name = f"{time.time_ns()}-{os.getpid()}-{command}"
+    tmp = folder / f".{name}.tmp"
+    tmp.write_text(command + "\n", encoding="utf-8")
+    os.replace(tmp, folder / name)  # the trainer never sees a half-written command
+    return folder / name
+
+
+class CommandWatcher:
+    """The trainer's side: a daemon thread that hands queued commands to a session
+    (its pause/resume/stop/request_checkpoint, all safe to call from any thread)."""
+
+    def __init__(self, run_dir: str | os.PathLike, session: Any,
+                 on_command: Callable[[str], None] | None = None) -> None:
+        self.folder = Path(run_dir, CONTROL)
+        self.folder.mkdir(exist_ok=True)
+        self._actions = {"pause": session.pause, "resume": session.resume, "stop": session.stop,
+                         "checkpoint": session.request_checkpoint}
+        self._on_command = on_command
+        self._done = threading.Event()
+        for old in self._pending():  # left by an earlier trainer: not meant for this one
+            _unlink(old)
+        self._thread = threading.Thread(target=self._loop, name="run-control", daemon=True)
+
+    def start(self) -> CommandWatcher:
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._done.set()
+        self._thread.join(timeout=1.0)
+
+    def _pending(self) -> list[Path]:
+        try:
+            return sorted(p for p in self.folder.iterdir() if not p.name.startswith("."))
+        except OSError:
+            return []
+
+    def _loop(self) -> None:
+        while not self._done.wait(POLL_S):
+            for path in self._pending():
+                _unlink(path)
+                command = path.name.rsplit("-", 1)[-1]
+                action = self._actions.get(command)
+                if action is not None:
+                    action()
+                    if self._on_command is not None:
+                        self._on_command(command)
+
+
+def _unlink(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass

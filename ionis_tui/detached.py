@@ -1,0 +1,337 @@
+"""DetachedController: the app's run trains in its own process, so it outlives the app.
+
+start() spawns `python -m ionis_tui train --headless` in a new session (a hangup of the
+terminal, closing the app or an app crash never reach it), its output going to the run's
+trainer.log. A thread worker follows the run's events.jsonl (engine/train/control.py) and
+posts the same TrainEvent messages the in-process RunController does; pause, stop and
+checkpoint are command files the trainer picks up. attach() follows a run some other
+process started. Same interface as ionis_tui.runner.RunController."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from textual.worker import Worker, WorkerState
+
+from engine.checkpoint import LoadedModel
+from engine.data.rows import SignatureRows
+from engine.settings import Settings
+from engine.train import events as ev
+from ionis_tui.messages import RunHistory, TrainEvent
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+WORKER_NAME = "training"
+TRAINER_LOG = "trainer.log"
+FOLLOW_S = 0.02     # events.jsonl poll: part of the press -> acknowledged latency
+ALIVE_EVERY_S = 0.5  # how often the follower checks that the trainer process still exists
+LIVE = (ev.IDLE, ev.LOADING, ev.TRAINING, ev.PAUSED)
+STEP_LINE = '{"type": "StepProgress"'  # how engine.train.control.encode starts such a line
+
+
+@dataclass
+class DetachedRun:
+    """What the app knows of the run it follows (the in-process controller's `session`)."""
+    run_dir: Path
+    pid: int | None
+    state: str = ev.IDLE
+
+    @property
+    def run_id(self) -> str:
+        return self.run_dir.name
+
+
+def settings_toml(settings: Settings) -> str:
+    """The app's effective settings (file, environment, defaults already merged) as a
+    complete settings file for the trainer, so it runs with exactly these values whatever
+    the precedence of sources. Sections hold only scalars; a JSON string is a TOML string."""
+    lines = []
+    for name in type(settings).model_fields:
+        section = getattr(settings, name)
+        lines.append(f"[{name}]")
+        for key in type(section).model_fields:
+            value = getattr(section, key)
+            if hasattr(value, "get_secret_value"):
+                value = value.get_secret_value()
+            text = ("true" if value else "false") if isinstance(value, bool) else (
+                repr(value) if isinstance(value, int | float) else json.dumps(str(value)))
+            lines.append(f"{key} = {text}")
+    return "\n".join(lines) + "\n"
+
+
+def trainer_command(settings: Settings, args: list[str],
+                    folder: str | None = None) -> tuple[list[str], dict[str, str], str]:
+    """argv, environment and the settings file (0600, in the temp folder; the caller deletes it
+    once the trainer has read it) for `ionis-tui train --headless` with these settings."""
+    fd, path = tempfile.mkstemp(prefix="ionis-settings-", suffix=".toml", dir=folder)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(settings_toml(settings))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IONIS_")}  # all in the file
+    return [sys.executable, "-m", "ionis_tui", "--config", path, "train", "--headless", *args], env, path
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if pid is None:
+        return False
+    try:  # our own child (this process started it): reap it, or it lingers as a zombie
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class DetachedController:
+    def __init__(self, app: App, settings: Settings, rows: SignatureRows | None = None,
+                 data_source: Callable[[], str] = lambda: "") -> None:
+        self.app = app
+        self.settings = settings
+        self.rows = rows              # saved to a .npy file for the trainer (benchmarks, tests)
+        self.data_source = data_source
+        self.session: DetachedRun | None = None
+        self.worker: Worker | None = None
+        self.proc: subprocess.Popen | None = None
+        self._detach = threading.Event()
+        self._history_epoch = 0       # epochs already shown from metrics.jsonl
+        self._rows_tmp: str | None = None
+        self._settings_tmp: str | None = None
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def running(self) -> bool:
+        """The follower is alive (the trainer may still be writing its last checkpoint)."""
+        return self.worker is not None and self.worker.state in (WorkerState.PENDING, WorkerState.RUNNING)
+
+    @property
+    def active(self) -> bool:
+        return self.running and self.session is not None and self.session.state in LIVE
+
+    @property
+    def paused(self) -> bool:
+        return self.session is not None and self.session.state == ev.PAUSED
+
+    def live_model(self) -> LoadedModel | None:
+        """The run's latest last.pt (the trainer is another process: its weights in memory
+        are out of reach); the label says so."""
+        from engine.checkpoint import load_model
+
+        if self.session is None or not (self.session.run_dir / "last.pt").is_file():
+            return None
+        lm = load_model(self.session.run_dir / "last.pt")
+        lm.path, lm.kind = Path(self.session.run_id), f"last.pt, epoch {lm.meta.get('epoch', '?')}"
+        return lm
+
+    # ------------------------------------------------------------------ start / attach
+    def start(self, resume: str | None = None) -> None:
+        """Spawn a trainer for a new run (or `resume` = a run folder) and follow it."""
+        from engine.train.control import EVENTS
+        from engine.train.rundir import RunFolder
+
+        if self.running:
+            raise RuntimeError("a run is already active")
+        if resume:
+            run_dir = Path(resume)
+            (run_dir / EVENTS).unlink(missing_ok=True)  # the old feed must not be read as new
+            args = ["--resume", str(run_dir)]
+        else:
+            run_dir = RunFolder.create(self.settings.runs.dir, self.settings.train.feature_set).path
+            args = ["--run-dir", str(run_dir)]
+        if self.rows is not None:
+            self._rows_tmp = self._rows_file()
+            args += ["--rows-file", self._rows_tmp]
+        elif self.settings.database.mode == "embedded":
+            from engine.data.client import close_all
+
+            close_all()  # one process at a time opens the embedded engine: the trainer's turn
+        self.proc = self._spawn(run_dir, args)
+        self._follow(DetachedRun(run_dir, self.proc.pid), replay=False)
+
+    def _rows_file(self) -> str:
+        import numpy as np
+
+        fd, path = tempfile.mkstemp(prefix="ionis-rows-", suffix=".npy")
+        with os.fdopen(fd, "wb") as fh:
+            np.save(fh, self.rows.array)
+        return path
+
+    def _spawn(self, run_dir: Path, args: list[str]) -> subprocess.Popen:
+        argv, env, self._settings_tmp = trainer_command(self.settings, args)
+        with open(run_dir / TRAINER_LOG, "ab") as log:
+            return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+
+    def attach(self, run_dir: str | os.PathLike, pid: int | None, state: str = ev.TRAINING) -> None:
+        """Follow a run another process trains (in `state` now, per its state.json): its
+        history, then its live events."""
+        if self.running:
+            raise RuntimeError("already following a run")
+        self.proc = None
+        self._follow(DetachedRun(Path(run_dir), pid, state), replay=True)
+
+    def _follow(self, run: DetachedRun, replay: bool) -> None:
+        self.session, self._history_epoch = run, 0
+        detach = self._detach = threading.Event()
+        self.worker = self.app.run_worker(lambda: self._follow_loop(run, replay, detach),
+                                          name=WORKER_NAME, group=WORKER_NAME, thread=True,
+                                          exit_on_error=False)
+
+    # ------------------------------------------------------------------ the follower thread
+    def _follow_loop(self, run: DetachedRun, replay: bool, detach: threading.Event) -> None:
+        from engine.train.control import EventReader
+
+        reader = EventReader(run.run_dir)
+        if replay:
+            self._replay(reader)
+        checked = time.monotonic()
+        while not detach.is_set():
+            for e in reader.read():
+                if self._deliver(e):
+                    return
+            if time.monotonic() - checked >= ALIVE_EVERY_S:
+                checked = time.monotonic()
+                if not self._trainer_alive(run):
+                    for e in reader.read():  # what it wrote before it went
+                        if self._deliver(e):
+                            return
+                    self._deliver(ev.RunEnded(self._dead_state(run), self._dead_message(run)))
+                    return
+            time.sleep(FOLLOW_S)
+
+    def _replay(self, reader: Any) -> None:
+        """Catch up with a running trainer: its start, the epochs from metrics.jsonl, its
+        notices and checkpoints, and only the newest progress point."""
+        from engine.train.control import decode
+        from engine.train.runs import read_metrics
+
+        lines = reader.read_lines()
+        # Progress points are most of a long run's feed: only the newest one is decoded.
+        steps = [ln for ln in lines if ln.startswith(STEP_LINE)][-1:]
+        events = [e for e in map(decode, (ln for ln in lines if not ln.startswith(STEP_LINE))) if e]
+        started = [e for e in events if isinstance(e, ev.RunStarted)]
+        for e in started[-1:]:
+            self._deliver(e)
+        history = read_metrics(self.session.run_dir)
+        self._history_epoch = max((int(m.get("epoch", 0)) for m in history), default=0)
+        self.app.post_message(RunHistory(history))
+        for e in events:
+            if not isinstance(e, ev.RunStarted | ev.EpochEnd | ev.LoadProgress):
+                self._deliver(e)
+        for e in filter(None, map(decode, steps)):
+            self._deliver(e)
+
+    def _deliver(self, e: ev.Event) -> bool:
+        """Post one event to the app; True when it ends the run."""
+        run = self.session
+        if isinstance(e, ev.StateChanged | ev.RunEnded):
+            run.state = e.state
+        if isinstance(e, ev.EpochEnd) and int(e.metrics.get("epoch", 0)) <= self._history_epoch:
+            return False  # already in the history read on attach
+        self._forget_files(rows=isinstance(e, ev.RunStarted | ev.RunEnded))
+        if isinstance(e, ev.RunStarted) and e.start_epoch > 1 and self.proc is not None:
+            from engine.train.runs import read_metrics
+
+            self.app.post_message(RunHistory(read_metrics(e.run_dir)))  # a resumed run's past
+        self.app.post_message(TrainEvent(e))
+        return isinstance(e, ev.RunEnded)
+
+    def _forget_files(self, rows: bool) -> None:
+        """Any event means the trainer has read its settings file; RunStarted, its rows."""
+        if self._settings_tmp:
+            Path(self._settings_tmp).unlink(missing_ok=True)
+            self._settings_tmp = None
+        if rows and self._rows_tmp:
+            Path(self._rows_tmp).unlink(missing_ok=True)
+            self._rows_tmp = None
+
+    def _trainer_alive(self, run: DetachedRun) -> bool:
+        if self.proc is not None:
+            return self.proc.poll() is None
+        from engine.train.lock import is_held
+
+        # The lock, when there is one, is immune to pid reuse; it is taken right at start.
+        held = is_held(run.run_dir)
+        return held if held is not None else _pid_alive(run.pid)
+
+    def _dead_state(self, run: DetachedRun) -> str:
+        from engine.train.runs import INTERRUPTED
+
+        # A trainer that never started (bad settings, a lock held elsewhere) failed; one that
+        # trained and vanished without a word was interrupted (kill -9, out of memory).
+        return INTERRUPTED if run.state in (ev.TRAINING, ev.PAUSED) else ev.FAILED
+
+    def _dead_message(self, run: DetachedRun) -> str:
+        code = self.proc.returncode if self.proc is not None else None
+        if code is None:  # not our child: how it ended is unknown
+            how = "is gone (killed, crashed or out of memory)"
+        else:
+            how = f"exited with status {code}" if code >= 0 else f"was killed by signal {-code}"
+        last = run.run_dir / "last.pt"
+        kept = f"{last} kept (resume it from the runs screen)" if last.is_file() else "no checkpoint was written"
+        return f"the trainer (pid {run.pid}) {how} without finishing; {kept}{self._log_tail(run)}"
+
+    @staticmethod
+    def _log_tail(run: DetachedRun) -> str:
+        try:
+            lines = (run.run_dir / TRAINER_LOG).read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        errors = [ln for ln in lines if ln.startswith("error:")]
+        return f"; {errors[-1]}" if errors else ""
+
+    # ------------------------------------------------------------------ control
+    def _send(self, command: str) -> bool:
+        from engine.train.control import send
+
+        if self.session is None or not self.active:
+            return False
+        send(self.session.run_dir, command)
+        return True
+
+    def toggle_pause(self) -> str:
+        what = "resume" if self.paused else "pause"
+        return what if self._send(what) else ""
+
+    def stop(self) -> bool:
+        return self._send("stop")
+
+    def checkpoint(self) -> bool:
+        return self._send("checkpoint")
+
+    def detach(self) -> None:
+        """Stop following; the trainer goes on."""
+        self._detach.set()
+
+    def close(self) -> None:
+        """The app is closing: the run keeps training on its own."""
+        self.detach()
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        """Wait (without blocking the loop) for the follower to end; False on timeout."""
+        worker = self.worker
+        if worker is None:
+            return True
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while worker.state in (WorkerState.PENDING, WorkerState.RUNNING):
+            if deadline is not None and loop.time() > deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True

@@ -1,0 +1,192 @@
+"""Runs that outlive the app (Pilot + real trainer processes): a run started with s trains in
+its own process, survives q -> detach and SIGHUP, a new app attaches to it (history, live
+progress, pause, resume, stop), two apps watch it at once, a killed trainer shows as interrupted."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+import pytest
+from pilot_tools import screen_text
+from conftest import wait_until
+
+from engine.settings import DatabaseSettings, RunsSettings, Settings, TrainSettings, load_settings
+from engine.train import events as ev
+from engine.train.runs import INTERRUPTED, read_metrics, run_info
+from engine.train.synthetic import synthetic_rows
+from ionis_tui.app import IonisApp
+from ionis_tui.detached import DetachedController, trainer_command
+from ionis_tui.screens.confirm import ConfirmScreen
+from ionis_tui.screens.quit import QuitScreen
+
+ROWS = synthetic_rows(1500, seed=3)
+
+
+@pytest.fixture(autouse=True)
+def one_thread_trainers(monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the trainer processes inherit it
+
+
+def settings(tmp_path: Path, epochs: int = 500) -> Settings:
+    return Settings(train=TrainSettings(epochs=epochs, batch_size=256, device="cpu", progress_interval=0.05),
+                    runs=RunsSettings(dir=str(tmp_path / "runs")))
+
+
+def alive(pid: int) -> bool:
+    from ionis_tui.detached import _pid_alive
+
+    return _pid_alive(pid)  # reaps the trainer if this process started it (no zombie)
+
+
+async def exited(app: IonisApp, timeout: float = 30.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while app.is_running:
+        assert loop.time() < end, "the app did not exit"
+        await asyncio.sleep(0.05)
+
+
+async def advances(run_dir: Path, beyond: int, timeout: float = 60.0) -> int:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while (done := run_info(run_dir).epochs_done) <= beyond:
+        assert loop.time() < end, f"the trainer did not get past epoch {beyond}"
+        await asyncio.sleep(0.1)
+    return done
+
+
+async def start_detached(tmp_path: Path):
+    """An app starts a run with s, sees epoch 1, and detaches with q d. Returns (pid, run_dir)."""
+    app = IonisApp(settings(tmp_path), rows=ROWS, detached=True)
+    assert isinstance(app.runner, DetachedController)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.state.epochs_done >= 1, 90, what="epoch 1")
+        pid, run_dir = app.runner.session.pid, app.runner.session.run_dir
+        assert pid != os.getpid() and alive(pid)
+        assert "trainer pid" in screen_text(app) or any("trainer pid" in ln.text for ln in app.state.log)
+        await pilot.press("q")
+        assert isinstance(app.screen, QuitScreen)
+        await pilot.press("d")
+        await exited(app)
+    return pid, run_dir
+
+
+async def test_run_outlives_the_app_and_a_new_app_attaches_and_controls_it(tmp_path):
+    pid, run_dir = await start_detached(tmp_path)
+    done = await advances(run_dir, run_info(run_dir).epochs_done)  # trains on with no app
+    assert alive(pid) and run_info(run_dir).state == ev.TRAINING
+
+    app = IonisApp(settings(tmp_path), detached=True, check_db=False)  # attaches at start
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_until(pilot, lambda: app.runner.running and app.state.epochs_done > done, 60,
+                         what="attached and following")
+        assert app.state.run_id == run_dir.name and app.runner.session.pid == pid
+        epochs = [m["epoch"] for m in app.state.history]
+        assert epochs == list(range(1, len(epochs) + 1))  # history once, then live epochs
+        await pilot.press("p")
+        await wait_until(pilot, lambda: app.state.state == ev.PAUSED, 30, what="paused")
+        assert run_info(run_dir).state == ev.PAUSED
+        lm = app.runner.live_model()
+        assert lm is not None and "last.pt, epoch" in lm.label and run_dir.name in lm.label
+        await pilot.press("p")
+        await wait_until(pilot, lambda: app.state.state == ev.TRAINING, 30, what="resumed")
+        await pilot.press("x")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await wait_until(pilot, lambda: app.state.state == ev.STOPPED, 60, what="stopped")
+        await pilot.press("q")  # nothing active any more: no question
+        await exited(app)
+    for _ in range(300):  # the trainer process ends once its stop checkpoint is written
+        if not alive(pid):
+            break
+        await asyncio.sleep(0.1)
+    assert not alive(pid) and run_info(run_dir).state == ev.STOPPED and run_info(run_dir).resumable
+    assert [m["epoch"] for m in read_metrics(run_dir)] == epochs[:1] + list(
+        range(2, run_info(run_dir).epochs_done + 1))
+
+
+async def test_sighup_leaves_the_run_training_and_two_apps_watch_it(tmp_path):
+    first = IonisApp(settings(tmp_path), rows=ROWS, detached=True)
+    async with first.run_test(size=(80, 24)) as pilot:
+        await pilot.press("s")
+        await wait_until(pilot, lambda: first.state.epochs_done >= 1, 90, what="epoch 1")
+        pid, run_dir = first.runner.session.pid, first.runner.session.run_dir
+        os.kill(os.getpid(), signal.SIGHUP)  # the terminal went away
+        await exited(first)
+    done = await advances(run_dir, run_info(run_dir).epochs_done)
+    assert alive(pid)
+
+    a = IonisApp(settings(tmp_path), detached=True, check_db=False, attach=str(run_dir))
+    b = IonisApp(settings(tmp_path), detached=True, check_db=False)
+    async with a.run_test(size=(80, 24)) as pa, b.run_test(size=(80, 24)) as pb:
+        await wait_until(pa, lambda: a.state.epochs_done > done, 60, what="viewer a")
+        await wait_until(pb, lambda: b.state.epochs_done > done, 60, what="viewer b")
+        await pa.press("p")  # one viewer pauses; both see it
+        await wait_until(pb, lambda: b.state.state == ev.PAUSED, 30, what="b sees the pause")
+        await wait_until(pa, lambda: a.state.state == ev.PAUSED, 30, what="a sees the pause")
+        await pb.press("c")  # checkpoint from the other viewer
+        await wait_until(pa, lambda: "manual" in a.state.checkpoints, 30, what="manual checkpoint")
+        os.kill(pid, signal.SIGKILL)  # out of memory, kill -9
+        await wait_until(pa, lambda: a.state.state == INTERRUPTED, 30, what="a: interrupted")
+        await wait_until(pb, lambda: b.state.state == INTERRUPTED, 30, what="b: interrupted")
+        assert f"trainer (pid {pid}) is gone" in a.state.final_message and "last.pt kept" in a.state.final_message
+    assert run_info(run_dir).state == INTERRUPTED and run_info(run_dir).resumable
+
+
+def test_trainer_gets_exactly_the_apps_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("IONIS_TRAIN__EPOCHS", "7")  # already in the app's settings; not passed twice
+    given = Settings(database=DatabaseSettings(mode="server", host="db.example", password='p"w\\d\u00e9 #x'),
+                     train=TrainSettings(epochs=7, weight_decay=1e-5, eta_min=1e-6, device="cpu", limit_rows=123),
+                     runs=RunsSettings(dir=str(tmp_path / "r uns")))
+    argv, env, path = trainer_command(given, ["--run-dir", "x"], folder=str(tmp_path))
+    assert argv[-4:] == ["train", "--headless", "--run-dir", "x"] and argv[argv.index("--config") + 1] == path
+    assert not any(k.startswith("IONIS_") for k in env) and given.database.password not in " ".join(argv)
+    assert os.stat(path).st_mode & 0o077 == 0  # only the owner can read the password
+    monkeypatch.delenv("IONIS_TRAIN__EPOCHS")
+    assert load_settings(path) == given
+
+
+async def test_runs_screen_attaches_to_a_run_started_headless(tmp_path):
+    """`ionis-tui train --headless &` from a shell; an app already open finds it in the runs
+    list (r), attaches (a) and pauses and stops it."""
+    import subprocess
+
+    import numpy as np
+
+    from ionis_tui.screens.runs import RunsScreen
+
+    app = IonisApp(settings(tmp_path), detached=True, check_db=False)  # no live run yet
+    async with app.run_test(size=(80, 24)) as pilot:
+        assert not app.runner.running
+        np.save(tmp_path / "rows.npy", ROWS.array)
+        argv, env, _ = trainer_command(settings(tmp_path), ["--rows-file", str(tmp_path / "rows.npy")],
+                                       folder=str(tmp_path))
+        proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            await wait_until(pilot, lambda: any(r.epochs_done >= 1 for r in _runs(tmp_path)), 90,
+                             what="headless epoch 1")
+            await pilot.press("r")
+            assert isinstance(app.screen, RunsScreen)
+            assert "training" in screen_text(app) and "1 live: a attaches" in screen_text(app)
+            await pilot.press("a")
+            await wait_until(pilot, lambda: app.runner.running and app.state.history, 30, what="attached")
+            assert app.runner.session.pid == proc.pid and not isinstance(app.screen, RunsScreen)
+            await pilot.press("p")
+            await wait_until(pilot, lambda: app.state.state == ev.PAUSED, 30, what="paused")
+            await pilot.press("x", "y")
+            await wait_until(pilot, lambda: app.state.state == ev.STOPPED, 60, what="stopped")
+            assert proc.wait(60) == 130  # the headless trainer's "stopped" status
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+
+
+def _runs(tmp_path: Path):
+    from engine.train.runs import list_runs
+
+    return list_runs(tmp_path / "runs")
