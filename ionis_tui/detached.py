@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 from textual.worker import Worker, WorkerState
 
-from engine.checkpoint import LoadedModel
 from engine.data.rows import SignatureRows
 from engine.settings import Settings
 from engine.train import events as ev
@@ -32,6 +31,8 @@ from ionis_tui.messages import RunHistory, TrainEvent
 
 if TYPE_CHECKING:
     from textual.app import App
+
+    from engine.checkpoint import LoadedModel  # torch: loaded when a model is asked for
 
 WORKER_NAME = "training"
 TRAINER_LOG = "trainer.log"

@@ -301,6 +301,13 @@ def test_help_and_argument_errors_load_no_heavy_library(argv):
     assert out.strip().splitlines()[-1] == "[]"
 
 
+def test_cli_copy_of_the_bundle_file_name_agrees():
+    from engine.cli import import_cmd
+    from engine.data import bundle_file
+
+    assert import_cmd.BUNDLE_FILE == bundle_file.BUNDLE_FILE
+
+
 def test_cli_copies_of_engine_constants_agree():
     from engine.cli import matrix_cmd, verify_cmd
     from engine.matrix.values import DEFAULT_KP, DEFAULT_SFI

@@ -7,8 +7,11 @@ import argparse
 import json
 import sys
 import time
+from typing import TYPE_CHECKING
 
-from engine.settings import Settings
+if TYPE_CHECKING:
+    from engine.settings import Settings
+
 
 
 def add_real_parsers(dsub) -> None:

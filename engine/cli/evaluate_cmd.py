@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from engine.errors import InputError, IonisError
-from engine.settings import Settings
+
+if TYPE_CHECKING:
+    from engine.settings import Settings
 
 LEVELS = ("spots", "signatures")
 

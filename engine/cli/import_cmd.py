@@ -9,13 +9,18 @@ import signal
 import sys
 import threading
 import time
+from typing import TYPE_CHECKING
 
-from engine.settings import DatabaseSettings, Settings
+if TYPE_CHECKING:  # pydantic is loaded only once a command runs
+    from engine.settings import DatabaseSettings, Settings
+
+
+# Same name as engine.data.bundle_file.BUNDLE_FILE (a test checks); importing that module for
+# --help would load the settings machinery.
+BUNDLE_FILE = "wspr_signatures_v2.sqlite"
 
 
 def add_import_parser(dsub) -> None:
-    from engine.data.bundle_file import BUNDLE_FILE
-
     p = dsub.add_parser(
         "import", help=f"import the published IONIS signature bundle ({BUNDLE_FILE})",
         description="Read the original's WSPR signature table from its published SQLite "
@@ -47,7 +52,7 @@ def _target(db: DatabaseSettings, table: str | None) -> DatabaseSettings:
     from engine.errors import InputError
 
     try:
-        return DatabaseSettings(**{**db.model_dump(), "table": table})
+        return type(db)(**{**db.model_dump(), "table": table})
     except ValidationError:
         raise InputError(f"--table {table!r} is not a plain table name "
                          f"(letters, digits, underscores)") from None

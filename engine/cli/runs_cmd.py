@@ -9,10 +9,13 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.errors import InputError
-from engine.settings import Settings
 from engine.train import events as ev
+
+if TYPE_CHECKING:
+    from engine.settings import Settings
 
 CONTROL_ACTIONS = ("pause", "resume", "stop", "checkpoint")
 LIVE = (ev.LOADING, ev.TRAINING, ev.PAUSED)
