@@ -71,9 +71,9 @@ def read_spots(paths: list[Path]) -> dict[str, np.ndarray]:
                                  _num(r.get("kp_3h", ""))))
                 except (ValueError, KeyError, IndexError):
                     continue  # an unreadable row counts as not read (n_read below)
-    cols = list(zip(*rows)) if rows else [[]] * 10
+    cols = list(zip(*rows, strict=True)) if rows else [[]] * 10
     names = ("tx_lat", "tx_lon", "rx_lat", "rx_lon", "freq_hz", "time", "snr", "power_dbm", "sfi", "kp")
-    out = {k: np.asarray(v, dtype="datetime64[s]" if k == "time" else np.float64) for k, v in zip(names, cols)}
+    out = {k: np.asarray(v, dtype="datetime64[s]" if k == "time" else np.float64) for k, v in zip(names, cols, strict=True)}
     day = out["time"].astype("datetime64[D]")
     out["date"] = day
     out["hour"] = (out["time"] - day).astype(np.float64) / 3600.0
@@ -126,7 +126,7 @@ def compare(s: dict[str, np.ndarray]) -> dict:
     per_band = {b.name: _stats(obs[band_i == i], tru[band_i == i])
                 for i, b in enumerate(BANDS) if (band_i == i).any()}
     per_dist = {}
-    for lo, hi in zip(DISTANCE_CLASSES_KM[:-1], DISTANCE_CLASSES_KM[1:]):
+    for lo, hi in zip(DISTANCE_CLASSES_KM[:-1], DISTANCE_CLASSES_KM[1:], strict=True):
         m = (dist >= lo) & (dist < hi)
         if m.any():
             per_dist[f"{lo}-{hi}km"] = _stats(obs[m], tru[m])

@@ -50,8 +50,9 @@ from engine.train.events import (
     StateChanged,
     StepProgress,
 )
+from engine.train.physics_recipe import init_sidecars, storm_weights
 from engine.train.prepare import prepare
-from engine.train.recipe import build_optimizer, build_scheduler, training_step
+from engine.train.recipe import build_optimizer, build_scheduler, compared, training_step
 from engine.train.rundir import BEST, LAST, RunFolder, load_run_settings
 
 RowsLoader = Callable[[Callable[[int, int], None], Callable[[], bool]], SignatureRows | None]
@@ -206,6 +207,8 @@ class TrainingSession:
                                          "validation rows: validation scores will be optimistic"))
         torch.manual_seed(tr.seed)
         model = IonisGate(tr.feature_set).to(device)
+        init_sidecars(model, tr.sidecar_init_weight, tr.seed)
+        data.train.w = storm_weights(data.train.x, data.train.w, FEATURE_SETS[tr.feature_set], tr.storm_weight)
         opt = build_optimizer(model, tr)
         sched = build_scheduler(opt, tr)
         gen = torch.Generator().manual_seed(tr.seed)  # CPU generator: same order on every device
@@ -321,11 +324,11 @@ class TrainingSession:
     def _end_epoch(self, epoch: int, train_loss: float, samples_per_s: float,
                    t_start: float, paused_start: float) -> None:
         tr, model = self.settings.train, self._model
-        ev = M.evaluate(model, self._data.val, tr.huber_delta)
+        ev = M.evaluate(model, self._data.val, tr.huber_delta, lambda out, x: compared(out, x, tr))
         if not math.isfinite(ev["val_loss"]):
             raise _Halt(FAILED, f"validation loss became non-finite at epoch {epoch}; {self._kept()}")
         stats = M.sidecar_stats(model, tr.clamp_min, tr.clamp_max)
-        eff = M.effects(model)
+        eff = {**M.effects(model), **M.true_effects("demo data" in self.data_source)}
         lrs = {f"lr_{g['name']}": float(g["lr"]) for g in self._opt.param_groups}  # the epoch's rates
         improved = not self._best or ev["val_loss"] < self._best["val_loss"]
         if improved:
