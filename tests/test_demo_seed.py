@@ -204,3 +204,13 @@ def test_pairs_are_at_least_min_distance_apart():
     cells = _draw_cells(rng, stations(rng, 500), 5000)
     d = haversine_km(cells["tx_lat"], cells["tx_lon"], cells["rx_lat"], cells["rx_lon"])
     assert (d >= MIN_DISTANCE_KM).all() and len(d) > 2000
+
+
+def test_activity_power_and_kp_classes():
+    from engine.demo.seed import POWER_DBM, POWER_SHARE, activity_share
+    # Stations on the air by local hour: all at 14 h, a quarter at 2 h (0.625 - 0.375).
+    assert activity_share(np.array([14.0, 2.0, 8.0])) == pytest.approx([1.0, 0.25, 0.625])
+    # The power mix is a distribution over 20-40 dBm (mean 30.7 dBm, below the 37 dBm reference).
+    share = np.array(POWER_SHARE) / sum(POWER_SHARE)
+    assert float(share @ np.array(POWER_DBM)) == pytest.approx(30.71, abs=0.01)
+    assert kp_class(np.array([0.0, 1.99, 2.0, 3.5, 4.0, 5.0, 9.0])).tolist() == [0, 0, 1, 2, 3, 4, 4]

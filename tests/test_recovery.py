@@ -94,3 +94,52 @@ def test_default_recipe_recovers_the_truth(tmp_path, chdb_path, capsys, seed):
         assert last[k] < 1.0, k
     for k in ("sun_gate_mean", "storm_gate_mean"):  # a gate sitting on its 0.5 / 2.0 bound
         assert 0.52 < last[k] < 1.98, (k, last[k])
+
+
+def test_censored_median_by_hand():
+    from engine.features import build_features
+    from engine.train.physics_recipe import censored_median
+
+    x = torch.tensor(build_features("v22", [40.0] * 3, [-77.0] * 3, [51.0] * 3, [0.0] * 3,
+                                    [14_097_100] * 3, [12] * 3, [6] * 3, [150.0] * 3, [2.0] * 3))
+    b = BY_NAME["20m"]
+    mu_db = torch.tensor([-28.0, 0.0, -60.0])
+    got = censored_median((mu_db - b.snr_mean) / b.snr_std, x, -28.0, 8.5) * b.snr_std + b.snr_mean
+    # mean on the floor: half the spots survive, their median is the 75% quantile: -28 + 0.6745 * 8.5
+    assert float(got[0]) == pytest.approx(-28.0 + 0.6745 * 8.5, abs=0.01)
+    assert float(got[1]) == pytest.approx(0.0, abs=0.01)          # far above the floor: unchanged
+    assert -28.0 < float(got[2]) < -20.0                          # far below: just above the floor
+
+
+def test_sidecar_init_and_storm_weights():
+    from engine.features import V22
+    from engine.model import IonisGate
+    from engine.train.physics_recipe import ANCHOR_X, init_sidecars, storm_weights
+
+    m = IonisGate("v22")
+    init_sidecars(m, 0.6, seed=1)
+    for sc in m.sidecars().values():
+        w = torch.cat([sc.fc1.weight.flatten(), sc.fc2.weight.flatten()]).detach()
+        assert float(w.min()) >= 0.54 - 1e-6 and float(w.max()) <= 0.66 + 1e-6
+        with torch.no_grad():
+            assert float(sc(torch.full((1, 1), ANCHOR_X))) == pytest.approx(0.0, abs=1e-5)
+    x = torch.zeros(4, V22.input_dim)
+    x[:, V22.kp_idx] = 1.0 - torch.tensor([1.0, 2.0, 3.0, 6.0]) / 9.0
+    w = storm_weights(x, torch.ones(4), V22, 3.0)
+    assert w.tolist() == pytest.approx([0.5, 0.5, 1.5, 1.5]) and float(w.mean()) == pytest.approx(1.0)
+
+
+def test_sidecar_panel_shows_the_truth_only_for_demo_data():
+    from rich.console import Console
+
+    from ionis_tui.widgets.sidecar_panel import render_sidecars
+
+    def text(m):
+        c = Console(width=60, record=True)
+        c.print(render_sidecars(m))
+        return c.export_text()
+
+    base = {"sun_effect_db": 3.1, "storm_effect_db": 8.2}
+    assert "truth dB" not in text(base)
+    shown = text({**base, "sun_truth_db": 5.17, "storm_truth_db": 9.87})
+    assert "truth dB" in shown and "+5.17" in shown and "+9.87" in shown

@@ -14,6 +14,7 @@ from engine.features import FeatureSet
 from engine.model import IonisGate
 
 STORM_KP = 3.0  # rows with avg_kp at or above this count as storm rows for storm_weight
+ANCHOR_X = 0.5  # sidecar input where its output starts at 0 (SFI 150, Kp 4.5)
 
 
 @torch.no_grad()
@@ -26,10 +27,12 @@ def init_sidecars(model: IonisGate, weight: float, seed: int) -> None:
         for lin in (sc.fc1, sc.fc2):
             u = torch.rand(lin.weight.shape, generator=g) * 0.2 + 0.9
             lin.weight.copy_((u * weight).to(lin.weight.device))
-        # Output 0 at mid-range input: the gate then scales an effect, not a large constant
-        # the base head has to cancel (the stock -10 bias suits only weights near 1).
-        mid = torch.full((1, 1), 0.5, device=sc.fc2.bias.device)
-        sc.fc2.bias.sub_(sc(mid).reshape(1))
+    # Output 0 mid-range: the gate then scales an effect, not a large constant the base head has
+    # to cancel (the stock -10 bias suits only weights near 1). Anchoring at quiet conditions
+    # (SFI 70, Kp 0) instead made both gates collapse faster (README ablation).
+    for sc in model.sidecars().values():
+        x = torch.full((1, 1), ANCHOR_X, device=sc.fc2.bias.device)
+        sc.fc2.bias.sub_(sc(x).reshape(1))
 
 
 def storm_weights(x: torch.Tensor, w: torch.Tensor, fs: FeatureSet, factor: float) -> torch.Tensor:
