@@ -125,3 +125,8 @@ def solar_elevation_deg(lat, lon, hour, doy) -> np.ndarray:
     la = np.radians(lat)
     s = np.sin(la) * np.sin(dec) + np.cos(la) * np.cos(dec) * np.cos(ha)
     return np.degrees(np.arcsin(np.clip(s, -1.0, 1.0)))
+
+
+def solar_declination_deg(doy) -> np.ndarray:
+    """Solar declination (degrees) on day of year doy: +23.44 at the June solstice."""
+    return -23.44 * np.cos(np.radians(360.0 / 365.0 * (np.asarray(doy, dtype=np.float64) + 10.0)))

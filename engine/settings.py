@@ -92,12 +92,16 @@ class TrainSettings(_Section):
     epochs: int = Field(30, ge=1, le=MAX_EPOCHS)
     batch_size: int = Field(4096, ge=1, le=16_777_216)
     lr_trunk: float = Field(3e-4, gt=0, le=1)
-    lr_scaler: float = Field(5e-4, gt=0, le=1)
+    lr_scaler: float = Field(1e-4, gt=0, le=1)
     lr_sidecar: float = Field(1e-3, gt=0, le=1)
     weight_decay: float = Field(1e-5, ge=0, le=1)
     eta_min: float = Field(1e-6, ge=0, le=1)
     huber_delta: float = Field(1.0, gt=0)
     gate_var_lambda: float = Field(1e-3, ge=0)
+    sidecar_init_weight: float = Field(0.6, gt=0)  # sidecar weights start at this * U(0.9, 1.1)
+    storm_weight: float = Field(1.0, gt=0)         # training weight of rows at Kp >= 3
+    censor_spread_db: float = Field(8.5, ge=0, le=30)   # per-spot spread for the floor-aware loss; 0 = off
+    censor_floor_db: float = Field(-28.0, ge=-60, le=0)  # decode floor the loss accounts for
     clamp_min: float = Field(0.5, ge=0)
     clamp_max: float = Field(2.0, gt=0)
     val_fraction: float = Field(0.2, gt=0, lt=1)

@@ -10,8 +10,8 @@ import signal
 from pathlib import Path
 
 import pytest
-from pilot_tools import screen_text
 from conftest import wait_until
+from pilot_tools import screen_text
 
 from engine.settings import DatabaseSettings, RunsSettings, Settings, TrainSettings, load_settings
 from engine.train import events as ev

@@ -13,12 +13,15 @@ from engine.data.schema import SCHEMA, ensure_table
 from engine.demo import seed as seed_mod
 from engine.demo.seed import (
     COLUMNS,
+    KP_CLASS_EDGES,
+    MIN_DISTANCE_KM,
     MIN_SPOTS,
     SeedCancelled,
     _draw_cells,
     aggregate,
     generate_signatures,
     grid4,
+    kp_class,
     seed_demo,
     simulate_spots,
     stations,
@@ -66,15 +69,18 @@ def test_signatures_look_like_the_real_table(sig):
     assert sig["tx_grid_4"].dtype == "S4" and sig["band"].dtype == np.int32
     assert sig["median_snr"].dtype == np.float32 and sig["avg_azimuth"].dtype == np.uint16
     assert (sig["spot_count"] >= MIN_SPOTS).all()
-    assert (sig["avg_distance"] >= 500).all()
+    assert (sig["avg_distance"] >= MIN_DISTANCE_KM).all()
     assert (sig["median_snr"] >= DECODE_FLOOR_DB).all()
     assert set(np.unique(sig["band"])) <= set(BY_ID)
     assert (sig["hour"] <= 23).all() and (sig["month"] >= 1).all() and (sig["month"] <= 12).all()
     assert ((sig["reliability"] >= 0) & (sig["reliability"] <= 1)).all()
     assert (sig["avg_sfi"] > 60).all() and ((sig["avg_kp"] >= 0) & (sig["avg_kp"] <= 9)).all()
+    # The mean of Kp values inside one class stays inside it: avg_kp names the row's class.
+    cls = kp_class(sig["avg_kp"])
     keys = np.char.add(np.char.add(sig["tx_grid_4"], sig["rx_grid_4"]),
-                       (sig["band"] * 1000 + sig["hour"] * 20 + sig["month"]).astype("S7"))
+                       ((sig["band"] * 1000 + sig["hour"] * 20 + sig["month"]) * 10 + cls).astype("S8"))
     assert len(np.unique(keys)) == n                      # one row per bucket, like GROUP BY
+    assert (cls >= 1).any()                               # Kp stays resolved: not only quiet rows
     # Realistic level: WSPR medians sit around -18 dB with a std of several dB.
     assert -22 < float(sig["median_snr"].mean()) < -12 and 4 < float(sig["median_snr"].std()) < 10
 
@@ -98,17 +104,20 @@ def test_aggregation_matches_a_direct_computation():
     cells = _draw_cells(rng, stations(rng, 300), 400)
     spots = simulate_spots(rng, cells, observed_days())
     agg = aggregate(cells, spots)
-    # Recompute three cells by hand from the raw spots.
+    # Recompute three groups (cell, Kp class) by hand from the raw spots.
     rec = spots.recorded
-    counts = np.bincount(spots.cell[rec], minlength=len(cells["hour"]))
+    group = spots.cell * len(KP_CLASS_EDGES) + kp_class(spots.kp)
+    counts = np.bincount(group[rec], minlength=len(cells["hour"]) * len(KP_CLASS_EDGES))
     kept = np.flatnonzero(counts >= MIN_SPOTS)
     assert len(kept) == len(agg["median_snr"]) > 3
-    for j, c in enumerate(kept[:3]):
-        s = spots.snr[rec & (spots.cell == c)]
+    assert (agg["kp_class"] == kept % len(KP_CLASS_EDGES)).all()
+    for j, g in enumerate(kept[:3]):
+        m = rec & (group == g)
+        s = spots.snr[m]
         assert agg["median_snr"][j] == pytest.approx(np.median(s))
         assert agg["snr_std"][j] == pytest.approx(np.std(s), abs=1e-4)
         assert agg["reliability"][j] == pytest.approx(np.mean(s > -20))
-        assert agg["avg_kp"][j] == pytest.approx(spots.kp[rec & (spots.cell == c)].mean(), rel=1e-5)
+        assert agg["avg_kp"][j] == pytest.approx(spots.kp[m].mean(), rel=1e-5)
         assert agg["spot_count"][j] == len(s)
 
 
@@ -190,8 +199,18 @@ def test_seed_refuses_to_replace_foreign_rows(chdb_path):
     assert seed_demo(client, db, 1000, seed=1, force=True) == 1000
 
 
-def test_pairs_are_at_least_500_km_apart():
+def test_pairs_are_at_least_min_distance_apart():
     rng = np.random.default_rng(2)
     cells = _draw_cells(rng, stations(rng, 500), 5000)
     d = haversine_km(cells["tx_lat"], cells["tx_lon"], cells["rx_lat"], cells["rx_lon"])
-    assert (d >= 500).all() and len(d) > 2000
+    assert (d >= MIN_DISTANCE_KM).all() and len(d) > 2000
+
+
+def test_activity_power_and_kp_classes():
+    from engine.demo.seed import POWER_DBM, POWER_SHARE, activity_share
+    # Stations on the air by local hour: all at 14 h, a quarter at 2 h (0.625 - 0.375).
+    assert activity_share(np.array([14.0, 2.0, 8.0])) == pytest.approx([1.0, 0.25, 0.625])
+    # The power mix is a distribution over 20-40 dBm (mean 30.7 dBm, below the 37 dBm reference).
+    share = np.array(POWER_SHARE) / sum(POWER_SHARE)
+    assert float(share @ np.array(POWER_DBM)) == pytest.approx(30.71, abs=0.01)
+    assert kp_class(np.array([0.0, 1.99, 2.0, 3.5, 4.0, 5.0, 9.0])).tolist() == [0, 0, 1, 2, 3, 4, 4]

@@ -144,3 +144,55 @@ def test_geometry_helpers():
     assert geomagnetic_lat(*STATIONS["OX"]) > geomagnetic_lat(*STATIONS["G"]) + 10
     geo = path_geometry(w3[0], w3[1], g[0], g[1])
     assert int(geo["hops"]) == 2 and 5800 < float(geo["distance_km"]) < 5950
+
+
+# Issue 10: the demo world checked against real spots. Each revised property, hand-computed.
+
+def test_spreading_is_slant_then_cylindrical():
+    from engine.demo.truth import spreading_db
+    # 1000 km: slant path sqrt(1000^2 + 600^2) = 1166.2 km -> 20 log10(1.1662) = 1.335 dB
+    # 3800 km: sqrt(3800^2 + 600^2) = 3847.1 km -> 11.703 dB (spherical up to one hop)
+    # 10000 km: + 10 log10(sin(10000/6371) / sin(3800/6371)) = 10 log10(1.0000 / 0.56165) = 2.505
+    got = spreading_db(np.array([1000.0, 3800.0, 10000.0]))
+    assert got == pytest.approx([1.335, 11.703, 14.208], abs=0.01)
+    # Past a quarter of the globe the wavefront shrinks again: antipodal focusing.
+    assert float(spreading_db(19000.0)) < float(spreading_db(10000.0))
+
+
+def test_power_moves_snr_db_for_db():
+    from engine.demo.truth import POWER_REF_DBM
+    w3, g = STATIONS["W3"], STATIONS["G"]
+    args = (w3[0], w3[1], g[0], g[1], BY_NAME["20m"].freq_hz, 14, SUMMER, 150.0, 2.0)
+    ref = float(true_snr_db(*args))
+    assert float(true_snr_db(*args, power_dbm=POWER_REF_DBM)) == pytest.approx(ref)
+    assert float(true_snr_db(*args, power_dbm=23.0)) == pytest.approx(ref - (POWER_REF_DBM - 23.0))
+
+
+def test_long_paths_touch_the_ground_only_twice():
+    from engine.demo import truth as T
+    # London -> Perth, 14,477 km: 4 hops, but only 1 ground reflection counts (chordal hops).
+    geo = path_geometry(51.5, -0.12, -31.9, 115.9)
+    assert int(geo["hops"]) == 4
+    t = T.condition_terms(geo, BY_NAME["30m"].freq_hz, 12, WINTER)
+    # SNR_REF 4.5 - spreading (11.703 + 10 log10(0.7641 / 0.56165) = 13.040) - 2.0 ground
+    # - 8 log10(14 / 10.1387) noise (1.121) = -11.661
+    assert float(t["const"]) == pytest.approx(4.5 - 13.040 - 2.0 - 1.121, abs=0.02)
+    # A decoded London -> Perth 30m spot at night is not beyond the truth's reach.
+    assert snr("30m", 20, sfi=150, doy=WINTER, tx="G", rx="VK") > -40.0
+
+
+def test_winter_night_40m_stays_open():
+    # Night foF2 in winter is 0.35 x day (not 0.18): 40m at SFI 70 stays above the decode
+    # floor at 02z on W3 -> G, where the old truth said -33 dB.
+    assert snr("40m", 2, sfi=70, doy=WINTER) > -28.0
+
+
+def test_absorption_grows_with_obliquity():
+    from engine.demo import truth as T
+    f, noon = BY_NAME["40m"].freq_hz, 17  # local noon near the path's middle in the USA
+    short = T.condition_terms(path_geometry(40.0, -90.0, 42.0, -90.0), f, noon, SUMMER)  # 222 km
+    long_ = T.condition_terms(path_geometry(40.0, -100.0, 40.0, -80.0), f, noon, SUMMER)  # 1700 km
+    # sec(i) = sqrt(1 + (hop / 600 km)^2): 1.07 for the short hop, 3.0 for the long one.
+    per_sun_short = float(short["absorption"])
+    per_sun_long = float(long_["absorption"])
+    assert per_sun_long > 2.0 * per_sun_short

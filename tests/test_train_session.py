@@ -7,6 +7,7 @@ import math
 import queue
 import threading
 import time
+from statistics import NormalDist
 
 import numpy as np
 import pytest
@@ -28,8 +29,9 @@ from engine.train.synthetic import synthetic_rows
 KEYS = ["epoch", "epochs", "train_loss", "val_loss", "val_rmse_sigma", "val_rmse_db", "val_pearson",
         "sun_fc2_bias", "storm_fc2_bias", "sun_pinned_low", "sun_pinned_high", "storm_pinned_low",
         "storm_pinned_high", "sun_effect_sigma", "sun_effect_db", "storm_effect_sigma", "storm_effect_db",
-        "sun_gate_mean", "storm_gate_mean", "lr_trunk", "lr_scaler", "lr_sidecar", "samples_per_s",
-        "epoch_s", "elapsed_s", "eta_s", "best_epoch", "best_val_loss", "warnings", "time", "device"]
+        "sun_truth_db", "storm_truth_db", "sun_gate_mean", "storm_gate_mean", "lr_trunk", "lr_scaler",
+        "lr_sidecar", "samples_per_s", "epoch_s", "elapsed_s", "eta_s", "best_epoch", "best_val_loss",
+        "warnings", "time", "device"]
 
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]  # these train
@@ -98,6 +100,14 @@ def test_metrics_lines_have_exact_keys_and_real_meaning(tmp_path, rows):
     with torch.no_grad():
         parts = {k: v.numpy().astype(np.float64) for k, v in lm.model.parts(torch.from_numpy(x)).items()}
     pred = parts["out"]
+    if tr.censor_spread_db > 0:
+        # What the loss compares with median_snr: the median of the spots above the decode
+        # floor when the output is the mean of all spots (normal spread censor_spread_db).
+        nd = NormalDist()
+        mu_db = pred * std + mean
+        sp = tr.censor_spread_db
+        q = np.array([min((1 + nd.cdf((tr.censor_floor_db - m) / sp)) / 2, 1 - 1e-6) for m in mu_db])
+        pred = (mu_db + sp * np.array([nd.inv_cdf(v) for v in q]) - mean) / std
     y = (c["median_snr"] - mean) / std
     err = pred - y
     assert best["val_rmse_sigma"] == pytest.approx(np.sqrt(np.mean(err ** 2)), rel=1e-4)

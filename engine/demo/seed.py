@@ -3,7 +3,7 @@ way the real table is built, then write them to ClickHouse.
 
 Simulation, per batch of "cells" (TX grid, RX grid, band, UTC hour, month):
   1. stations are drawn from regional clusters (mostly North America, Europe, Japan,
-     Australia), cells keep pairs at least 500 km apart (grid centres);
+     Australia), cells keep pairs at least MIN_DISTANCE_KM apart (grid centres);
   2. each cell gets a number of attempted spots; each spot falls on a random OBSERVED day
      of that month (2008..latest observed) and carries that day's F10.7 and the Kp of its
      3-hour block (engine.demo.space_weather);
@@ -33,6 +33,7 @@ from engine.demo.space_weather import ObservedDays, observed_days
 from engine.demo.truth import (
     DECODE_FLOOR_DB,
     FADING_DB,
+    POWER_REF_DBM,
     condition_terms,
     path_geometry,
     snr_from_terms,
@@ -43,7 +44,7 @@ from engine.settings import DatabaseSettings
 
 Progress = Callable[[int, int], None]
 
-MIN_DISTANCE_KM = 500.0
+MIN_DISTANCE_KM = 100.0   # same-square pairs (0 km) excluded; short NVIS paths kept
 MIN_SPOTS = 5
 RELIABLE_DB = -20.0
 SNR_MAX_DB = 30            # WSPR reports whole dB; nothing real is stronger than this
@@ -73,6 +74,24 @@ CLUSTERS = (
 )
 # Share of WSPR activity per band, in BANDS order (160m .. 10m).
 BAND_SHARE = (0.04, 0.09, 0.03, 0.20, 0.13, 0.24, 0.07, 0.07, 0.04, 0.09)
+
+# Kp classes of the bucket key: [0,2), [2,3), [3,4), [4,5), [5,9]. Averaging Kp over a whole
+# month squeezes it to 1-2.5 and hides storms; one row per class keeps the storm effect visible.
+KP_CLASS_EDGES = (0.0, 2.0, 3.0, 4.0, 5.0)
+# Transmitter power (dBm) of WSPR spots and its share (most run 200 mW to 10 W).
+POWER_DBM = (20.0, 23.0, 27.0, 30.0, 33.0, 37.0, 40.0)
+POWER_SHARE = (0.05, 0.25, 0.08, 0.17, 0.10, 0.20, 0.15)
+
+
+def kp_class(kp) -> np.ndarray:
+    """Kp class (0..4) of each Kp value, see KP_CLASS_EDGES."""
+    return (np.searchsorted(np.array(KP_CLASS_EDGES[1:]), np.asarray(kp), side="right")).astype(np.int64)
+
+
+def activity_share(local_hour) -> np.ndarray:
+    """Share of stations on the air by local solar hour: 1.0 at 14 h, 0.25 at 2 h (people sleep)."""
+    return 0.625 + 0.375 * np.cos(2.0 * np.pi * (np.asarray(local_hour) - 14.0) / 24.0)
+
 
 COLUMNS = ("tx_grid_4", "rx_grid_4", "band", "hour", "month", "median_snr", "spot_count",
            "snr_std", "reliability", "avg_sfi", "avg_kp", "avg_distance", "avg_azimuth")
@@ -141,8 +160,10 @@ def _draw_cells(rng, pool: np.ndarray, n: int) -> dict:
 def simulate_spots(rng, cells: dict, days: ObservedDays) -> SpotBatch:
     """Attempted spots for each cell: real day's SFI/Kp, truth + fading, decode floor."""
     n = len(cells["hour"])
-    # Attempts per cell: lognormal, median ~12, a long tail of busy paths.
-    attempts = np.clip(np.rint(np.exp(rng.normal(2.5, 0.8, n))), MIN_SPOTS, 400).astype(np.int64)
+    # Attempts per cell: lognormal, median ~12 at the TX's busiest local hour, a long tail of
+    # busy paths; fewer people transmit at local night (activity_share).
+    act = activity_share(cells["hour"] + 0.5 + cells["tx_lon"] / 15.0)
+    attempts = np.clip(np.rint(np.exp(rng.normal(2.5, 0.8, n)) * act), 1, 400).astype(np.int64)
     cell = np.repeat(np.arange(n), attempts)
     # A random observed day of the cell's month (any year), and that day's space weather.
     order = np.argsort(days.month, kind="stable")
@@ -161,16 +182,28 @@ def simulate_spots(rng, cells: dict, days: ObservedDays) -> SpotBatch:
         c = cell[a:a + SPOT_CHUNK]
         true_db[a:a + SPOT_CHUNK] = snr_from_terms({k: v[..., c] for k, v in terms.items()},
                                                    sfi[a:a + SPOT_CHUNK], kp[a:a + SPOT_CHUNK])
+    # Each spot's transmitter power (dBm) from the WSPR mix; SNR follows it dB for dB.
+    power = rng.choice(np.array(POWER_DBM), size=len(cell), p=np.array(POWER_SHARE) / sum(POWER_SHARE))
+    true_db += power - POWER_REF_DBM
     snr = np.minimum(np.rint(true_db + rng.normal(0.0, FADING_DB, len(cell))), SNR_MAX_DB)
     return SpotBatch(cell=cell, true_db=true_db, snr=snr, sfi=sfi, kp=kp,
                      recorded=snr >= DECODE_FLOOR_DB)
 
 
 def aggregate(cells: dict, spots: SpotBatch) -> dict:
-    """Group recorded spots per cell like the real table; cells with < MIN_SPOTS vanish."""
-    n = len(cells["hour"])
+    """Group recorded spots per cell and Kp class (kp_class) like the real table; groups with
+    < MIN_SPOTS vanish. Rows carry their class in "kp_class" (not a table column)."""
     r = spots.recorded
-    cell, snr = spots.cell[r], spots.snr[r]
+    group = spots.cell[r] * len(KP_CLASS_EDGES) + kp_class(spots.kp[r])
+    uniq, cell, count = np.unique(group, return_inverse=True, return_counts=True)
+    keep = count[cell] >= MIN_SPOTS          # only groups that become rows are histogrammed
+    uniq_ok = uniq[count >= MIN_SPOTS]
+    cell = np.searchsorted(uniq_ok, group[keep])
+    cells = {k: v[uniq_ok // len(KP_CLASS_EDGES)] for k, v in cells.items()}
+    cells["kp_class"] = (uniq_ok % len(KP_CLASS_EDGES)).astype(np.uint8)
+    spots = SpotBatch(cell=cell, true_db=spots.true_db[r][keep], snr=spots.snr[r][keep],
+                      sfi=spots.sfi[r][keep], kp=spots.kp[r][keep], recorded=np.ones(len(cell), bool))
+    n, r, snr = len(uniq_ok), spots.recorded, spots.snr
     count = np.bincount(cell, minlength=n)
     ok = count >= MIN_SPOTS
     # SNRs are whole dB in [floor, SNR_MAX_DB]: an exact median from per-cell histograms.
@@ -200,6 +233,7 @@ def aggregate(cells: dict, spots: SpotBatch) -> dict:
         "avg_sfi": avg_sfi.astype(np.float32), "avg_kp": avg_kp.astype(np.float32),
         "avg_distance": np.rint(c["distance"]).astype(np.uint32),
         "avg_azimuth": (np.rint(az).astype(np.int64) % 360).astype(np.uint16),
+        "kp_class": c["kp_class"],
     }
 
 
@@ -239,18 +273,19 @@ def generate_signatures(n: int, seed: int, progress: Progress | None = None,
                 progress(min(have, n), n)
         # One row per bucket, like GROUP BY: a bucket drawn again later (rare) keeps its
         # first row. One sort at the end instead of a membership test per batch.
-        cols = {k: np.concatenate([p[k] for p in parts]) for k in COLUMNS}
+        cols = {k: np.concatenate([p[k] for p in parts]) for k in (*COLUMNS, "kp_class")}
         _, first = np.unique(_row_keys(cols), return_index=True)
         if len(first) >= n:
             keep = np.sort(first)[:n]
-            return {k: v[keep] for k, v in cols.items()}
+            return {k: cols[k][keep] for k in COLUMNS}
         parts, have = [{k: v[np.sort(first)] for k, v in cols.items()}], len(first)
 
 
 def _row_keys(rows: dict) -> np.ndarray:
     band_i = rows["band"].astype(np.int64) - BANDS[0].id
     key = _grid_code(rows["tx_grid_4"]) * 32400 + _grid_code(rows["rx_grid_4"])
-    return ((key * 10 + band_i) * 24 + rows["hour"]) * 12 + (rows["month"].astype(np.int64) - 1)
+    key = ((key * 10 + band_i) * 24 + rows["hour"]) * 12 + (rows["month"].astype(np.int64) - 1)
+    return key * len(KP_CLASS_EDGES) + rows["kp_class"]
 
 
 def _rows_in(client, db: DatabaseSettings, table: str) -> int | None:
@@ -334,4 +369,4 @@ def demo_span() -> tuple[str, str]:
 
 
 __all__ = ["COLUMNS", "SeedCancelled", "SpotBatch", "aggregate", "demo_span",
-           "generate_signatures", "grid4", "seed_demo", "simulate_spots", "stations"]
+           "generate_signatures", "grid4", "kp_class", "activity_share", "seed_demo", "simulate_spots", "stations"]

@@ -9,6 +9,8 @@ Definitions (the TUI and the README rely on them):
 - *_pinned_low/high: share of a sidecar's fc1/fc2 weights within 1e-6 of the clamp floor/ceiling.
 - sun_effect: prediction at SFI 200 minus SFI 70 (Kp 2); storm_effect: Kp 0 minus Kp 9
   (SFI 150); both on W3 -> G, 20m, 12 UTC, June; dB = sigma * the 20m band's std.
+- sun_truth_db / storm_truth_db: the demo generator's true effect at the same conditions
+  (engine.demo.truth, mid-June day); null when the rows are not demo data.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ METRIC_KEYS = (
     "epoch", "epochs", "train_loss", "val_loss", "val_rmse_sigma", "val_rmse_db", "val_pearson",
     "sun_fc2_bias", "storm_fc2_bias", "sun_pinned_low", "sun_pinned_high", "storm_pinned_low",
     "storm_pinned_high", "sun_effect_sigma", "sun_effect_db", "storm_effect_sigma", "storm_effect_db",
+    "sun_truth_db", "storm_truth_db",
     "sun_gate_mean", "storm_gate_mean", "lr_trunk", "lr_scaler", "lr_sidecar", "samples_per_s",
     "epoch_s", "elapsed_s", "eta_s", "best_epoch", "best_val_loss", "warnings", "time",
     "device",  # where the epoch ran: "cpu" even when train.device asked for cuda/mps
@@ -44,7 +47,8 @@ def finite_or_none(v: float) -> float | None:
 
 
 @torch.no_grad()
-def evaluate(model: IonisGate, val: Split, huber_delta: float) -> dict[str, float]:
+def evaluate(model: IonisGate, val: Split, huber_delta: float, compare=None) -> dict[str, float]:
+    """compare(out, x): what the loss compares with the target (default: the output itself)."""
     n = val.n
     dev = val.y.device
     pred = torch.empty(n, device=dev)
@@ -52,7 +56,8 @@ def evaluate(model: IonisGate, val: Split, huber_delta: float) -> dict[str, floa
     storm_gate = torch.empty(n, device=dev)
     for i in range(0, n, EVAL_BATCH):
         p = model.parts(val.x[i:i + EVAL_BATCH])
-        pred[i:i + EVAL_BATCH] = p["out"]
+        out = p["out"] if compare is None else compare(p["out"], val.x[i:i + EVAL_BATCH])
+        pred[i:i + EVAL_BATCH] = out
         sun_gate[i:i + EVAL_BATCH] = p["sun_gate"]
         storm_gate[i:i + EVAL_BATCH] = p["storm_gate"]
     err = pred - val.y
@@ -89,6 +94,19 @@ def effects(model: IonisGate) -> dict[str, float]:
     sun_s, storm_s = float(sun[1] - sun[0]), float(storm[0] - storm[1])
     return {"sun_effect_sigma": sun_s, "sun_effect_db": sun_s * std,
             "storm_effect_sigma": storm_s, "storm_effect_db": storm_s * std}
+
+
+def true_effects(demo: bool) -> dict[str, float | None]:
+    """The demo truth's sun and storm effect on the reference path, next to the model's."""
+    if not demo:
+        return {"sun_truth_db": None, "storm_truth_db": None}
+    from engine.demo.truth import true_storm_effect_db, true_sun_effect_db
+    from engine.geo import mid_month_doy
+
+    p = REF_PATH
+    args = (p.tx[0], p.tx[1], p.rx[0], p.rx[1], float(p.band.freq_hz), p.hour, float(mid_month_doy(p.month)))
+    return {"sun_truth_db": float(true_sun_effect_db(*args, sfi_low=70.0, sfi_high=200.0, kp=2.0)),
+            "storm_truth_db": float(true_storm_effect_db(*args, kp_low=0.0, kp_high=9.0, sfi=150.0))}
 
 
 def sidecar_warnings(stats: dict[str, float], lo: float, hi: float) -> list[str]:

@@ -11,6 +11,7 @@ from torch.nn import functional as F
 
 from engine.model import IonisGate, clamp_sidecars, parameter_groups
 from engine.settings import TrainSettings
+from engine.train.physics_recipe import censored_median
 
 
 def build_optimizer(model: IonisGate, tr: TrainSettings) -> torch.optim.AdamW:
@@ -27,12 +28,19 @@ def build_scheduler(opt: torch.optim.Optimizer, tr: TrainSettings) -> torch.opti
     return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=tr.epochs, eta_min=tr.eta_min)
 
 
+def compared(out: torch.Tensor, x: torch.Tensor, tr: TrainSettings) -> torch.Tensor:
+    """What is compared with median_snr: the output, or its decode-floor-censored median."""
+    if tr.censor_spread_db <= 0:
+        return out
+    return censored_median(out, x, tr.censor_floor_db, tr.censor_spread_db)
+
+
 def training_step(model: IonisGate, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
                   w: torch.Tensor, tr: TrainSettings) -> torch.Tensor:
     """One optimizer step; returns the batch's weighted Huber loss (detached, on the device,
     so the caller decides when to pay for a device sync)."""
     p = model.parts(x)
-    wl = (F.huber_loss(p["out"], y, reduction="none", delta=tr.huber_delta) * w).mean()
+    wl = (F.huber_loss(compared(p["out"], x, tr), y, reduction="none", delta=tr.huber_delta) * w).mean()
     # Gate-variance bonus. Population variance: a one-row last batch must not give NaN.
     loss = wl - tr.gate_var_lambda * (p["sun_gate"].var(correction=0) + p["storm_gate"].var(correction=0))
     opt.zero_grad(set_to_none=True)

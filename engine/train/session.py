@@ -52,8 +52,9 @@ from engine.train.events import (
     StepProgress,
 )
 from engine.train.lock import RunLock
+from engine.train.physics_recipe import init_sidecars, storm_weights
 from engine.train.prepare import prepare
-from engine.train.recipe import build_optimizer, build_scheduler, training_step
+from engine.train.recipe import build_optimizer, build_scheduler, compared, training_step
 from engine.train.rundir import BEST, LAST, RunFolder, resume_settings
 
 RowsLoader = Callable[[Callable[[int, int], None], Callable[[], bool]], SignatureRows | None]
@@ -217,6 +218,8 @@ class TrainingSession:
                                          "validation rows: validation scores will be optimistic"))
         torch.manual_seed(tr.seed)
         model = IonisGate(tr.feature_set).to(device)
+        init_sidecars(model, tr.sidecar_init_weight, tr.seed)
+        data.train.w = storm_weights(data.train.x, data.train.w, FEATURE_SETS[tr.feature_set], tr.storm_weight)
         opt = build_optimizer(model, tr)
         sched = build_scheduler(opt, tr)
         gen = torch.Generator().manual_seed(tr.seed)  # CPU generator: same order on every device
@@ -357,11 +360,13 @@ class TrainingSession:
     def _evaluate(self, epoch: int) -> dict[str, Any]:
         """Validation scores, sidecar statistics and physical effects of the model now."""
         tr, model = self.settings.train, self._model
-        scores = metrics.evaluate(model, self._data.val, tr.huber_delta)
+        scores = metrics.evaluate(model, self._data.val, tr.huber_delta,
+                                  lambda out, x: compared(out, x, tr))
         if not math.isfinite(scores["val_loss"]):
             raise _Halt(FAILED, f"validation loss became non-finite at epoch {epoch}; {self._kept()}")
         scores["stats"] = metrics.sidecar_stats(model, tr.clamp_min, tr.clamp_max)
-        scores["effects"] = metrics.effects(model)
+        scores["effects"] = {**metrics.effects(model),
+                              **metrics.true_effects("demo data" in self.data_source)}
         return scores
 
     def _track_best(self, epoch: int, scores: dict[str, Any]) -> bool:

@@ -43,6 +43,8 @@ def render_sidecars(m: dict[str, Any]) -> Group:
               f"{fmt.share(m.get('sun_pinned_low'))}/{fmt.share(m.get('sun_pinned_high'))}",
               f"{fmt.share(m.get('storm_pinned_low'))}/{fmt.share(m.get('storm_pinned_high'))}")
     t.add_row("effect dB", fmt.num(m.get("sun_effect_db"), "+.2f"), fmt.num(m.get("storm_effect_db"), "+.2f"))
+    if m.get("sun_truth_db") is not None or m.get("storm_truth_db") is not None:  # demo data only
+        t.add_row("truth dB", fmt.num(m.get("sun_truth_db"), "+.2f"), fmt.num(m.get("storm_truth_db"), "+.2f"))
     t.add_row("mean gate", fmt.num(m.get("sun_gate_mean"), ".3f"), fmt.num(m.get("storm_gate_mean"), ".3f"))
     parts: list[Any] = [t, Text("sun gain SFI 70→200, storm cost Kp 0→9", "dim")]
     for name in dead_sidecars(m):
