@@ -69,6 +69,7 @@ def replay(app: IonisApp, epochs: int, dead_sun: bool = False, end: str | None =
 async def settle(pilot) -> None:
     pilot.app.redraw()
     await pilot.pause(0.3)
+    await pilot.pause(0.3)  # the event log scrolls to its end after its lines are laid out
 
 
 def test_dashboard_training_80x24(snap_compare, tmp_path):
@@ -99,6 +100,16 @@ def test_dashboard_dead_sidecar_stopped_120x40(snap_compare, tmp_path):
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
+
+
+def test_dashboard_dead_sidecar_stopped_80x24(snap_compare, tmp_path):
+    app = make_app(tmp_path)
+
+    async def run_before(pilot):
+        replay(app, 9, dead_sun=True, end=ev.STOPPED)
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
 
 
 def test_database_error_panel_80x24(snap_compare, tmp_path):

@@ -29,6 +29,7 @@ class SidecarPanel(Static):
 
     def on_mount(self) -> None:
         self.border_title = "sidecars"
+        self.border_subtitle = "effect: sun SFI 70→200, storm Kp 0→9"
         self.show({})
 
     def show(self, m: dict[str, Any]) -> None:
@@ -36,17 +37,16 @@ class SidecarPanel(Static):
 
 
 def render_sidecars(m: dict[str, Any]) -> Group:
+    """One row per sidecar (three lines, four with a dead one): fits 80x24 beside the plots."""
     t = Table(box=None, pad_edge=False, show_header=True, header_style="bold", expand=False)
     t.add_column("")
-    t.add_column("sun", justify="right")
-    t.add_column("storm", justify="right")
-    t.add_row("fc2.bias", fmt.num(m.get("sun_fc2_bias"), "+.3f"), fmt.num(m.get("storm_fc2_bias"), "+.3f"))
-    t.add_row("pinned low/high",
-              f"{fmt.share(m.get('sun_pinned_low'))}/{fmt.share(m.get('sun_pinned_high'))}",
-              f"{fmt.share(m.get('storm_pinned_low'))}/{fmt.share(m.get('storm_pinned_high'))}")
-    t.add_row("effect dB", fmt.num(m.get("sun_effect_db"), "+.2f"), fmt.num(m.get("storm_effect_db"), "+.2f"))
-    t.add_row("mean gate", fmt.num(m.get("sun_gate_mean"), ".3f"), fmt.num(m.get("storm_gate_mean"), ".3f"))
-    parts: list[Any] = [t, Text("sun gain SFI 70→200, storm cost Kp 0→9", "dim")]
+    for head in ("fc2.bias", "effect dB", "pinned lo/hi", "gate"):
+        t.add_column(head, justify="right")
+    for name in ("sun", "storm"):
+        t.add_row(name, fmt.num(m.get(f"{name}_fc2_bias"), "+.3f"), fmt.num(m.get(f"{name}_effect_db"), "+.2f"),
+                  f"{fmt.share(m.get(f'{name}_pinned_low'))}/{fmt.share(m.get(f'{name}_pinned_high'))}",
+                  fmt.num(m.get(f"{name}_gate_mean"), ".3f"))
+    parts: list[Any] = [t]
     for name in dead_sidecars(m):
         parts.append(Text(f"DEAD SIDECAR: {name} — all weights at the clamp floor", "bold white on red"))
     return Group(*parts)
