@@ -35,17 +35,19 @@ class DashboardScreen(Screen):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
 
+    # The ids are the [keys] settings' actions: the app's keymap (IonisApp.__init__) rebinds
+    # them, and the footer and help then show the mapped keys.
     BINDINGS = [
-        Binding("s", "start", "start"),
-        Binding("p", "pause", "pause"),
-        Binding("x", "stop", "stop"),
-        Binding("c", "checkpoint", "ckpt"),
-        Binding("r", "runs", "runs"),
-        Binding("v", "verify", "verify"),
-        Binding("m", "matrix", "matrix"),
-        Binding("d", "seed", "seed"),
-        Binding("g", "recheck", "check db", show=False),
-        Binding("q", "quit", "quit"),
+        Binding("s", "start", "start", id="start"),
+        Binding("p", "pause", "pause", id="pause"),
+        Binding("x", "stop", "stop", id="stop"),
+        Binding("c", "checkpoint", "ckpt", id="checkpoint"),
+        Binding("r", "runs", "runs", id="runs"),
+        Binding("v", "verify", "verify", id="verify"),
+        Binding("m", "matrix", "matrix", id="matrix"),
+        Binding("d", "seed", "seed", id="seed"),
+        Binding("g", "recheck", "check db", show=False, id="recheck"),
+        Binding("q", "quit", "quit", id="quit"),
     ]
 
     _alert_text = ""

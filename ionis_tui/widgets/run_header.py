@@ -37,7 +37,7 @@ WIDE = 100  # from this width the header has room for two full lines
 
 def render_header(s: DashboardState, width: int) -> Text:
     """Two lines from WIDE columns up; below that one line that drops the least useful parts
-    first (device, speed, running loss, elapsed, run id) so state, progress and ETA stay."""
+    first (device, data source, speed, running loss, elapsed, run id) so state, progress and ETA stay."""
     return _two_lines(s, width) if width >= WIDE else _one_line(s, width)
 
 
@@ -65,21 +65,29 @@ def _bar_style(s: DashboardState) -> str:
 def _one_line(s: DashboardState, width: int) -> Text:
     label, frac, loss = _progress(s)
     # (drop order, text): the lowest number goes first when the line is too long; None stays.
-    parts: list[tuple[int | None, str]] = [
-        (None, f"● {s.state}"), (4, s.run_id or fmt.DASH), (None, label), (None, "BAR"),
-        (2, f"loss {loss:.4f}" if loss is not None else ""), (0, s.device),
-        (1, f"{fmt.rate(s.samples_per_s)}/s"), (3, fmt.duration(s.elapsed_s)),
-        (None, f"ETA {fmt.duration(s.eta_s)}")]
+    # Unknown figures (no run yet) are left out rather than shown as dashes, which leaves the
+    # data source room when idle; while training it gives way to the run's own figures.
+    known = lambda x, text: text if x is not None else ""  # noqa: E731
+    parts: list[tuple[float | None, str]] = [
+        (None, f"● {s.state}"), (5, s.run_id or ""), (None, label), (None, "BAR"),
+        (3, f"loss {loss:.4f}" if loss is not None else ""), (0, s.device),
+        (2, known(s.samples_per_s, f"{fmt.rate(s.samples_per_s)}/s")), (1, s.data.label),
+        (4, known(s.elapsed_s, fmt.duration(s.elapsed_s))), (None, known(s.eta_s, f"ETA {fmt.duration(s.eta_s)}"))]
+    if not s.epochs and s.state != ev.LOADING:  # no run yet: no progress to show
+        parts = [p for p in parts if p[1] not in (label, "BAR")]
     parts = [p for p in parts if p[1]]
-    min_bar = 4
-
-    def length(ps: list) -> int:  # " │ " between parts, one space before the bar, " 50%" after
-        return sum(len(t) for _, t in ps if t != "BAR") + 3 * (len(ps) - 2) + 1 + min_bar + 5
-
-    while length(parts) > width and any(r is not None for r, _ in parts):
+    while len(_join(s, parts, label, frac, 4)) > width and any(r is not None for r, _ in parts):
         parts.remove(min((p for p in parts if p[0] is not None), key=lambda p: p[0]))
-    bar_w = max(min_bar, min(20, width - length(parts) + min_bar))
+    bar_w = max(4, min(20, 4 + width - len(_join(s, parts, label, frac, 4))))
+    out = _join(s, parts, label, frac, bar_w)
+    out.truncate(width, overflow="ellipsis")
+    return out
+
+
+def _join(s: DashboardState, parts: list, label: str, frac: float, bar_w: int) -> Text:
+    """The parts with " │ " between them; the bar follows its label after one space."""
     out = Text()
+    data_style = "red" if s.data.status == "error" else ("yellow" if s.data.status in ("empty", "seeding") else "")
     for i, (_, t) in enumerate(parts):
         if t == "BAR":
             out.append(" ")
@@ -87,9 +95,9 @@ def _one_line(s: DashboardState, width: int) -> Text:
             out.append(f" {100 * frac:3.0f}%")
             continue
         if i:
-            out.append(" │ " if parts[i - 1][1] != label else " ")
-        out.append(t, STATE_STYLE.get(s.state, "bold") if i == 0 else "")
-    out.truncate(width, overflow="ellipsis")
+            out.append(" │ ")
+        style = STATE_STYLE.get(s.state, "bold") if i == 0 else (data_style if t == s.data.label else "")
+        out.append(t, style)
     return out
 
 
