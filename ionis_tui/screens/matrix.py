@@ -1,7 +1,8 @@
 """SFI x Kp matrix explorer: how one path responds to solar flux and geomagnetic storms, for the
 model being trained or any checkpoint, optionally as the difference between two models.
 
-Keys work while the matrix has focus (Esc leaves a text field and returns to it). Plain arrows
+Keys work while the matrix has focus (Esc leaves a text field and returns to it; Enter
+applies a field and stays in it). Plain arrows
 step hour/band, so the cell cursor moves with shift+arrows or the mouse.
 """
 
@@ -40,6 +41,7 @@ from engine.model_sources import default_checkpoint, list_checkpoints
 from engine.predict import Path_
 from engine.settings import Settings
 from ionis_tui.screens.live import LiveModel
+from ionis_tui.widgets.field_input import FieldInput
 from ionis_tui.widgets.matrix_pickers import CheckpointPicker, PresetPicker
 from ionis_tui.widgets.matrix_table import MatrixGrid
 
@@ -72,10 +74,15 @@ class _Body(VerticalScroll, inherit_bindings=False, can_focus=False):
 class MatrixScreen(LiveModel, Screen):
     DEFAULT_CSS = """
     MatrixScreen #mx-inputs { height: auto; }
-    MatrixScreen .mx-field { width: 1fr; height: auto; padding: 0 1 0 0; }
+    MatrixScreen .mx-field { width: 3fr; height: auto; padding: 0 1 0 0; }
+    MatrixScreen .mx-band { width: 2fr; }
+    MatrixScreen .mx-hour, MatrixScreen .mx-month { width: 2fr; }
     MatrixScreen .mx-row { height: 1; }
     MatrixScreen .mx-row Label { width: auto; padding: 0 1 0 0; }
     MatrixScreen .mx-row Input { width: 1fr; }
+    /* The field being typed into must be obvious at a glance, on any palette. */
+    MatrixScreen .mx-row Input:focus { background: $accent; color: $text; text-style: bold; }
+    MatrixScreen .mx-row:focus-within Label { background: $accent; color: $text; text-style: bold; }
     MatrixScreen .mx-err { color: $error; height: auto; }
     MatrixScreen #mx-status { height: auto; }
     MatrixScreen #mx-status.error { color: $error; }
@@ -130,10 +137,10 @@ class MatrixScreen(LiveModel, Screen):
         with _Body(id="mx-body"):
             with Horizontal(id="mx-inputs"):
                 for key, label, default in FIELDS:
-                    with Vertical(classes="mx-field"):
+                    with Vertical(classes=f"mx-field mx-{key}"):
                         with Horizontal(classes="mx-row"):
                             yield Label(label)
-                            yield Input(value=default, id=f"in-{key}", compact=True)
+                            yield FieldInput(value=default, id=f"in-{key}", compact=True)
                         yield Static("", id=f"err-{key}", classes="mx-err")
             yield Static("", id="mx-status")
             yield Static("", id="mx-model")
@@ -270,8 +277,10 @@ class MatrixScreen(LiveModel, Screen):
             self.recompute()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        # Enter applies the field and stays in it (escape goes back to the matrix keys).
         event.stop()
-        self.query_one(MatrixGrid).focus()
+        if tuple(self._text(k) for k, _, _ in FIELDS) != self._fields_seen:
+            self.recompute()
 
     # ----- computing and drawing ----------------------------------------------------------
     def _status(self, text: str, error: bool = False) -> None:
