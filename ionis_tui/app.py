@@ -42,6 +42,9 @@ class IonisApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "ionis-tui"
     ENABLE_COMMAND_PALETTE = False  # its footer entry would crowd out our keys at 80 columns
+    # Toasts answer a key and go: short-lived, narrow (app.tcss), at the bottom over the event
+    # log, which repeats what they say; the plots at the top stay clear.
+    NOTIFICATION_TIMEOUT = 4
     BINDINGS = [Binding("question_mark", "help", "help", id="help")]
 
     def __init__(self, settings: Settings, *, rows: SignatureRows | None = None,

@@ -123,3 +123,16 @@ def test_database_error_panel_80x24(snap_compare, tmp_path):
         await settle(pilot)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_help_on_the_dashboard_80x24(snap_compare, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)   # help names the runs folder: a relative one, the same everywhere
+    app = make_app("runs")
+
+    async def run_before(pilot):
+        replay(app, 7)
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

@@ -4,6 +4,7 @@ do, and where runs are kept."""
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -23,7 +24,6 @@ ABOUT: dict[str, str] = {
     "recheck": "check the database again (after fixing a setting)",
     "quit": "quit (asks first when a run is active; saves a checkpoint and stops it)",
     "help": "this help (the keys of the screen it was opened from)",
-    "open": "open the selected run: its curves and sidecars",
     "resume": "resume the selected run (when it has a last checkpoint)",
     "reload": "read the runs folder again",
     "app.pop_screen": "back to the previous screen",
@@ -55,7 +55,8 @@ def key_rows(app: App, screen: Screen) -> tuple[tuple[str, str], ...]:
         shown = b.key_display or app.get_key_display(b)
         if shown not in rows.setdefault(k, []):
             rows[k].append(shown)
-        about[k] = ABOUT.get(b.action, b.description or b.action)
+        own = getattr(screen, "KEY_HELP", {})  # a screen's own words win over the shared ones
+        about[k] = own.get(b.action) or ABOUT.get(b.action, b.description or b.action)
     return tuple((" ".join(keys), about[k]) for k, keys in rows.items())
 
 
@@ -82,7 +83,7 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll() as v:
             v.border_title = f"ionis-tui · {self.title_text}"
             yield Static(t, id="help-keys")
-            yield Static(f"escape closes a screen. Runs are kept in {self.runs_dir}/ (one folder each, "
+            yield Static(Text(f"escape closes a screen. Runs are kept in {self.runs_dir}/ (one folder each, "
                          "metrics.jsonl + checkpoints). Quitting or losing the SSH connection stops the run "
                          "with a checkpoint; r then s resumes it. Keys can be remapped in [keys] of the "
-                         "settings.", id="help-notes")
+                         "settings."), id="help-notes")

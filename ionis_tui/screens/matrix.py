@@ -115,6 +115,8 @@ class MatrixScreen(LiveModel, Screen):
         Binding("d", "compare", "Diff"),
     ]
 
+    KEY_HELP = {"open": "choose the model (A): live or a checkpoint"}
+
     def __init__(self, settings: Settings, live_model: Callable[[], LoadedModel | None] = lambda: None,
                  checkpoint: Path | None = None) -> None:
         super().__init__()

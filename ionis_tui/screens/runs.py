@@ -26,6 +26,7 @@ class RunsScreen(Screen):
         Binding("s", "resume", "resume"),
         Binding("g", "reload", "reload"),
     ]
+    KEY_HELP = {"open": "open the selected run: its curves and sidecars"}
     DEFAULT_CSS = """
     RunsScreen DataTable { height: 1fr; }
     RunsScreen #runs-note { height: auto; padding: 0 1; color: $text-muted; }

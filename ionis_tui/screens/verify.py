@@ -167,7 +167,8 @@ class VerifyScreen(LiveModel, Screen):
         Binding("enter", "details", "details", priority=True),
     ]
     DEFAULT_CSS = """
-    VerifyScreen #vf-source { height: 1; padding: 0 1; background: $boost; }
+    VerifyScreen #vf-source { height: 1; padding: 0 1; background: $boost; text-wrap: nowrap;
+        text-overflow: ellipsis; }
     VerifyScreen DataTable { height: 1fr; }
     VerifyScreen #vf-summary { height: auto; max-height: 2; padding: 0 1; }
     VerifyScreen #vf-summary.error { color: $error; }
@@ -314,9 +315,7 @@ class VerifyScreen(LiveModel, Screen):
             line = f"{g.passed}/{g.total} passed" if g.total else "n/a"
             if g.gpa is not None:
                 line += f" · GP {g.gpa:.1f}/4"
-            head = {"res": Text(SHORT_GROUP[g.group], style="bold"), "test": Text(line, style="bold")}
-            if not self._widths.get("res"):
-                head = {"test": Text(f"{SHORT_GROUP[g.group]} {line}", style="bold")}
+            head = {"test": Text(f"{SHORT_GROUP[g.group]} · {line}", style="bold")}
             t.add_row(*(head.get(c, "") for c in COLUMNS if self._widths.get(c)), key=f"group:{g.group}")
             for r in (x for x in report.results if x.group == g.group):
                 style = STYLE[r.status]
