@@ -254,3 +254,12 @@ async def test_a_burst_of_keys_into_a_field_arrives_whole(v22_file, tmp_path):
         assert rx.value == "JO51" and app.focused is rx
         await pilot.press("enter")   # applies the field and stays in it
         assert app.focused is rx and cells(app.screen) == expected(load_model(v22_file), "W3", "JO51", "20m", 12, 6)
+
+
+async def test_no_color_legend_names_no_colours(v22_file, tmp_path, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = Host(lambda: MatrixScreen(Settings(runs={"dir": str(tmp_path / "runs")}), checkpoint=v22_file))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        title = text_of(app.screen, "#mx-title")
+        assert "shade" in title and "blue" not in title and "red" not in title, title

@@ -327,11 +327,15 @@ class MatrixScreen(LiveModel, Screen):
         grid = self.query_one(MatrixGrid)
         if d is not None:
             self.query_one("#mx-title", Static).update(
-                f"A - B ({UNIT_LABEL[u]}): rows SFI, columns Kp · red = A stronger, blue = B stronger")
+                f"A - B ({UNIT_LABEL[u]}): rows SFI, columns Kp · " + (
+                    "+ = A stronger, - = B stronger" if self.app.no_color else "red = A stronger, blue = B stronger"))
             grid.show(r.sfi, r.kp, d.values(u), CELL_FMT[u], centred=True)
         else:
             self.query_one("#mx-title", Static).update(
-                f"SNR ({UNIT_LABEL[u]}): rows SFI, columns Kp · blue low .. red high")
+                f"SNR ({UNIT_LABEL[u]}): rows SFI, columns Kp · " + (
+                    # NO_COLOR greys the diverging palette: both ends come out dark, so the
+                    # shade cannot tell low from high; say so rather than name colours.
+                    "shade: darker = further from the middle" if self.app.no_color else "blue low .. red high"))
             marked = {tuple(c) for v in r.violations for c in v["cells"]}
             grid.show(r.sfi, r.kp, r.values(u), CELL_FMT[u], marked=marked)
         self._draw_violations()
