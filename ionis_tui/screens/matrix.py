@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import DataTable, Footer, Input, Label, Static
 from textual_plotext import PlotextPlot
 
 from engine.bands import BANDS, parse_band
@@ -73,6 +73,7 @@ class _Body(VerticalScroll, inherit_bindings=False, can_focus=False):
 
 class MatrixScreen(LiveModel, Screen):
     DEFAULT_CSS = """
+    MatrixScreen #mx-header { height: 1; padding: 0 1; background: $boost; }
     MatrixScreen #mx-inputs { height: auto; }
     MatrixScreen .mx-field { width: 3fr; height: auto; padding: 0 1 0 0; }
     MatrixScreen .mx-band { width: 2fr; }
@@ -135,7 +136,8 @@ class MatrixScreen(LiveModel, Screen):
 
     # ----- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Header()
+        # The same one-line header band as the dashboard and verify (not Textual's Header).
+        yield Static(Text("IONIS · SFI x Kp matrix", "bold"), id="mx-header")
         with _Body(id="mx-body"):
             with Horizontal(id="mx-inputs"):
                 for key, label, default in FIELDS:
