@@ -212,11 +212,13 @@ def load_model(path: str | os.PathLike) -> LoadedModel:
     return _build(ckpt["model"], p, meta, "ionis-tui")
 
 
-def from_live(model: IonisGate, label: str = "live") -> LoadedModel:
-    """A detached CPU copy of a model being trained, so evaluating it never touches training."""
+def from_live(model: IonisGate, label: str = "live", meta: dict[str, Any] | None = None) -> LoadedModel:
+    """A detached CPU copy of a model being trained, so evaluating it never touches training.
+    meta: what a saved checkpoint of the run would carry (its data_source, so verification
+    grades the live model on truth exactly as it grades the run's best.safetensors)."""
     state = model_state(model)
     _check_finite(state, Path(label))  # a diverged live model is refused like a damaged file
     copy = IonisGate(model.feature_set)
     copy.load_state_dict(state)
     copy.eval()
-    return LoadedModel(copy, model.feature_set, Path(label), "live")
+    return LoadedModel(copy, model.feature_set, Path(label), "live", meta=dict(meta or {}))

@@ -161,6 +161,47 @@ class EvaluateSettings(_Section):
     min_group_spots: int = Field(3, ge=1)
 
 
+_KEY = re.compile(r"^[A-Za-z0-9_+]+$")
+
+
+class KeySettings(_Section):
+    """The dashboard's keys (and help's), by action: a terminal or multiplexer that eats a
+    key gets another. Names as Textual writes them: "s", "f5", "ctrl+t", "question_mark";
+    several keys for one action are separated by commas."""
+
+    start: str = "s"
+    pause: str = "p"
+    stop: str = "x"
+    checkpoint: str = "c"
+    runs: str = "r"
+    verify: str = "v"
+    matrix: str = "m"
+    seed: str = "d"
+    recheck: str = "g"
+    quit: str = "q"
+    help: str = "question_mark"
+
+    @field_validator("*")
+    @classmethod
+    def _key_names(cls, v: str) -> str:
+        keys = [k.strip() for k in v.split(",")]
+        bad = [k for k in keys if not _KEY.match(k)]
+        if bad:
+            raise ValueError(f"{bad[0]!r} is not a key name (letters, digits, _ and +, e.g. \"f5\", "
+                             "\"ctrl+t\", \"question_mark\"; commas between several)")
+        return ",".join(keys)
+
+    @model_validator(mode="after")
+    def _one_action_per_key(self) -> KeySettings:
+        owner: dict[str, str] = {}
+        for action, keys in self.model_dump().items():
+            for key in keys.split(","):
+                if key in owner:
+                    raise ValueError(f"key {key!r} is bound to both {owner[key]!r} and {action!r}")
+                owner[key] = action
+        return self
+
+
 class Settings(BaseSettings):
     """Every setting of ionis-tui. Precedence: constructor arguments > IONIS_* environment >
     settings file > defaults. A section object passed in is kept whole, so a saved recipe
@@ -177,6 +218,7 @@ class Settings(BaseSettings):
     runs: RunsSettings = Field(default_factory=RunsSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     evaluate: EvaluateSettings = Field(default_factory=EvaluateSettings)
+    keys: KeySettings = Field(default_factory=KeySettings)
     _file: Path | None = PrivateAttr(default=None)  # the settings file read, if any
 
     @property

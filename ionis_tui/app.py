@@ -36,7 +36,7 @@ from ionis_tui.messages import (
 from ionis_tui.runner import WORKER_NAME, RunController
 from ionis_tui.screens.confirm import ConfirmScreen
 from ionis_tui.screens.dashboard import DashboardScreen
-from ionis_tui.screens.help import HelpScreen
+from ionis_tui.screens.help import HelpScreen, key_rows
 from ionis_tui.screens.quit import QuitScreen
 from ionis_tui.terminal import detach_terminal, exit_later
 
@@ -49,13 +49,18 @@ EXIT_GRACE_S = 15.0     # after a hangup, time allowed for a normal exit before 
 # State changes (a handful per run) are drawn at once, so keys feel immediate; everything
 # else (progress, epochs, checkpoints, notices) waits for the next 4 Hz frame.
 URGENT = (ev.StateChanged, ev.RunStarted, ev.RunEnded)
+HELP_TITLES = {"DashboardScreen": "dashboard keys", "RunsScreen": "runs list keys",
+               "RunDetailScreen": "run keys", "VerifyScreen": "verify keys", "MatrixScreen": "matrix keys"}
 
 
 class IonisApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "ionis-tui"
     ENABLE_COMMAND_PALETTE = False  # its footer entry would crowd out our keys at 80 columns
-    BINDINGS = [Binding("question_mark", "help", "help", key_display="?")]
+    # Toasts answer a key and go: short-lived, narrow (app.tcss), at the bottom over the event
+    # log, which repeats what they say; the plots at the top stay clear.
+    NOTIFICATION_TIMEOUT = 4
+    BINDINGS = [Binding("question_mark", "help", "help", id="help")]
 
     def __init__(self, settings: Settings, *, rows: SignatureRows | None = None,
                  clock: Callable[[], datetime] | None = None, check_db: bool = True,
@@ -67,6 +72,8 @@ class IonisApp(App[int]):
         folder to follow at start (else the newest live run on this host)."""
         super().__init__()
         self.settings = settings
+        # [keys]: binding id -> keys (validated in engine.settings: known actions, no key twice).
+        self.set_keymap(settings.keys.model_dump())
         self.state = DashboardState(device=_device_now(settings.train.device),
                                     clock=clock or datetime.now)
         self.detached = rows is None if detached is None else detached
@@ -440,10 +447,15 @@ class IonisApp(App[int]):
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             return
-        # Built once and kept: showing it again costs a render, not a compose.
-        if not self.is_screen_installed("help"):
-            self.install_screen(HelpScreen(self.settings.runs.dir, paths_in_use(self.settings)), "help")
-        self.push_screen("help")
+        screen = self.screen
+        keys = key_rows(self, screen)
+        # Kept per screen and key set: showing it again costs a render, not a compose.
+        name = f"help-{type(screen).__name__}-{hash(keys) & 0xFFFFFFFF:x}"
+        if not self.is_screen_installed(name):
+            title = HELP_TITLES.get(type(screen).__name__, type(screen).__name__)
+            self.install_screen(HelpScreen(keys, title, self.settings.runs.dir,
+                                           paths_in_use(self.settings)), name)
+        self.push_screen(name)
 
     def _fatal_error(self) -> None:
         """Textual's crash printout lists every frame's local variables, settings and the

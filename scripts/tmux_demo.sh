@@ -2,7 +2,7 @@
 # Drive the real ionis-tui in an 80x24 tmux session the way a user would (keys in,
 # screen text out) and check what the screen and the run folder show at every step:
 #   empty embedded DB -> seed demo data (d) -> start (s) -> pause (p) -> checkpoint (c)
-#   -> resume (p) -> stop (x, y) -> runs list (r) -> resume the run (s) -> quit (q, stop)
+#   -> resume (p) -> stop (x, y) -> matrix burst typing (m) -> runs list (r) -> resume the run (s) -> quit (q, stop)
 #   -> start again and drop the terminal (tmux kill-session = SIGHUP) -> the run keeps training
 #   -> a new tmux session attaches to it, pauses it, `ionis-tui runs resume` from the shell
 #   -> quit with detach (q, d) -> `ionis-tui runs stop` from the shell.
@@ -87,6 +87,13 @@ keys s
 wait_for "● training" 120
 wait_for "loss " 60
 wait_for "epoch 3/2000" 120
+say "3b. at 80x24, while training: Pearson, both sidecar biases and effects, the last events"
+screen="$(capture)"
+check "Pearson plot on screen" 'grep -q "Pearson" <<<"$screen"'
+check "sidecar fc2.bias and effect columns on screen" 'grep -q "fc2.bias *effect dB" <<<"$screen"'
+check "sun and storm sidecar rows on screen" 'grep -qE "│ sun +[-+][0-9]" <<<"$screen" && grep -qE "│ storm +[-+][0-9]" <<<"$screen"'
+check "the last epoch event on screen" 'grep -qE "epoch [0-9]+/2000: train" <<<"$screen"'
+check "header is one line with the ETA" '[[ "$(sed -n 1p <<<"$screen")" == *"● training"*ETA* ]]'
 
 say "4. pause (p)"
 keys p
@@ -94,6 +101,7 @@ wait_for "● paused" 30
 
 say "5. checkpoint now (c) while paused"
 keys c
+wait_for "checkpoint requested" 5
 sleep 2
 check "last.pt written by the manual checkpoint" 'ls "$WORK"/runs/*/last.pt >/dev/null 2>&1'
 
@@ -108,6 +116,18 @@ keys y
 wait_for "● stopped" 60
 check "run folder says stopped and resumable" '[[ "$(run_state)" == stopped*resumable=True ]]'
 echo "run: $(run_state)"
+
+say "7b. matrix (m): a burst of keys typed into the RX field arrives whole"
+keys m
+wait_for "SFI x Kp matrix" 30
+keys Tab
+keys Tab
+tmux send-keys -t "$SESSION" End BSpace BSpace BSpace J O 5 1   # one write, as SSH batches it
+sleep 1
+wait_for "RX JO51" 10
+keys Escape
+keys Escape
+wait_for "● stopped" 10
 
 say "8. runs list (r)"
 keys r

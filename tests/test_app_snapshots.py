@@ -69,6 +69,7 @@ def replay(app: IonisApp, epochs: int, dead_sun: bool = False, end: str | None =
 async def settle(pilot) -> None:
     pilot.app.redraw()
     await pilot.pause(0.3)
+    await pilot.pause(0.3)  # the event log scrolls to its end after its lines are laid out
 
 
 def test_dashboard_training_80x24(snap_compare, tmp_path):
@@ -101,6 +102,16 @@ def test_dashboard_dead_sidecar_stopped_120x40(snap_compare, tmp_path):
     assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
 
 
+def test_dashboard_dead_sidecar_stopped_80x24(snap_compare, tmp_path):
+    app = make_app(tmp_path)
+
+    async def run_before(pilot):
+        replay(app, 9, dead_sun=True, end=ev.STOPPED)
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
 def test_database_error_panel_80x24(snap_compare, tmp_path):
     app = make_app(tmp_path)
 
@@ -110,5 +121,18 @@ def test_database_error_panel_80x24(snap_compare, tmp_path):
             message="cannot reach the ClickHouse server at 10.60.1.1:8123 (Connection refused); check "
                     "database.host / database.port", setting="database.host"))
         await settle(pilot)
+
+    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+
+
+def test_help_on_the_dashboard_80x24(snap_compare, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)   # help names the runs folder: a relative one, the same everywhere
+    app = make_app("runs")
+
+    async def run_before(pilot):
+        replay(app, 7)
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause(0.3)
 
     assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)

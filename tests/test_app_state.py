@@ -104,19 +104,23 @@ def test_worker_failure_is_recorded_once():
     assert sum("run failed" in line.text for line in s.log) == 1
 
 
-def test_header_fits_80_columns_with_eta_visible():
+def test_header_fits_one_line_at_80_columns_with_eta_visible():
     s = DashboardState(device="cpu")
     s.set_data(DataSource(status="ok", mode="embedded", table="wspr.signatures_v2_terrestrial", rows=24_700_000))
     started(s, epochs=100)
     s.apply(ev.EpochEnd(metrics(1, epochs=100, epoch_s=153.0)))
     s.apply(ev.StepProgress(2, 200, 400, 0.8123, 161_000.0, 4000.0))
-    lines = render_header(s, 78).plain.splitlines()
-    assert len(lines) == 3 and all(len(line) <= 78 for line in lines), lines
-    assert lines[1] == "embedded wspr.signatures_v2_terrestrial · 24,700,000 rows"
-    assert "epoch 2/100" in lines[2] and "50%" in lines[2] and "loss 0.8123" in lines[2]
-    assert "161.0k samples/s" in lines[2] and "ETA 4:11:10" in lines[2]   # (100 - 1.5) * 153 s
+    s.run_id = "20261128-213937-v22"
+    line = render_header(s, 78).plain
+    assert "\n" not in line and len(line) <= 78, line
+    # state, the run, progress and ETA stay; device and speed go first
+    assert line.startswith("● training │ 20261128-213937-v22 │ epoch 2/100 "), line
+    assert "50%" in line and line.endswith("ETA 4:11:10") and "cpu" not in line   # (100 - 1.5) * 153 s
+    narrow = render_header(s, 58).plain
+    assert len(narrow) <= 58 and "epoch 2/100" in narrow and narrow.endswith("ETA 4:11:10"), narrow
     wide = render_header(s, 198).plain.splitlines()
     assert len(wide) == 2 and "24,700,000 rows" in wide[0] and "step 200/400" in wide[1]
+    assert "161.0k samples/s" in wide[1] and "loss 0.8123" in wide[1]
 
 
 def test_dead_sidecar_warning():

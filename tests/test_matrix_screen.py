@@ -296,3 +296,30 @@ async def test_keys_answer_while_a_training_step_holds_the_lock(tmp_path):
         assert str(first).startswith("live model")   # the probe saw the live model once free
         app.runner.stop()
         await wait_until(pilot, lambda: not app.runner.running, 60, what="the run to stop")
+
+async def test_a_burst_of_keys_into_a_field_arrives_whole(v22_file, tmp_path):
+    """SSH delivers keys in batches: editing keys and letters sent at once stay in order (plain
+    Textual Input ran backspace/end after the letters: "GJO5", "J" or "" instead of "JO51")."""
+    from pilot_tools import send_key
+
+    app = Host(lambda: MatrixScreen(Settings(runs={"dir": str(tmp_path / "runs")}), checkpoint=v22_file))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        await pilot.press("tab", "tab")
+        rx = app.screen.query_one("#in-rx", Input)
+        assert app.focused is rx and rx.value == "G"
+        for key in ("end", "backspace", "backspace", "backspace", "J", "O", "5", "1"):
+            send_key(app, key)     # all queued before the app handles the first
+        await pilot.pause(0.5)
+        assert rx.value == "JO51" and app.focused is rx
+        await pilot.press("enter")   # applies the field and stays in it
+        assert app.focused is rx and cells(app.screen) == expected(load_model(v22_file), "W3", "JO51", "20m", 12, 6)
+
+
+async def test_no_color_legend_names_no_colours(v22_file, tmp_path, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = Host(lambda: MatrixScreen(Settings(runs={"dir": str(tmp_path / "runs")}), checkpoint=v22_file))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        title = text_of(app.screen, "#mx-title")
+        assert "shade" in title and "blue" not in title and "red" not in title, title

@@ -25,6 +25,7 @@ from engine.train.prepare import count_leaked_paths
 from engine.train.runs import list_runs, read_metrics
 from engine.train.session import TrainingSession
 from engine.train.synthetic import synthetic_rows
+from engine.verify.runner import truth_applies
 
 KEYS = ["epoch", "epochs", "train_loss", "val_loss", "val_rmse_sigma", "val_rmse_db", "val_pearson",
         "sun_fc2_bias", "storm_fc2_bias", "sun_pinned_low", "sun_pinned_high", "storm_pinned_low",
@@ -217,7 +218,7 @@ def _wait_for(q: queue.Queue, pred, timeout: float = 30.0):
 def test_pause_checkpoint_snapshot_resume_stop_from_another_thread(tmp_path, rows):
     s = make_settings(tmp_path, epochs=10_000, progress_interval=1e-6)
     q: queue.Queue = queue.Queue()
-    sess = TrainingSession(s, rows=rows, on_event=q.put)
+    sess = TrainingSession(s, rows=rows, on_event=q.put, data_source="demo data (embedded wspr.t)")
     assert sess.snapshot_model() is None
     result: list = []
     t = threading.Thread(target=lambda: result.append(sess.run()), daemon=True)
@@ -238,6 +239,8 @@ def test_pause_checkpoint_snapshot_resume_stop_from_another_thread(tmp_path, row
 
     lm = sess.snapshot_model()
     assert lm is not None and lm.kind == "live"
+    # the live model carries its data source, so truth tests grade it as they grade best.safetensors
+    assert lm.meta["data_source"] == "demo data (embedded wspr.t)" and truth_applies(lm) == (True, "")
     p = predict_parts(lm, REF_PATH, 150.0, 2.0)
     assert np.isfinite(p["db"]).all()
 

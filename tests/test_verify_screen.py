@@ -7,6 +7,7 @@ import asyncio
 import json
 from pathlib import Path
 
+import pytest
 from conftest import wait_until
 from pilot_tools import Host
 from rich.text import Text
@@ -45,12 +46,13 @@ async def test_table_details_save_and_rerun(v22_file, tmp_path):
         assert isinstance(scr, VerifyScreen)
         await finished(pilot, scr)
         t = scr.query_one(DataTable)
-        assert row(t, "TST-201")[4] == "PASS" and row(t, "SIDECAR-SUN")[4] == "FAIL"
-        assert row(t, "TST-201")[2].endswith("dB") and row(t, "TST-201")[5] in "ABCD"
-        assert t.get_row("SIDECAR-SUN")[4].style == "bold red" and t.get_row("TST-201")[4].style == "green"
-        assert row(t, "group:physics")[0] == "PHYSICS" and "3/3 passed" in row(t, "group:physics")[1]
-        assert "+3 by construction" in row(t, "group:physics")[1]
-        assert row(t, "TRUTH-SUN")[4] == "n/a"
+        # result, grade, name, value, threshold, id
+        assert row(t, "TST-201")[0] == "PASS" and row(t, "SIDECAR-SUN")[0] == "FAIL"
+        assert row(t, "TST-201")[3].endswith(" dB") and row(t, "TST-201")[1] in "ABCD"
+        assert t.get_row("SIDECAR-SUN")[0].style == "bold red" and t.get_row("TST-201")[0].style == "green"
+        assert row(t, "group:physics")[2].startswith("PHYSICS · 3/3 passed")
+        assert "+3 by construction" in row(t, "group:physics")[2]
+        assert row(t, "TRUTH-SUN")[0] == "n/a" and row(t, "TST-201")[5] == "TST-201"
         assert scr.report.summary_line() in plain(scr, "#vf-summary")
         # Fits 80x24: the table needs no horizontal scrolling.
         assert t.size.width <= 80 and t.virtual_size.width <= t.size.width
@@ -154,3 +156,16 @@ async def test_closing_the_screen_while_the_suite_runs_is_harmless(v22_file, tmp
         assert await asyncio.to_thread(scr.worker_done.wait, 60)
         await pilot.pause(0.2)       # any late hand-over would land (and fail) here
         assert not isinstance(app.screen, VerifyScreen) and scr.report is None
+
+
+@pytest.mark.parametrize("width", [60, 120])
+async def test_table_fits_the_terminal_width_result_first(v22_file, tmp_path, width):
+    app = Host(lambda: VerifyScreen(settings(tmp_path), checkpoint=v22_file))
+    async with app.run_test(size=(width, 24)) as pilot:
+        scr = app.screen
+        await finished(pilot, scr)
+        t = scr.query_one(DataTable)
+        assert t.virtual_size.width <= t.size.width <= width   # no horizontal scrolling
+        assert [str(c.label) for c in t.columns.values()][:3] == ["res", "gr", "test"]
+        assert row(t, "SIDECAR-SUN")[0] == "FAIL"
+        assert ("id" in [str(c.label) for c in t.columns.values()]) == (width >= 72)

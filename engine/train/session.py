@@ -167,7 +167,10 @@ class TrainingSession:
         with self._lock:
             if self._model is None:
                 return None
-            return from_live(self._model, label=self.run_id)
+            meta = {"run_id": self.run_id}
+            if self.data_source:  # as best.safetensors records it: verify grades truth alike
+                meta["data_source"] = self.data_source
+            return from_live(self._model, label=self.run_id, meta=meta)
 
     # ---- the run ------------------------------------------------------------------------------
 

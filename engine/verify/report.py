@@ -14,7 +14,7 @@ from engine.verify.spec import GROUP_TITLES
 
 
 def format_value(r: Result) -> str:
-    """The judged value, short: '+1.61 dB', '+0.482σ', '14z', '0'."""
+    """The judged value, short, its unit after a space: '+1.61 dB', '+0.482 σ', '14z', '0'."""
     if r.status == NA:
         return "n/a"
     v = {"db": r.value_db, "sigma": r.value_sigma}.get(r.unit, r.value)
@@ -23,7 +23,7 @@ def format_value(r: Result) -> str:
     if r.unit == "db":
         return f"{v:+.2f} dB"
     if r.unit == "sigma":
-        return f"{v:+.3f}σ"
+        return f"{v:+.3f} σ"
     if r.unit == "hour":
         return f"{v:02.0f}z"
     if r.unit == "ratio":

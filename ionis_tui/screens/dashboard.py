@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, cast
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
@@ -20,9 +20,8 @@ from ionis_tui.dashboard_state import DATA, HEADER, INFO, LOG, PLOTS, SIDECAR, D
 from ionis_tui.widgets.data_panel import DataPanel
 from ionis_tui.widgets.event_log import EventLog
 from ionis_tui.widgets.info_panel import InfoPanel
-from ionis_tui.widgets.plots import MetricPlot, bias_plot, loss_plot, quality_plot
+from ionis_tui.widgets.metrics_view import MetricsView
 from ionis_tui.widgets.run_header import RunHeader
-from ionis_tui.widgets.sidecar_panel import SidecarPanel
 
 if TYPE_CHECKING:
     from ionis_tui.app import IonisApp
@@ -31,23 +30,26 @@ FRAME_S = 0.25  # at most 4 redraws a second
 
 
 class DashboardScreen(Screen):
-    # Below 110 columns the panels stack in one scrolling column; above, plots sit left.
+    # Below 110 columns: plots side by side over the sidecars and the log (80x24 shows them
+    # all), the rest scrolls; above, plots sit left. Taller terminals give the plots more rows.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
 
+    # The ids are the [keys] settings' actions: the app's keymap (IonisApp.__init__) rebinds
+    # them, and the footer and help then show the mapped keys.
     BINDINGS = [
-        Binding("s", "start", "start"),
-        Binding("p", "pause", "pause"),
-        Binding("x", "stop", "stop"),
-        Binding("c", "checkpoint", "ckpt"),
-        Binding("r", "runs", "runs"),
-        Binding("v", "verify", "verify"),
-        Binding("m", "matrix", "matrix"),
-        Binding("d", "seed", "seed"),
-        Binding("b", "build", "build", show=False),  # the data panel offers it (80 columns)
-
-        Binding("i", "import_bundle", "import", show=False),  # the data panel names it
-        Binding("g", "recheck", "check db", show=False),
-        Binding("q", "quit", "quit"),
+        Binding("s", "start", "start", id="start"),
+        Binding("p", "pause", "pause", id="pause"),
+        Binding("x", "stop", "stop", id="stop"),
+        Binding("c", "checkpoint", "ckpt", id="checkpoint"),
+        Binding("r", "runs", "runs", id="runs"),
+        Binding("v", "verify", "verify", id="verify"),
+        Binding("m", "matrix", "matrix", id="matrix"),
+        Binding("d", "seed", "seed", id="seed"),
+        Binding("b", "build", "build", show=False, id="build"),  # the data panel offers it (80 columns)
+        Binding("i", "import_bundle", "import", show=False, id="import"),  # the data panel names it
+        Binding("g", "recheck", "check db", show=False, id="recheck"),
+        Binding("q", "quit", "quit", id="quit"),
     ]
 
     _alert_text = ""
@@ -61,15 +63,9 @@ class DashboardScreen(Screen):
         yield Static("", id="alert", classes="-hidden")
         yield DataPanel(id="data")
         with VerticalScroll(id="body"):
-            with Horizontal(id="main"):
-                with Vertical(id="plots"):
-                    yield loss_plot(id="plot-loss")
-                    yield quality_plot(id="plot-quality")
-                    yield bias_plot(id="plot-bias")
-                with Vertical(id="side"):
-                    yield SidecarPanel(id="sidecars")
-                    yield InfoPanel(id="info")
-                    yield EventLog(id="log")
+            # The event log comes right under the sidecars so that at 80x24 the last events
+            # are on screen; the run panel (lr, best, checkpoints) follows.
+            yield MetricsView(EventLog(id="log"), InfoPanel(id="info"), id="main")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -102,10 +98,9 @@ class DashboardScreen(Screen):
         if DATA in dirty:
             self.query_one(DataPanel).show(s.data, self.ionis.settings.demo.rows)
         if PLOTS in dirty:
-            for plot in self.query(MetricPlot):
-                plot.show(s.history)
+            self.query_one(MetricsView).show_history(s.history)
         if SIDECAR in dirty:
-            self.query_one(SidecarPanel).show(s.last)
+            self.query_one(MetricsView).show_sidecars(s.last)
         if INFO in dirty:
             self.query_one(InfoPanel).show(s)
         if LOG in dirty:

@@ -1,7 +1,8 @@
 """SFI x Kp matrix explorer: how one path responds to solar flux and geomagnetic storms, for the
 model being trained or any checkpoint, optionally as the difference between two models.
 
-Keys work while the matrix has focus (Esc leaves a text field and returns to it). Plain arrows
+Keys work while the matrix has focus (Esc leaves a text field and returns to it; Enter
+applies a field and stays in it). Plain arrows
 step hour/band, so the cell cursor moves with shift+arrows or the mouse.
 """
 
@@ -18,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import DataTable, Footer, Input, Label, Static
 from textual_plotext import PlotextPlot
 
 from engine.bands import BANDS, parse_band
@@ -40,6 +41,7 @@ from engine.model_sources import default_checkpoint, list_checkpoints
 from engine.predict import Path_
 from engine.settings import Settings
 from ionis_tui.screens.live import LiveModel
+from ionis_tui.widgets.field_input import FieldInput
 from ionis_tui.widgets.matrix_pickers import CheckpointPicker, PresetPicker
 from ionis_tui.widgets.matrix_table import MatrixGrid
 
@@ -71,11 +73,17 @@ class _Body(VerticalScroll, inherit_bindings=False, can_focus=False):
 
 class MatrixScreen(LiveModel, Screen):
     DEFAULT_CSS = """
+    MatrixScreen #mx-header { height: 1; padding: 0 1; background: $boost; }
     MatrixScreen #mx-inputs { height: auto; }
-    MatrixScreen .mx-field { width: 1fr; height: auto; padding: 0 1 0 0; }
+    MatrixScreen .mx-field { width: 3fr; height: auto; padding: 0 1 0 0; }
+    MatrixScreen .mx-band { width: 2fr; }
+    MatrixScreen .mx-hour, MatrixScreen .mx-month { width: 2fr; }
     MatrixScreen .mx-row { height: 1; }
     MatrixScreen .mx-row Label { width: auto; padding: 0 1 0 0; }
     MatrixScreen .mx-row Input { width: 1fr; }
+    /* The field being typed into must be obvious at a glance, on any palette. */
+    MatrixScreen .mx-row Input:focus { background: $accent; color: $text; text-style: bold; }
+    MatrixScreen .mx-row:focus-within Label { background: $accent; color: $text; text-style: bold; }
     MatrixScreen .mx-err { color: $error; height: auto; }
     MatrixScreen #mx-status { height: auto; }
     MatrixScreen #mx-status.error { color: $error; }
@@ -108,6 +116,8 @@ class MatrixScreen(LiveModel, Screen):
         Binding("d", "compare", "Diff"),
     ]
 
+    KEY_HELP = {"open": "choose the model (A): live or a checkpoint"}
+
     def __init__(self, settings: Settings, live_model: Callable[[], LoadedModel | None] = lambda: None,
                  checkpoint: Path | None = None) -> None:
         super().__init__()
@@ -126,14 +136,15 @@ class MatrixScreen(LiveModel, Screen):
 
     # ----- layout -------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Header()
+        # The same one-line header band as the dashboard and verify (not Textual's Header).
+        yield Static(Text("IONIS · SFI x Kp matrix", "bold"), id="mx-header")
         with _Body(id="mx-body"):
             with Horizontal(id="mx-inputs"):
                 for key, label, default in FIELDS:
-                    with Vertical(classes="mx-field"):
+                    with Vertical(classes=f"mx-field mx-{key}"):
                         with Horizontal(classes="mx-row"):
                             yield Label(label)
-                            yield Input(value=default, id=f"in-{key}", compact=True)
+                            yield FieldInput(value=default, id=f"in-{key}", compact=True)
                         yield Static("", id=f"err-{key}", classes="mx-err")
             yield Static("", id="mx-status")
             yield Static("", id="mx-model")
@@ -297,8 +308,10 @@ class MatrixScreen(LiveModel, Screen):
             self.recompute()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
+        # Enter applies the field and stays in it (escape goes back to the matrix keys).
         event.stop()
-        self.query_one(MatrixGrid).focus()
+        if tuple(self._text(k) for k, _, _ in FIELDS) != self._fields_seen:
+            self.recompute()
 
     # ----- computing and drawing ----------------------------------------------------------
     def _status(self, text: str, error: bool = False) -> None:
@@ -343,11 +356,15 @@ class MatrixScreen(LiveModel, Screen):
         grid = self.query_one(MatrixGrid)
         if d is not None:
             self.query_one("#mx-title", Static).update(
-                f"A - B ({UNIT_LABEL[u]}): rows SFI, columns Kp · red = A stronger, blue = B stronger")
+                f"A - B ({UNIT_LABEL[u]}): rows SFI, columns Kp · " + (
+                    "+ = A stronger, - = B stronger" if self.app.no_color else "red = A stronger, blue = B stronger"))
             grid.show(r.sfi, r.kp, d.values(u), CELL_FMT[u], centred=True)
         else:
             self.query_one("#mx-title", Static).update(
-                f"SNR ({UNIT_LABEL[u]}): rows SFI, columns Kp · blue low .. red high")
+                f"SNR ({UNIT_LABEL[u]}): rows SFI, columns Kp · " + (
+                    # NO_COLOR greys the diverging palette: both ends come out dark, so the
+                    # shade cannot tell low from high; say so rather than name colours.
+                    "shade: darker = further from the middle" if self.app.no_color else "blue low .. red high"))
             marked = {tuple(c) for v in r.violations for c in v["cells"]}
             grid.show(r.sfi, r.kp, r.values(u), CELL_FMT[u], marked=marked)
         self._draw_violations()

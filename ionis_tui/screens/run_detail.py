@@ -7,14 +7,13 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from ionis_tui import fmt
 from ionis_tui.messages import ResumeRequested
-from ionis_tui.widgets.plots import MetricPlot, bias_plot, loss_plot, quality_plot
-from ionis_tui.widgets.sidecar_panel import SidecarPanel
+from ionis_tui.widgets.metrics_view import MetricsView
 
 if TYPE_CHECKING:
     from engine.train.runs import RunInfo
@@ -22,6 +21,7 @@ if TYPE_CHECKING:
 
 class RunDetailScreen(Screen):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
     BINDINGS = [Binding("escape", "app.pop_screen", "back"), Binding("s", "resume", "resume")]
 
     def __init__(self, run: RunInfo) -> None:
@@ -32,22 +32,16 @@ class RunDetailScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Static("", id="detail-summary")
         with VerticalScroll(id="detail-body"):
-            with Horizontal(id="detail-main"):
-                with Vertical(id="detail-plots"):
-                    yield loss_plot()
-                    yield quality_plot()
-                    yield bias_plot()
-                with Vertical(id="detail-side"):
-                    yield SidecarPanel()
+            yield MetricsView(id="detail-main")
         yield Footer()
 
     def on_mount(self) -> None:
         from engine.train.runs import read_metrics
 
         self.history = read_metrics(self.run_info.path)
-        for plot in self.query(MetricPlot):
-            plot.show(self.history)
-        self.query_one(SidecarPanel).show(self.history[-1] if self.history else {})
+        view = self.query_one(MetricsView)
+        view.show_history(self.history)
+        view.show_sidecars(self.history[-1] if self.history else {})
         self.query_one("#detail-summary", Static).update(self.summary())
         self.query_one("#detail-body").focus()
 

@@ -22,11 +22,13 @@ if TYPE_CHECKING:
 class RunsScreen(Screen):
     BINDINGS = [
         Binding("escape", "app.pop_screen", "back"),
-        Binding("enter", "open", "curves"),
+        # priority: the table would take enter for itself, and the footer would not show it.
+        Binding("enter", "open", "open run", priority=True),
         Binding("s", "resume", "resume"),
         Binding("a", "attach", "attach"),
         Binding("g", "reload", "reload"),
     ]
+    KEY_HELP = {"open": "open the selected run: its curves and sidecars"}
     DEFAULT_CSS = """
     RunsScreen DataTable { height: 1fr; }
     RunsScreen #runs-note { height: auto; padding: 0 1; color: $text-muted; }
@@ -44,8 +46,8 @@ class RunsScreen(Screen):
 
     def on_mount(self) -> None:
         t = self.query_one(DataTable)
-        # The run id goes last: it is the widest and repeats the date, so at 80 columns it is
-        # the one cropped.
+        # The run id goes last: it is the widest and repeats the date (hence the short one
+        # here, which leaves room for the whole id at 80 columns).
         t.add_columns("date", "epochs", "Pearson", "RMSE dB", "state", "resume", "run")
         self.action_reload()
         t.focus()
@@ -64,7 +66,7 @@ class RunsScreen(Screen):
         t = self.query_one(DataTable)
         t.clear()
         for r in self.runs:
-            t.add_row(r.created.astimezone().strftime("%Y-%m-%d %H:%M"),
+            t.add_row(r.created.astimezone().strftime("%m-%d %H:%M"),
                       f"{r.epochs_done}/{r.epochs_total}", fmt.num(r.best_val_pearson, "+.4f"),
                       fmt.num(r.best_val_rmse_db, ".2f"), r.state, "yes" if r.resumable else "",
                       r.run_id, key=str(r.path))

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -35,10 +35,26 @@ from ionis_tui.screens.live import LiveModel
 
 LIVE = "live"
 STYLE = {PASS: "green", FAIL: "bold red", NA: "dim"}
-# Column widths chosen so the table (plus cell padding and scrollbar) fits 80 columns.
-COLUMNS = (("id", 13), ("test", 23), ("value", 9), ("threshold", 13), ("res", 4), ("gr", 2))
+# Result and name first; the test's name takes what the terminal width leaves (see widths()).
+COLUMNS = ("res", "gr", "test", "value", "threshold", "id")
 SHORT_GROUP = {"physics": "PHYSICS", "band_time": "BAND x TIME", "robustness": "ROBUSTNESS",
                "sidecar": "SIDECARS", "truth": "TRUTH", "paths": "KNOWN PATHS", "skill": "SKILL (real)"}
+
+
+def widths(width: int) -> dict[str, int]:
+    """Column widths for a terminal `width` wide: result, grade, value and threshold keep
+    theirs, the id goes below 72 columns, the name takes the rest (each column costs 2 cells
+    of padding, the scrollbar 2)."""
+    w = {"res": 4, "gr": 2, "value": 10, "threshold": 14, "id": 13}
+    if width < 72:
+        w["id"] = 0
+        w["threshold"] = 11
+    cols = sum(1 for v in w.values() if v) + 1
+    w["test"] = max(12, width - 2 - 2 * cols - sum(w.values()))
+    if width >= 120:  # room to spare: the threshold in full before the name grows further
+        w["threshold"] = 24
+        w["test"] -= 10
+    return w
 
 
 class DetailScreen(ModalScreen[None]):
@@ -152,7 +168,8 @@ class VerifyScreen(LiveModel, Screen):
         Binding("enter", "details", "details", priority=True),
     ]
     DEFAULT_CSS = """
-    VerifyScreen #vf-source { height: 1; padding: 0 1; background: $boost; }
+    VerifyScreen #vf-source { height: 1; padding: 0 1; background: $boost; text-wrap: nowrap;
+        text-overflow: ellipsis; }
     VerifyScreen DataTable { height: 1fr; }
     VerifyScreen #vf-summary { height: auto; max-height: 2; padding: 0 1; }
     VerifyScreen #vf-summary.error { color: $error; }
@@ -172,6 +189,7 @@ class VerifyScreen(LiveModel, Screen):
         self._token = 0                      # results of a superseded run are dropped
         self.running = False
         self.worker_done = threading.Event()  # set when the suite's thread has finished its work
+        self._widths: dict[str, int] = {}
 
     # ----- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -182,9 +200,7 @@ class VerifyScreen(LiveModel, Screen):
 
     def on_mount(self) -> None:
         self.title = "IONIS · verify"
-        t = self.query_one(DataTable)
-        for name, width in COLUMNS:
-            t.add_column(name, width=width, key=name)
+        self._columns(self.app.size.width)
         try:
             self.specs = load_specs()
         except IonisError as exc:
@@ -194,8 +210,25 @@ class VerifyScreen(LiveModel, Screen):
         if self.source is None:
             self._status("no model found: press o to choose a checkpoint", error=True)
             return
-        t.focus()
+        self.query_one(DataTable).focus()
         self.action_rerun()
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._columns(event.size.width) and self.report is not None and self.report_source:
+            self._show(self._token, self.report_source, self.report)
+
+    def _columns(self, width: int) -> bool:
+        """(Re)build the columns for this width; True if they changed."""
+        w = widths(width)
+        if w == self._widths:
+            return False
+        self._widths = w
+        t = self.query_one(DataTable)
+        t.clear(columns=True)
+        for name in COLUMNS:
+            if w.get(name):
+                t.add_column(name, width=w[name], key=name)
+        return True
 
     def _default_source(self) -> str | None:
         """Live model, else the given checkpoint, else newest run's best, else published V22."""
@@ -293,11 +326,14 @@ class VerifyScreen(LiveModel, Screen):
                 line += f" · GP {g.gpa:.1f}/4"
             if g.architecture:
                 line += f" · +{g.architecture} by construction"
-            t.add_row(Text(SHORT_GROUP[g.group], style="bold"), Text(line, style="bold"), key=f"group:{g.group}")
+            head = {"test": Text(f"{SHORT_GROUP[g.group]} · {line}", style="bold")}
+            t.add_row(*(head.get(c, "") for c in COLUMNS if self._widths.get(c)), key=f"group:{g.group}")
             for r in (x for x in report.results if x.group == g.group):
                 style = STYLE[r.status]
-                t.add_row(Text(r.id, style=style), r.name, format_value(r), short_threshold(r),
-                          Text(outcome(r), style=style), Text(r.grade or "", style=style), key=r.id)
+                cells = {"res": Text(outcome(r), style=style), "gr": Text(r.grade or "", style=style),
+                         "test": r.name, "value": format_value(r), "threshold": short_threshold(r),
+                         "id": Text(r.id, style="dim")}
+                t.add_row(*(cells[c] for c in COLUMNS if self._widths.get(c)), key=r.id)
         when = time.strftime("%H:%M:%S")
         self.query_one("#vf-source", Static).update(
             f"model: {self._source_text()} · {report.seconds:.2f} s at {when}")

@@ -31,8 +31,30 @@ class EventLog(RichLog):
         if new <= 0:
             return
         for line in list(s.log)[-min(new, len(s.log)):]:
-            self.write(_text(line))
+            self.write(self._text(line))
         self._seen = s.log_seq
+        self._to_end()
+
+    def _to_end(self) -> None:
+        # RichLog's own scroll on write can run before the new lines are laid out (a burst
+        # written at once left the oldest lines showing); scroll again after the refresh.
+        self.call_after_refresh(self.scroll_end, animate=False, x_axis=False)
+
+    def _text(self, line: LogLine) -> Text:
+        """The line wrapped here with a hanging indent: continuation lines start under the
+        text, not under the time stamp."""
+        width = self.scrollable_content_region.width
+        body = Text(line.text, LEVEL_STYLE.get(line.level, ""))
+        indent = len(line.stamp) + 1
+        if width <= indent + 10:
+            return Text(f"{line.stamp} ", "dim") + body
+        parts = body.wrap(self.app.console, width - indent)
+        out = Text(f"{line.stamp} ", "dim")
+        for i, part in enumerate(parts):
+            if i:
+                out.append("\n" + " " * indent)
+            out.append_text(part)
+        return out
 
     def on_resize(self, event: events.Resize) -> None:
         super().on_resize(event)
@@ -42,11 +64,7 @@ class EventLog(RichLog):
             self._width = event.size.width
             self.clear()
             for line in self._state.log:
-                self.write(_text(line))
+                self.write(self._text(line))
             self._seen = self._state.log_seq
+            self._to_end()
 
-
-def _text(line: LogLine) -> Text:
-    text = Text(f"{line.stamp} ", "dim")
-    text.append(line.text, LEVEL_STYLE.get(line.level, ""))
-    return text

@@ -46,7 +46,7 @@ def render_info(s: DashboardState) -> Table:
     if epoch is not None:
         t.add_row("best", f"epoch {epoch} · val loss {fmt.num(b.get('val_loss', b.get('best_val_loss')))} · "
                           f"Pearson {fmt.num(b.get('val_pearson'), '+.4f')} · "
-                          f"RMSE {fmt.num(b.get('val_rmse_db'), '.2f')} dB ({fmt.num(b.get('val_rmse_sigma'), '.3f')} σ)")
+                          f"RMSE {fmt.num(b.get('val_rmse_db'), '.2f')} dB ({fmt.num(b.get('val_rmse_sigma'), '.3f')}σ)")
     else:
         t.add_row("best", fmt.DASH)
     folder = short_path(s.run_dir) if s.run_dir else fmt.DASH

@@ -82,7 +82,7 @@ def loss_plot(**kw) -> MetricPlot:
 
 
 def quality_plot(**kw) -> MetricPlot:
-    return MetricPlot("val Pearson (left) · RMSE dB (right)",
+    return MetricPlot("val Pearson · RMSE dB (right)",
                       (Series("val_pearson", "Pearson", "green"),
                        Series("val_rmse_db", "RMSE dB", "magenta", right=True)), **kw)
 

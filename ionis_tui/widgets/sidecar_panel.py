@@ -27,6 +27,7 @@ class SidecarPanel(Static):
 
     def on_mount(self) -> None:
         self.border_title = "sidecars"
+        self.border_subtitle = "effect: sun SFI 70→200, storm Kp 0→9"
         self.show({})
 
     def show(self, m: dict[str, Any]) -> None:
@@ -34,19 +35,21 @@ class SidecarPanel(Static):
 
 
 def render_sidecars(m: dict[str, Any]) -> Group:
+    """One row per sidecar (three lines, four with a dead one): fits 80x24 beside the plots."""
     t = Table(box=None, pad_edge=False, show_header=True, header_style="bold", expand=False)
     t.add_column("")
-    t.add_column("sun", justify="right")
-    t.add_column("storm", justify="right")
-    t.add_row("fc2.bias", fmt.num(m.get("sun_fc2_bias"), "+.3f"), fmt.num(m.get("storm_fc2_bias"), "+.3f"))
-    t.add_row("pinned low/high",
-              f"{fmt.share(m.get('sun_pinned_low'))}/{fmt.share(m.get('sun_pinned_high'))}",
-              f"{fmt.share(m.get('storm_pinned_low'))}/{fmt.share(m.get('storm_pinned_high'))}")
-    t.add_row("effect dB", fmt.num(m.get("sun_effect_db"), "+.2f"), fmt.num(m.get("storm_effect_db"), "+.2f"))
-    if m.get("sun_truth_db") is not None or m.get("storm_truth_db") is not None:  # demo data only
-        t.add_row("truth dB", fmt.num(m.get("sun_truth_db"), "+.2f"), fmt.num(m.get("storm_truth_db"), "+.2f"))
-    t.add_row("mean gate", fmt.num(m.get("sun_gate_mean"), ".3f"), fmt.num(m.get("storm_gate_mean"), ".3f"))
-    parts: list[Any] = [t, Text("sun gain SFI 70→200, storm cost Kp 0→9", "dim")]
+    # Demo data only: the generator's true effect beside the model's, so recovery shows live.
+    truth = m.get("sun_truth_db") is not None or m.get("storm_truth_db") is not None
+    heads = ("fc2.bias", "effect dB") + (("truth dB",) if truth else ()) + ("pinned lo/hi", "gate")
+    for head in heads:
+        t.add_column(head, justify="right")
+    for name in ("sun", "storm"):
+        true_cell = (fmt.num(m.get(f"{name}_truth_db"), "+.2f"),) if truth else ()
+        t.add_row(name, fmt.num(m.get(f"{name}_fc2_bias"), "+.3f"), fmt.num(m.get(f"{name}_effect_db"), "+.2f"),
+                  *true_cell,
+                  f"{fmt.share(m.get(f'{name}_pinned_low'))}/{fmt.share(m.get(f'{name}_pinned_high'))}",
+                  fmt.num(m.get(f"{name}_gate_mean"), ".3f"))
+    parts: list[Any] = [t]
     for name in dead_sidecars(m):
         parts.append(Text(f"DEAD SIDECAR: {name} — all weights at the clamp floor", "bold white on red"))
     return Group(*parts)
