@@ -120,6 +120,14 @@ def _report_sql(rows: str, filters: dict[str, str]) -> str:
             f"minIf(time, {allf}), maxIf(time, {allf}) FROM ({rows})")
 
 
+# Buckets keep Kp resolved: one signature per Kp class as well (the same classes as the demo
+# seeder, engine.demo.seed.KP_CLASS_EDGES; a test checks). Averaging Kp over a whole bucket
+# squeezes it towards 2 and starves the storm sidecar (the original's defect).
+KP_CLASS_EDGES = (0.0, 2.0, 3.0, 4.0, 5.0)
+KP_CLASS_SQL = "multiIf(" + ", ".join(f"kp < {e:g}, {i}" for i, e in enumerate(KP_CLASS_EDGES[1:])) \
+    + f", {len(KP_CLASS_EDGES) - 1})"
+
+
 def _aggregate_sql(rows: str, filters: dict[str, str], min_spots: int) -> str:
     allf = " AND ".join(f"({v})" for v in filters.values())
     return (
@@ -131,7 +139,8 @@ def _aggregate_sql(rows: str, filters: dict[str, str], min_spots: int) -> str:
         f"toUInt16(round(if(countIf(azimuth IS NOT NULL) = 0, 0, (degrees(atan2("
         f"avg(sin(radians(azimuth))), avg(cos(radians(azimuth))))) + 360) % 360)) % 360) "
         f"FROM ({rows}) WHERE {allf} "
-        f"GROUP BY tx_grid_4, rx_grid_4, band, hour, month HAVING count() >= {min_spots}")
+        f"GROUP BY tx_grid_4, rx_grid_4, band, hour, month, {KP_CLASS_SQL} "
+        f"HAVING count() >= {min_spots}")
 
 
 def build_signatures(client, db: DatabaseSettings, *, spots_table: str, sw_table: str,
