@@ -314,16 +314,35 @@ def seed_demo(client, db: DatabaseSettings, rows: int, seed: int,
     t0 = time.perf_counter()
     existing = _rows_in(client, db, db.table)
     if existing and not force:
-        meta = read_meta(client, db, META_KEY)
-        if not meta or not meta.get("demo"):
-            raise DataError(
-                f"{db.database}.{db.table} holds {existing:,} rows that `ionis-tui data seed` did "
-                f"not write; refusing to replace them (use --force, or point database.table / "
-                f"database.database elsewhere)", setting="database.table")
+        _refuse_foreign(client, db, existing)
     total = 2 * rows
     gen_progress = (lambda done, _n: progress(done, total)) if progress else None
     cols = generate_signatures(rows, seed, progress=gen_progress, cancel=cancel)
+    _write_staged(client, db, cols, rows, progress, cancel, target_exists=existing is not None)
+    first, last = demo_span()
+    write_meta(client, db, META_KEY, {
+        "demo": True, "rows": rows, "seed": int(seed), "space_weather_first_day": first,
+        "space_weather_last_day": last, "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                    time.gmtime()),
+        "seconds": round(time.perf_counter() - t0, 2),
+    })
+    return rows
 
+
+def _refuse_foreign(client, db: DatabaseSettings, existing: int) -> None:
+    """Real data is never overwritten by accident: only a table `data seed` wrote is replaced."""
+    meta = read_meta(client, db, META_KEY)
+    if not meta or not meta.get("demo"):
+        raise DataError(
+            f"{db.database}.{db.table} holds {existing:,} rows that `ionis-tui data seed` did "
+            f"not write; refusing to replace them (use --force, or point database.table / "
+            f"database.database elsewhere)", setting="database.table")
+
+
+def _write_staged(client, db: DatabaseSettings, cols: dict, rows: int, progress: Progress | None,
+                  cancel: Callable[[], bool] | None, target_exists: bool) -> None:
+    """Insert the columns into a staging table, then swap it in (see seed_demo)."""
+    total = 2 * rows
     staging = staging_name(db, "seeding")
     name = f"`{db.database}`.`{staging}`"
     with translating(db):
@@ -344,7 +363,7 @@ def seed_demo(client, db: DatabaseSettings, rows: int, seed: int,
         with translating(db):
             # One part: reads in storage order are then the same every time.
             client.command(f"OPTIMIZE TABLE {name} FINAL")
-            swap_in(client, db, staging, target_exists=existing is not None)
+            swap_in(client, db, staging, target_exists=target_exists)
     finally:
         # After the swap the staging name holds the OLD rows; after a failure, partial new
         # ones. Either way it goes; a failure here must not hide the original error.
@@ -352,14 +371,6 @@ def seed_demo(client, db: DatabaseSettings, rows: int, seed: int,
             client.command(f"DROP TABLE IF EXISTS {name} SYNC")
         except Exception:
             pass
-    first, last = demo_span()
-    write_meta(client, db, META_KEY, {
-        "demo": True, "rows": rows, "seed": int(seed), "space_weather_first_day": first,
-        "space_weather_last_day": last, "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                                    time.gmtime()),
-        "seconds": round(time.perf_counter() - t0, 2),
-    })
-    return rows
 
 
 def demo_span() -> tuple[str, str]:
