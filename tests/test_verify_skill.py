@@ -97,10 +97,10 @@ def demo_model(chdb_path, tmp_path_factory):
     s = Settings()
     s.database = DatabaseSettings(path=chdb_path, table="verify_skill_demo")
     client = connect(s.database)
-    seed_demo(client, s.database, 24_000, 7)
+    seed_demo(client, s.database, 60_000, 7)
     rows = load_rows(client, s.database, seed=42, val_fraction=0.2)
     s.runs.dir = str(tmp_path_factory.mktemp("runs"))
-    s.train.epochs, s.train.batch_size, s.train.device = 4, 1024, "cpu"
+    s.train.epochs, s.train.batch_size, s.train.device = 6, 1024, "cpu"
     session = TrainingSession(s, rows=rows, data_source="demo")
     assert session.run().state == "finished"
     return load_model(session.run_dir / "best.safetensors")
