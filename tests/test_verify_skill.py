@@ -15,6 +15,7 @@ from engine.evaluate.run import evaluate
 from engine.model import IonisGate
 from engine.settings import DatabaseSettings, Settings
 from engine.verify import load_specs, run_suite, select
+from engine.verify.kinds import KINDS
 from engine.verify.spec import MODEL_GROUPS
 from tests.conftest import REAL_SPOTS
 
@@ -127,6 +128,6 @@ def test_a_label_that_is_not_true_or_false_is_refused():
          "tx": "W3", "rx": "G", "band": "20m", "hour": 12, "month": 6, "sfi": 100, "kp": 2,
          "architecture": "yes"}
     with pytest.raises(InputError, match="architecture must be true or false"):
-        parse_specs({"test": [t]})
+        parse_specs({"test": [t]}, kinds=KINDS)
     t["architecture"] = True
-    assert parse_specs({"test": [t]})[0].architecture
+    assert parse_specs({"test": [t]}, kinds=KINDS)[0].architecture

@@ -6,6 +6,7 @@ import tomllib
 import pytest
 
 from engine.errors import InputError
+from engine.verify.kinds import KINDS
 from engine.verify.rules import grade_for, parse_rule
 from engine.verify.spec import GROUPS, default_path, load_specs, parse_specs, select
 
@@ -35,7 +36,7 @@ def test_grades_first_match_else_f():
 
 
 def test_shipped_file_has_every_required_test():
-    specs = load_specs()
+    specs = load_specs(kinds=KINDS)
     ids = [s.id for s in specs]
     assert len(ids) == len(set(ids))
     required = {f"TST-{n}" for n in (201, 202, 203, 204, 205, 206)} | {f"TST-{n}" for n in range(901, 911)}
@@ -70,36 +71,36 @@ def test_bad_test_entries_name_the_test_and_key(change, message):
     if change.get("pass", 0) is None:
         data["test"][0]["pass"] = "positive"
     with pytest.raises(InputError, match=message):
-        parse_specs(data, "custom.toml")
+        parse_specs(data, "custom.toml", kinds=KINDS)
 
 
 def test_missing_pass_unknown_path_set_and_duplicate_ids():
     data = _one()
     del data["test"][0]["pass"]
     with pytest.raises(InputError, match="X-1.*missing 'pass'"):
-        parse_specs(data)
+        parse_specs(data, kinds=KINDS)
     data = {"test": [{"id": "R", "name": "r", "group": "robustness", "kind": "sweep_jump", "unit": "sigma",
                       "pass": "< 0.5", "paths": "nowhere"}]}
     with pytest.raises(InputError, match="unknown path set 'nowhere'"):
-        parse_specs(data)
+        parse_specs(data, kinds=KINDS)
     data = _one()
     data["test"].append(dict(data["test"][0]))
     with pytest.raises(InputError, match="duplicate id"):
-        parse_specs(data)
+        parse_specs(data, kinds=KINDS)
 
 
 def test_bad_files(tmp_path):
     with pytest.raises(InputError, match="not found"):
-        load_specs(tmp_path / "none.toml")
+        load_specs(tmp_path / "none.toml", kinds=KINDS)
     f = tmp_path / "broken.toml"
     f.write_text("[[test]\nid = 1")
     with pytest.raises(InputError, match="not valid TOML"):
-        load_specs(f)
+        load_specs(f, kinds=KINDS)
 
 
 def test_defaults_fill_conditions_and_tests_override_them():
     data = tomllib.loads(default_path().read_text(encoding="utf-8"))
-    specs = {s.id: s for s in parse_specs(data)}
+    specs = {s.id: s for s in parse_specs(data, kinds=KINDS)}
     assert specs["TST-201"].conditions["tx"] == "W3" and specs["TST-201"].conditions["sfi"] == [70, 200]
     assert specs["TST-901"].conditions["month"] == 12 and specs["TST-901"].conditions["band"] == "10m"
     paths = specs["TST-305"].conditions["paths"]
@@ -108,7 +109,7 @@ def test_defaults_fill_conditions_and_tests_override_them():
 
 
 def test_select_groups():
-    specs = load_specs()
+    specs = load_specs(kinds=KINDS)
     assert {s.group for s in select(specs, ["physics"])} == {"physics"}
     assert {s.group for s in select(specs, ["sidecar,band-time"])} == {"sidecar", "band_time"}
     assert select(specs, None) == specs

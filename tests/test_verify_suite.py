@@ -22,7 +22,7 @@ from engine.verify import (
     write_json,
     write_markdown,
 )
-from engine.verify.kinds import Evaluator
+from engine.verify.kinds import KINDS, Evaluator
 from engine.verify.spec import default_path, parse_specs
 
 FLOOR_SUN_SIGMA = 0.4818  # reference doc: the dead-floor sun effect SFI 70 -> 200
@@ -156,7 +156,7 @@ def test_input_validation_counts_inputs_that_are_predicted(v22):
     case = next(t for t in data["test"] if t["id"] == "TST-306")
     case["cases"] = case["cases"] + [{"sfi": 100}]  # a valid input: it IS predicted, so it counts
     data["test"] = [case]
-    r = run_suite(v22, parse_specs(data)).results[0]
+    r = run_suite(v22, parse_specs(data, kinds=KINDS)).results[0]
     assert r.passed is False and r.value == 1 and "sfi=100" in r.explanation
 
 
@@ -165,7 +165,7 @@ def test_a_new_test_of_an_existing_kind_needs_no_code(v22):
     data["test"] = [{"id": "MY-1", "name": "VK-JA 15m sun", "group": "physics", "kind": "delta_sfi",
                      "tx": "VK", "rx": "JA", "band": "15m", "hour": 6, "sfi": [70, 250], "unit": "db",
                      "pass": "> 0", "grades": [">= 3", ">= 2", ">= 1", "> 0"]}]
-    r = run_suite(v22, parse_specs(data)).results[0]
+    r = run_suite(v22, parse_specs(data, kinds=KINDS)).results[0]
     direct = predict_parts(v22, Path_.parse("VK", "JA", "15m", 6, 6, 172), [70, 250], 2)
     assert r.value_db == pytest.approx(float(direct["db"][1] - direct["db"][0]), abs=1e-4)
 

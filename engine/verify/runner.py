@@ -198,7 +198,7 @@ def run_suite(lm: LoadedModel, specs: list[TestSpec] | None = None, truth: bool 
     """Run every spec (default: the shipped file). truth: None = decide from the model's metadata.
     skill: the skill group's source, a function LoadedModel -> engine.evaluate Evaluation
     (engine.evaluate.source.skill_source), or a string saying why there is none (n/a)."""
-    specs = load_specs() if specs is None else specs
+    specs = load_tests() if specs is None else specs
     truth_ok, truth_why = (truth, "switched off (--truth off)") if truth is not None else truth_applies(lm)
     ev = Evaluator(lm)
     ev.skill_source = skill
@@ -215,3 +215,8 @@ def run_suite(lm: LoadedModel, specs: list[TestSpec] | None = None, truth: bool 
                 raise type(exc)(f"{spec.id}: {exc}") from None
         results.append(_judge(spec, m))
     return SuiteReport(lm.label, results, time.perf_counter() - t0, ev.passes, ev.rows)
+
+
+def load_tests(path=None) -> list[TestSpec]:
+    """The test file (default: the shipped one) checked against this engine's kinds."""
+    return load_specs(path, kinds=KINDS)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationError, field_validator
 
 from engine.errors import InputError
 from engine.verify.rules import Rule, parse_rule
@@ -96,17 +98,94 @@ def _resolve_paths(where: str, value: Any, path_sets: dict[str, Any], defaults: 
     return out
 
 
-def _flags(where: str, t: dict[str, Any]) -> tuple[bool, bool]:
-    """(architecture, original): true/false only, so a typo never silently relabels a test."""
-    for flag in ("architecture", "original"):
-        if not isinstance(t.get(flag, False), bool):
-            raise InputError(f"{where}: {flag} must be true or false")
-    return bool(t.get("architecture", False)), bool(t.get("original", False))
+class _Entry(BaseModel):
+    """The keys every [[test]] has, checked by pydantic; the kind-specific keys stay as extras
+    (each kind declares the ones it reads; anything else is refused in parse_specs)."""
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    id: str
+    name: str
+    group: str
+    kind: str
+    unit: str
+    pass_: Any = Field(None, alias="pass")
+    grades: list[Any] = []
+    grade_on: str = "value"
+    why: str = ""
+    architecture: StrictBool = False   # true/false only: a typo never silently relabels a test
+    original: StrictBool = False
+
+    @field_validator("id", "name", "group", "kind", "unit", mode="before")
+    @classmethod
+    def _text(cls, v: Any) -> str:
+        if not isinstance(v, str) or not v.strip():
+            raise ValueError("missing or empty")
+        return v
+
+    @field_validator("group")
+    @classmethod
+    def _group(cls, v: str) -> str:
+        if v not in GROUPS:
+            raise ValueError(f"unknown group {v!r} (groups: {', '.join(GROUPS)})")
+        return v
+
+    @field_validator("unit")
+    @classmethod
+    def _unit(cls, v: str) -> str:
+        if v not in UNITS:
+            raise ValueError(f"unknown unit {v!r} (units: {', '.join(UNITS)})")
+        return v
+
+    @field_validator("grades", mode="before")
+    @classmethod
+    def _grades(cls, v: Any) -> Any:
+        if not isinstance(v, list) or len(v) not in (0, 4):
+            raise ValueError("grades must list 4 rules (A, B, C, D)")
+        return v
+
+    @field_validator("grade_on")
+    @classmethod
+    def _grade_on(cls, v: str) -> str:
+        if v not in ("value", "ratio"):
+            raise ValueError("grade_on must be 'value' or 'ratio'")
+        return v
 
 
-def parse_specs(data: dict[str, Any], origin: str = "tests") -> list[TestSpec]:
-    from engine.verify.kinds import KINDS  # kinds import spec types; import here to avoid a cycle
+def _entry(where: str, t: dict[str, Any]) -> _Entry:
+    try:
+        return _Entry.model_validate(t)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(x) for x in err["loc"]) or "entry"
+        msg = err["msg"].removeprefix("Value error, ")
+        if msg == "missing or empty" or err["type"] == "missing":
+            raise InputError(f"{where}: missing or empty '{key}'") from None
+        if err["type"].startswith("bool"):
+            raise InputError(f"{where}: {key} must be true or false") from None
+        raise InputError(f"{where}: {msg}") from None
 
+
+def _conditions(where: str, t: dict[str, Any], kind: Any, defaults: dict[str, Any],
+                path_sets: dict[str, Any]) -> dict[str, Any]:
+    cond: dict[str, Any] = {k: v for k, v in defaults.items() if k in kind.uses}
+    for k in kind.uses:
+        if k in t:
+            _check_value(where, k, t[k])
+            cond[k] = t[k]
+    if "paths" in kind.uses:
+        if "paths" not in t:
+            raise InputError(f"{where}: kind {t['kind']!r} needs 'paths'")
+        cond["paths"] = _resolve_paths(where, t["paths"], path_sets, defaults)
+    missing = [k for k in kind.required if k not in cond]
+    if missing:
+        raise InputError(f"{where}: missing {', '.join(missing)} (no default either)")
+    return cond
+
+
+def parse_specs(data: dict[str, Any], origin: str = "tests", *, kinds: Mapping[str, Any]) -> list[TestSpec]:
+    """Checked TestSpecs from the parsed TOML; `kinds` is the registry of measurements
+    (engine.verify.kinds.KINDS), passed in so this module needs no import of it."""
     defaults = dict(data.get("defaults") or {})
     bad = set(defaults) - set(PATH_KEYS)
     if bad:
@@ -119,55 +198,32 @@ def parse_specs(data: dict[str, Any], origin: str = "tests") -> list[TestSpec]:
     seen: set[str] = set()
     for i, t in enumerate(tests, 1):
         where = f"{origin}: test #{i} ({t.get('id', 'no id')})"
-        for req in ("id", "name", "group", "kind", "unit"):
-            if not isinstance(t.get(req), str) or not t[req].strip():
-                raise InputError(f"{where}: missing or empty '{req}'")
-        if t["id"] in seen:
+        e = _entry(where, t)
+        if e.id in seen:
             raise InputError(f"{where}: duplicate id")
-        seen.add(t["id"])
-        if t["group"] not in GROUPS:
-            raise InputError(f"{where}: unknown group {t['group']!r} (groups: {', '.join(GROUPS)})")
-        kind = KINDS.get(t["kind"])
+        seen.add(e.id)
+        kind = kinds.get(e.kind)
         if kind is None:
-            raise InputError(f"{where}: unknown kind {t['kind']!r} (kinds: {', '.join(sorted(KINDS))})")
-        if t["unit"] not in UNITS:
-            raise InputError(f"{where}: unknown unit {t['unit']!r} (units: {', '.join(UNITS)})")
+            raise InputError(f"{where}: unknown kind {e.kind!r} (kinds: {', '.join(sorted(kinds))})")
         extra = set(t) - META_KEYS - set(kind.uses)
         if extra:
             raise InputError(f"{where}: key(s) {', '.join(sorted(extra))} mean nothing to kind "
-                             f"{t['kind']!r} (it reads: {', '.join(kind.uses)})")
+                             f"{e.kind!r} (it reads: {', '.join(kind.uses)})")
         if kind.judges_itself:
             pass_rule = None
         elif "pass" not in t:
             raise InputError(f"{where}: missing 'pass' rule")
         else:
             pass_rule = parse_rule(t["pass"], f"{where} pass")
-        grades_raw = t.get("grades", [])
-        if not isinstance(grades_raw, list) or len(grades_raw) not in (0, 4):
-            raise InputError(f"{where}: grades must list 4 rules (A, B, C, D)")
-        grades = tuple(parse_rule(g, f"{where} grade") for g in grades_raw)
-        grade_on = t.get("grade_on", "value")
-        if grade_on not in ("value", "ratio"):
-            raise InputError(f"{where}: grade_on must be 'value' or 'ratio'")
-        cond: dict[str, Any] = {k: v for k, v in defaults.items() if k in kind.uses}
-        for k in kind.uses:
-            if k in t:
-                _check_value(where, k, t[k])
-                cond[k] = t[k]
-        if "paths" in kind.uses:
-            if "paths" not in t:
-                raise InputError(f"{where}: kind {t['kind']!r} needs 'paths'")
-            cond["paths"] = _resolve_paths(where, t["paths"], path_sets, defaults)
-        missing = [k for k in kind.required if k not in cond]
-        if missing:
-            raise InputError(f"{where}: missing {', '.join(missing)} (no default either)")
-        specs.append(TestSpec(t["id"], t["name"], t["group"], t["kind"], t["unit"], pass_rule,
-                              grades, grade_on, str(t.get("why", "")), cond, *_flags(where, t)))
+        grades = tuple(parse_rule(g, f"{where} grade") for g in e.grades)
+        cond = _conditions(where, t, kind, defaults, path_sets)
+        specs.append(TestSpec(e.id, e.name, e.group, e.kind, e.unit, pass_rule, grades, e.grade_on,
+                              e.why, cond, e.architecture, e.original))
     return specs
 
 
-def load_specs(path: str | Path | None = None) -> list[TestSpec]:
-    """The shipped test file, or another one with the same layout."""
+def load_specs(path: str | Path | None = None, *, kinds: Mapping[str, Any]) -> list[TestSpec]:
+    """The shipped test file, or another one with the same layout (kinds: see parse_specs)."""
     p = Path(path) if path is not None else default_path()
     try:
         data = tomllib.loads(p.read_text(encoding="utf-8"))
@@ -177,7 +233,7 @@ def load_specs(path: str | Path | None = None) -> list[TestSpec]:
         raise InputError(f"cannot read test file {p}: {exc.strerror}") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{p} is not valid TOML: {exc}") from None
-    return parse_specs(data, str(p.name))
+    return parse_specs(data, str(p.name), kinds=kinds)
 
 
 def select(specs: Iterable[TestSpec], groups: Iterable[str] | None) -> list[TestSpec]:
