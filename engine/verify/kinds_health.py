@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from engine.verify.spec import TestSpec
 
 
-def sidecar_health(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
+def sidecar_health(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
     """Alive = not every weight pinned at the clamp floor; effect = raw sidecar output change
     over the test's input range, which must beat the same sidecar with all weights at the floor."""
     which = c["sidecar"]
@@ -29,7 +29,7 @@ def sidecar_health(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurem
         raise InputError(f"sidecar must be 'sun' or 'storm', got {which!r}")
     floor = float(c.get("floor", 0.5))
     margin = float(c.get("margin_sigma", 0.05))
-    sc = ev.lm.model.sidecars()[which]
+    sc = evaluator.lm.model.sidecars()[which]
     if which == "sun":
         lo, hi = pair(c, "sfi")
         x = sfi_feature([lo, hi])
@@ -63,7 +63,7 @@ def sidecar_health(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurem
                        f"{floor_effect:.4f}σ for an all-floor sidecar (+{margin:g}σ margin required)")
 
 
-def _truth(ev: Evaluator, spec: TestSpec, c: dict[str, Any], which: str) -> Measurement:
+def _truth(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any], which: str) -> Measurement:
     """The model's effect on each reference path vs the demo generator's true effect.
     Each path must be within max(tolerance_db, tolerance_rel * |true effect|): effects range
     from a few dB to 15+ dB across paths, so a purely absolute tolerance would be too loose
@@ -76,13 +76,13 @@ def _truth(ev: Evaluator, spec: TestSpec, c: dict[str, Any], which: str) -> Meas
     tol_db, tol_rel = float(c.get("tolerance_db", 2.0)), float(c.get("tolerance_rel", 0.3))
     worst, worst_sig, ok, parts = 0.0, 0.0, True, []
     for p in c["paths"]:
-        path = ev.path(p)
+        path = evaluator.path(p)
         if which == "sun":
-            r = ev.predict(path, [lo, hi], p["kp"])
+            r = evaluator.predict(path, [lo, hi], p["kp"])
             sfi_a, kp_a = np.array([lo, hi], float), np.full(2, float(p["kp"]))
             model = r["db"][1] - r["db"][0]
         else:
-            r = ev.predict(path, p["sfi"], [lo, hi])
+            r = evaluator.predict(path, p["sfi"], [lo, hi])
             sfi_a, kp_a = np.full(2, float(p["sfi"])), np.array([lo, hi], float)
             model = r["db"][0] - r["db"][1]
         doy = day_of_year(path.month, path.day)
@@ -103,9 +103,9 @@ def _truth(ev: Evaluator, spec: TestSpec, c: dict[str, Any], which: str) -> Meas
                        + f"; largest error {abs(worst):.2f} dB")
 
 
-def truth_sun(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
-    return _truth(ev, spec, c, "sun")
+def truth_sun(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
+    return _truth(evaluator, spec, c, "sun")
 
 
-def truth_storm(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
-    return _truth(ev, spec, c, "storm")
+def truth_storm(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
+    return _truth(evaluator, spec, c, "storm")

@@ -14,27 +14,27 @@ if TYPE_CHECKING:
     from engine.verify.spec import TestSpec
 
 
-def delta_sfi(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
+def delta_sfi(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
     lo, hi = pair(c, "sfi")
-    r = ev.predict(ev.path(c), [lo, hi], c["kp"])
+    r = evaluator.predict(evaluator.path(c), [lo, hi], c["kp"])
     d_db, d_sig = r["db"][1] - r["db"][0], r["sigma"][1] - r["sigma"][0]
     return Measurement(d_db, d_sig, detail=f"{describe(c)} Kp {c['kp']:g}: SFI {lo:g}→{hi:g} moves SNR "
                        f"{r['db'][0]:+.2f}→{r['db'][1]:+.2f} dB, sun benefit {d_db:+.2f} dB ({d_sig:+.3f}σ)")
 
 
-def delta_kp(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
+def delta_kp(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
     lo, hi = pair(c, "kp")
-    r = ev.predict(ev.path(c), c["sfi"], [lo, hi])
+    r = evaluator.predict(evaluator.path(c), c["sfi"], [lo, hi])
     cost_db, cost_sig = r["db"][0] - r["db"][1], r["sigma"][0] - r["sigma"][1]
     return Measurement(cost_db, cost_sig, detail=f"{describe(c)} SFI {c['sfi']:g}: Kp {lo:g}→{hi:g} moves SNR "
                        f"{r['db'][0]:+.2f}→{r['db'][1]:+.2f} dB, storm cost {cost_db:+.2f} dB ({cost_sig:+.3f}σ)")
 
 
-def storm_ratio(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
+def storm_ratio(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
     """Storm cost on a (polar) path, graded by its ratio to the cost on a reference path."""
     lo, hi = pair(c, "kp")
-    polar, mid = ev.predict_many([(ev.path(c), c["sfi"], [lo, hi], None),
-                                  (ev.path(c, tx=c["ref_tx"], rx=c["ref_rx"]), c["sfi"], [lo, hi], None)])
+    polar, mid = evaluator.predict_many([(evaluator.path(c), c["sfi"], [lo, hi], None),
+                                  (evaluator.path(c, tx=c["ref_tx"], rx=c["ref_rx"]), c["sfi"], [lo, hi], None)])
     p_db, p_sig = polar["db"][0] - polar["db"][1], polar["sigma"][0] - polar["sigma"][1]
     m_sig = mid["sigma"][0] - mid["sigma"][1]
     # A ratio to a near-zero (or negative) reference cost says nothing; the original IONIS suite uses 0.01 sigma.
@@ -46,26 +46,26 @@ def storm_ratio(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement
                        f"{describe(c)} vs {m_sig:+.3f}σ on {c['ref_tx']}→{c['ref_rx']}; {rtxt}")
 
 
-def band_diff(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
+def band_diff(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
     a, b = pair(c, "bands")
-    ra, rb = ev.predict_many([(ev.path(c, band=x), c["sfi"], c["kp"], None) for x in (a, b)])
+    ra, rb = evaluator.predict_many([(evaluator.path(c, band=x), c["sfi"], c["kp"], None) for x in (a, b)])
     d_db = float(ra["db"] - rb["db"])
     return Measurement(d_db, d_db / SIGMA_DB, detail=f"{describe(c, band=f'{a} vs {b}')} {space_weather(c)}: "
                        f"{a} {float(ra['db']):+.2f} dB, {b} {float(rb['db']):+.2f} dB, difference {d_db:+.2f} dB")
 
 
-def hour_diff(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
+def hour_diff(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
     h1, h2 = pair(c, "hours")
-    r = ev.predict(ev.path(c, hour=h1), c["sfi"], c["kp"], hour=[h1, h2])
+    r = evaluator.predict(evaluator.path(c, hour=h1), c["sfi"], c["kp"], hour=[h1, h2])
     d_db, d_sig = r["db"][0] - r["db"][1], r["sigma"][0] - r["sigma"][1]
     return Measurement(d_db, d_sig, detail=f"{describe(c, hour=f'{h1:g}z vs {h2:g}z')} {space_weather(c)}: "
                        f"{r['db'][0]:+.2f} vs {r['db'][1]:+.2f} dB, difference {d_db:+.2f} dB ({d_sig:+.3f}σ)")
 
 
-def band_order(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
+def band_order(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
     """Mean SNR (dB) of the bands that should be better minus that of those that should be worse."""
     bands = list(c["better"]) + list(c["worse"])
-    rs = ev.predict_many([(ev.path(c, band=b), c["sfi"], c["kp"], None) for b in bands])
+    rs = evaluator.predict_many([(evaluator.path(c, band=b), c["sfi"], c["kp"], None) for b in bands])
     vals = {b: float(r["db"]) for b, r in zip(bands, rs, strict=True)}
     good = float(np.mean([vals[b] for b in c["better"]]))
     bad = float(np.mean([vals[b] for b in c["worse"]]))
@@ -75,21 +75,21 @@ def band_order(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
                        f"mean of {'/'.join(c['better'])} minus mean of {'/'.join(c['worse'])} = {d:+.2f} dB")
 
 
-def _day_sweep(ev: Evaluator, c: dict[str, Any]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def _day_sweep(evaluator: Evaluator, c: dict[str, Any]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     hours = np.arange(24, dtype=np.float64)
-    return hours, ev.predict(ev.path(c, hour=0), c["sfi"], c["kp"], hour=hours)
+    return hours, evaluator.predict(evaluator.path(c, hour=0), c["sfi"], c["kp"], hour=hours)
 
 
-def peak_hour_in(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
-    hours, r = _day_sweep(ev, c)
+def peak_hour_in(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
+    hours, r = _day_sweep(evaluator, c)
     i = int(np.argmax(r["db"]))
     return Measurement(value=float(hours[i]), detail=f"{describe(c, hour='0-23z')} {space_weather(c)}: peak "
                        f"{r['db'][i]:+.2f} dB at {hours[i]:02.0f}z (trough {r['db'].min():+.2f} dB "
                        f"at {hours[int(np.argmin(r['db']))]:02.0f}z)")
 
 
-def peak_to_trough(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
-    hours, r = _day_sweep(ev, c)
+def peak_to_trough(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
+    hours, r = _day_sweep(evaluator, c)
     i, j = int(np.argmax(r["db"])), int(np.argmin(r["db"]))
     d_db, d_sig = r["db"][i] - r["db"][j], r["sigma"][i] - r["sigma"][j]
     return Measurement(d_db, d_sig, detail=f"{describe(c, hour='0-23z')} {space_weather(c)}: peak {r['db'][i]:+.2f} dB "

@@ -23,13 +23,13 @@ def _grid_for(c: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     return sfi, kp
 
 
-def determinism(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
+def determinism(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
     """The same inputs twice must give bit-identical outputs (no hidden state, no dropout)."""
     worst = 0.0
     hours = np.arange(24, dtype=np.float64)[:, None]
     sfi = np.array([70.0, 150.0, 250.0])[None, :]
-    reqs = [(ev.path(p), sfi, p["kp"], hours) for p in c["paths"]]
-    first, second = ev.predict_many(reqs), ev.predict_many(reqs)
+    reqs = [(evaluator.path(p), sfi, p["kp"], hours) for p in c["paths"]]
+    first, second = evaluator.predict_many(reqs), evaluator.predict_many(reqs)
     n = 0
     for a, b in zip(first, second, strict=True):
         d = np.abs(a["db"] - b["db"])
@@ -46,12 +46,12 @@ def _nudge(x: float, rel: float, hi: float) -> float:
     return y if abs(y) <= hi else x * (1 - rel)
 
 
-def smoothness(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
+def smoothness(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
     """Change each continuous input by a small relative step; the output must barely move."""
     rel = float(c.get("relative_step", 0.001))
     reqs, labels = [], []
     for p in c["paths"]:
-        path = ev.path(p)
+        path = evaluator.path(p)
         s, k, h = float(p["sfi"]), float(p["kp"]), float(p["hour"])
         # base, then SFI, Kp and hour nudged, as one request; then each coordinate nudged.
         reqs.append((path, [s, _nudge(s, rel, 400.0), s, s], [k, k, _nudge(k, rel, 9.0), k],
@@ -61,7 +61,7 @@ def smoothness(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
                        ((tlat, tlon), (_nudge(rlat, rel, 90), rlon)), ((tlat, tlon), (rlat, _nudge(rlon, rel, 180)))):
             reqs.append((Path_(tx, rx, path.band, path.hour, path.month, path.day), s, k, None))
         labels.append(describe(p))
-    rs = ev.predict_many(reqs)
+    rs = evaluator.predict_many(reqs)
     worst, where = 0.0, ""
     for i, label in enumerate(labels):
         base3, coords = rs[5 * i]["db"], rs[5 * i + 1: 5 * i + 5]
@@ -79,10 +79,10 @@ def smoothness(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
                        f"{len(c['paths'])} paths; largest move {w:.3f} dB ({where})")
 
 
-def sweep_jump(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
+def sweep_jump(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
     worst_sig, worst_db, where = 0.0, 0.0, ""
     hours = np.arange(24, dtype=np.float64)
-    rs = ev.predict_many([(ev.path(p, hour=0), p["sfi"], p["kp"], hours) for p in c["paths"]])
+    rs = evaluator.predict_many([(evaluator.path(p, hour=0), p["sfi"], p["kp"], hours) for p in c["paths"]])
     for p, r in zip(c["paths"], rs, strict=True):
         jumps = np.abs(np.diff(np.append(r["sigma"], r["sigma"][0])))  # 23z -> 0z closes the day
         if not np.isfinite(jumps).all():
@@ -98,7 +98,7 @@ def sweep_jump(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
                        f"jump {worst_sig:.3f}σ ({worst_db:.2f} dB) at {where}")
 
 
-def band_range(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
+def band_range(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
     """Every band, every hour, at the two space-weather extremes (SFI 50 with Kp 9, the worst;
     SFI 400 with Kp 0, the best, given the monotonicity TST-305 checks): predictions must stay
     in a sane sigma range. The value is the extreme nearer to (or further past) its bound."""
@@ -106,7 +106,7 @@ def band_range(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
     sfi = np.array([50.0, 400.0])[None, :]
     kp = np.array([9.0, 0.0])[None, :]
     combos = [(p, b) for p in c["paths"] for b in BANDS]
-    rs = ev.predict_many([(ev.path(p, band=b.name, hour=0), sfi, kp, hours) for p, b in combos])
+    rs = evaluator.predict_many([(evaluator.path(p, band=b.name, hour=0), sfi, kp, hours) for p, b in combos])
     n = sum(r["sigma"].size for r in rs)
     head = f"{n} predictions (10 bands x 24 h x 2 space-weather extremes on {len(c['paths'])} paths)"
     lo, hi, lo_at, hi_at = math.inf, -math.inf, "", ""
@@ -129,12 +129,12 @@ def band_range(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
                        detail=f"{head} span {lo:+.2f}σ ({lo_at}) .. {hi:+.2f}σ ({hi_at})")
 
 
-def monotonic_grid(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
+def monotonic_grid(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
     """Full SFI x Kp grid per path: each step up in SFI must not lower SNR, each step up in Kp
     must not raise it. The value is the worst wrong-way step in dB (negative: all steps right)."""
     sfi, kp = _grid_for(c)
     worst, where = -math.inf, ""
-    rs = ev.predict_many([(ev.path(p), sfi[:, None], kp[None, :], None) for p in c["paths"]])
+    rs = evaluator.predict_many([(evaluator.path(p), sfi[:, None], kp[None, :], None) for p in c["paths"]])
     for p, res in zip(c["paths"], rs, strict=True):
         db = res["db"]
         if not np.isfinite(db).all():
@@ -157,7 +157,7 @@ def monotonic_grid(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurem
     return Measurement(worst, worst / SIGMA_DB, detail=head + f"the worst step {verb} {abs(worst):.4f} dB: {where}")
 
 
-def input_validation(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
+def input_validation(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
     """Each bad input must be refused with an InputError, never predicted."""
     base = {k: c[k] for k in ("tx", "rx", "band", "hour", "month", "day", "sfi", "kp") if k in c}
     accepted, other = [], []
@@ -165,7 +165,7 @@ def input_validation(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measur
         q = {**base, **case}
         label = ", ".join(f"{k}={v!r}" for k, v in case.items())
         try:
-            ev.predict(ev.path(q), q["sfi"], q["kp"])
+            evaluator.predict(evaluator.path(q), q["sfi"], q["kp"])
         except InputError:
             continue
         except Exception as exc:  # refused, but with a crash instead of a clear message

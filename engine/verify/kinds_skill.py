@@ -15,29 +15,29 @@ if TYPE_CHECKING:
 BASELINE_CHOICES = ("band_mean", "band_climatology", "band_hour_climatology", "a_and_b")
 
 
-def path_snr(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
+def path_snr(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
     """The predicted SNR (dB) of one path at the test's conditions."""
-    path = ev.path(c)
-    r = ev.predict(path, float(c["sfi"]), float(c["kp"]))
+    path = evaluator.path(c)
+    r = evaluator.predict(path, float(c["sfi"]), float(c["kp"]))
     db, sigma = float(r["db"]), float(r["sigma"])
     return Measurement(value_db=db, value_sigma=sigma,
                        detail=f"{describe(c)}: predicted {db:+.1f} dB ({sigma:+.2f}σ)")
 
 
-def _evaluation(ev: Evaluator):
+def _evaluation(evaluator: Evaluator):
     """The evaluation of this evaluator's model on the configured source, computed once per
     suite run; a string when there is none (the reason the skill tests are n/a)."""
-    cached = getattr(ev, "skill_result", None)
+    cached = getattr(evaluator, "skill_result", None)
     if cached is not None:
         return cached
-    source = getattr(ev, "skill_source", None)
+    source = getattr(evaluator, "skill_source", None)
     if source is None:
         result = "no real-spot source configured (settings [evaluate] spots or table)"
     elif isinstance(source, str):
         result = source
     else:
-        result = source(ev.lm)
-    ev.skill_result = result
+        result = source(evaluator.lm)
+    evaluator.skill_result = result
     return result
 
 
@@ -48,7 +48,7 @@ def _skill_of(block: dict, name: str) -> tuple[float | None, str]:
     return b["skill"], f"{name} RMSE {b['rmse_db']:.2f} dB"
 
 
-def skill(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
+def skill(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
     """skill = 1 - MSE_model / MSE_baseline at spot level (signature level for a signature
     source), overall or on one band; 'a_and_b' judges the smaller of the two skills."""
     which = c.get("baseline", "band_mean")
@@ -57,7 +57,7 @@ def skill(ev: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
     band = c.get("skill_band", "all")
     if band != "all" and band not in BY_NAME:
         raise InputError(f"skill_band {band!r} is not a band name (e.g. 20m) or 'all'")
-    ev_ = _evaluation(ev)
+    ev_ = _evaluation(evaluator)
     if isinstance(ev_, str):
         return Measurement(na=ev_)
     level = ev_.report["levels"].get("spots") or ev_.report["levels"]["signatures"]

@@ -200,8 +200,8 @@ def run_suite(lm: LoadedModel, specs: list[TestSpec] | None = None, truth: bool 
     (engine.evaluate.source.skill_source), or a string saying why there is none (n/a)."""
     specs = load_tests() if specs is None else specs
     truth_ok, truth_why = (truth, "switched off (--truth off)") if truth is not None else truth_applies(lm)
-    ev = Evaluator(lm)
-    ev.skill_source = skill
+    evaluator = Evaluator(lm)
+    evaluator.skill_source = skill
     t0 = time.perf_counter()
     results = []
     for spec in specs:
@@ -209,12 +209,12 @@ def run_suite(lm: LoadedModel, specs: list[TestSpec] | None = None, truth: bool 
             m = Measurement(na=truth_why)
         else:
             try:
-                m = KINDS[spec.kind].fn(ev, spec, spec.conditions)
+                m = KINDS[spec.kind].fn(evaluator, spec, spec.conditions)
             except IonisError as exc:
                 # A test whose own conditions are invalid is a broken test file, not a model defect.
                 raise type(exc)(f"{spec.id}: {exc}") from None
         results.append(_judge(spec, m))
-    return SuiteReport(lm.label, results, time.perf_counter() - t0, ev.passes, ev.rows)
+    return SuiteReport(lm.label, results, time.perf_counter() - t0, evaluator.passes, evaluator.rows)
 
 
 def load_tests(path=None) -> list[TestSpec]:
