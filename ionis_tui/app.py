@@ -23,7 +23,7 @@ from engine.locations import paths_in_use
 from engine.settings import Settings
 from engine.train import events as ev
 from ionis_tui import datasource
-from ionis_tui.dashboard_state import DashboardState, DataSource
+from ionis_tui.dashboard_state import DashboardState, DataSource, DataStatus
 from ionis_tui.detached import DetachedController
 from ionis_tui.messages import (
     AttachRequested,
@@ -82,7 +82,7 @@ class IonisApp(App[int]):
         self._attach = attach
         self._check_db = check_db and rows is None
         if rows is not None:
-            self.state.set_data(DataSource(status="ok", mode="in-memory", table="rows",
+            self.state.set_data(DataSource(status=DataStatus.OK, mode="in-memory", table="rows",
                                            rows=len(rows)))
         self._quitting = False
         self._sighup = False
@@ -177,7 +177,7 @@ class IonisApp(App[int]):
 
     # ------------------------------------------------------------------ database
     def check_data(self) -> None:
-        if self.state.data.status in ("seeding", "building", "importing"):
+        if self.state.data.status in (DataStatus.SEEDING, DataStatus.BUILDING, DataStatus.IMPORTING):
             return
         self.state.set_data(datasource.describe(self.settings.database))
         self.redraw()
@@ -189,23 +189,23 @@ class IonisApp(App[int]):
     def on_data_checked(self, msg: DataChecked) -> None:
         d = msg.data
         self.state.set_data(d)
-        if d.status == "ok":
+        if d.status == DataStatus.OK:
             self.state.note(f"data: {d.mode} {d.table}, {d.rows:,} usable rows")
-        elif d.status == "empty":
+        elif d.status == DataStatus.EMPTY:
             self.state.note(f"data: {d.message} Press d to seed {self.settings.demo.rows:,} demo rows.",
                             "warning")
-        elif d.status == "error":
+        elif d.status == DataStatus.ERROR:
             self.state.note(f"data: {d.message}" + (f" [setting: {d.setting}]" if d.setting else ""),
                             "error")
         self.redraw()
 
     def seed_demo(self) -> None:
         d = self.state.data
-        if d.status != "empty":
+        if d.status != DataStatus.EMPTY:
             self.notify("demo data is offered only when the embedded database is empty", severity="warning")
             return
         db, demo = self.settings.database, self.settings.demo
-        self.state.set_data(DataSource(status="seeding", mode=d.mode, where=d.where, table=d.table,
+        self.state.set_data(DataSource(status=DataStatus.SEEDING, mode=d.mode, where=d.where, table=d.table,
                                        rows=None, seed_total=2 * demo.rows))
         self.state.note(f"seeding {demo.rows:,} demo rows into {d.table}…")
         self.redraw()
@@ -222,19 +222,19 @@ class IonisApp(App[int]):
         from ionis_tui import importing
 
         d = self.state.data
-        if d.status == "importing":
+        if d.status == DataStatus.IMPORTING:
             self._cancel_import.set()
             self.state.note("cancelling the import (the old table stays)…", "warning")
             return
         path = importing.bundle_path()
-        if self.runner.running or d.status in ("checking", "seeding", "building") or not path.is_file():
+        if self.runner.running or d.status in (DataStatus.CHECKING, DataStatus.SEEDING, DataStatus.BUILDING) or not path.is_file():
             why = (f"no bundle at {path}: get it with `ionis-download` (PyPI ionis-mcp)"
                    if not path.is_file() else "wait until the current run or data job ends")
             self.notify(f"cannot import: {why}", severity="warning")
             return
         db = self.settings.database
         self._cancel_import.clear()
-        self.state.set_data(DataSource(status="importing", mode=d.mode, where=d.where,
+        self.state.set_data(DataSource(status=DataStatus.IMPORTING, mode=d.mode, where=d.where,
                                        table=d.table, rows=None, message=str(path)))
         self.state.note(f"importing the IONIS signature bundle {path} into {d.table}…")
         self.redraw()
@@ -256,11 +256,11 @@ class IonisApp(App[int]):
     def build_from_spots(self) -> None:
         """`data build` from the app: signatures from the ingested spots, with a progress bar."""
         d = self.state.data
-        if not d.spots or self.runner.running or d.status not in ("empty", "ok"):
+        if not d.spots or self.runner.running or d.status not in (DataStatus.EMPTY, DataStatus.OK):
             self.notify("nothing to build from: ingest spot files with `ionis-tui data ingest`",
                         severity="warning")
             return
-        self.state.set_data(DataSource(status="building", mode=d.mode, where=d.where, table=d.table,
+        self.state.set_data(DataSource(status=DataStatus.BUILDING, mode=d.mode, where=d.where, table=d.table,
                                        rows=None, seed_total=3, spots=d.spots))
         self.state.note(f"building signatures in {d.table} from {d.spots:,} spots…")
         self.redraw()
@@ -274,7 +274,7 @@ class IonisApp(App[int]):
 
     def on_seed_progress(self, msg: SeedProgress) -> None:
         d = self.state.data
-        if d.status in ("seeding", "building", "importing"):
+        if d.status in (DataStatus.SEEDING, DataStatus.BUILDING, DataStatus.IMPORTING):
             d.seed_done, d.seed_total = msg.done, msg.total
             self.state.set_data(d)
 
@@ -284,7 +284,7 @@ class IonisApp(App[int]):
             self.notify("a run is already active: p pauses it, x stops it", severity="warning")
             return False
         d = self.state.data
-        if d.status != "ok":
+        if d.status != DataStatus.OK:
             why = {"checking": "the database check is still running",
                    "empty": "the database is empty: press d to seed demo data",
                    "seeding": "demo data is still being written",
@@ -379,7 +379,7 @@ class IonisApp(App[int]):
 
     def on_train_event(self, msg: TrainEvent) -> None:
         self.state.apply(msg.event)
-        if (self.detached and isinstance(msg.event, ev.RunStarted) and self.state.data.status == "error"
+        if (self.detached and isinstance(msg.event, ev.RunStarted) and self.state.data.status == DataStatus.ERROR
                 and self.settings.database.mode == "embedded"):
             self.check_data()  # the trainer held the embedded database while loading; now free
         if isinstance(msg.event, URGENT):
@@ -397,7 +397,7 @@ class IonisApp(App[int]):
             self.redraw()
         elif w.name in ("data-check", "seed", "import") and event.state == WorkerState.ERROR:
             d = datasource.describe(self.settings.database)
-            d.status, d.message = "error", f"database check failed: {w.error}"
+            d.status, d.message = DataStatus.ERROR, f"database check failed: {w.error}"
             self.state.set_data(d)
             self.redraw()
         elif w.name == WORKER_NAME:

@@ -10,6 +10,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from engine.train import events as ev
@@ -20,11 +21,23 @@ ACTIVE_STATES = (ev.LOADING, ev.TRAINING, ev.PAUSED)
 HEADER, PLOTS, SIDECAR, INFO, LOG, DATA = "header", "plots", "sidecar", "info", "log", "data"
 
 
+class DataStatus(StrEnum):
+    """What the data panel shows: the database check's outcome or the data job running."""
+
+    CHECKING = "checking"
+    OK = "ok"
+    EMPTY = "empty"
+    ERROR = "error"
+    SEEDING = "seeding"
+    BUILDING = "building"
+    IMPORTING = "importing"
+
+
 @dataclass
 class DataSource:
     """Outcome of the start-up database check (see ionis_tui.datasource)."""
 
-    status: str = "checking"       # checking | ok | empty | error | seeding | building | importing
+    status: DataStatus = DataStatus.CHECKING
     mode: str = ""                 # embedded | server
     where: str = ""                # folder (embedded) or host:port (server)
     table: str = ""                # database.table

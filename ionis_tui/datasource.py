@@ -9,13 +9,13 @@ from collections.abc import Callable
 
 from engine.errors import DataError
 from engine.settings import DatabaseSettings
-from ionis_tui.dashboard_state import DataSource
+from ionis_tui.dashboard_state import DataSource, DataStatus
 
 
 def describe(db: DatabaseSettings) -> DataSource:
     """What we are about to check, before touching the database."""
     where = db.path if db.mode == "embedded" else f"{db.host}:{db.port}"
-    return DataSource(status="checking", mode=db.mode, where=where, table=f"{db.database}.{db.table}")
+    return DataSource(status=DataStatus.CHECKING, mode=db.mode, where=where, table=f"{db.database}.{db.table}")
 
 
 def check(db: DatabaseSettings, spots_table: str = "") -> DataSource:
@@ -34,25 +34,25 @@ def check(db: DatabaseSettings, spots_table: str = "") -> DataSource:
         client = connect(db)
         d.spots = _spot_count(client, db, spots_table)
         if db.mode == "embedded" and not table_columns(client, db):
-            d.status, d.rows = "empty", 0
+            d.status, d.rows = DataStatus.EMPTY, 0
             d.message = (f"The embedded database {d.where} has no table {d.table} yet.")
             return d
         d.rows = count_rows(client, db)
     except DataError as exc:
-        d.status, d.message, d.setting = "error", str(exc), exc.setting
+        d.status, d.message, d.setting = DataStatus.ERROR, str(exc), exc.setting
         return d
     if d.rows == 0:
         if db.mode == "embedded":
-            d.status = "empty"
+            d.status = DataStatus.EMPTY
             d.message = f"The table {d.table} in the embedded database {d.where} has no usable rows."
         else:
-            d.status, d.setting = "error", "database.table"
+            d.status, d.setting = DataStatus.ERROR, "database.table"
             d.message = (f"The table {d.table} on the ClickHouse server {d.where} has no usable rows "
                          f"(rows need avg_sfi > 0 and valid grids, band, hour, month, Kp).")
         return d
     from engine.data.status import source_label
 
-    d.status = "ok"
+    d.status = DataStatus.OK
     d.provenance = source_label(client, db)
     return d
 
@@ -66,14 +66,14 @@ def seed(db: DatabaseSettings, rows: int, seed_value: int,
 
     if db.mode != "embedded":
         d = describe(db)
-        d.status, d.setting = "error", "database.mode"
+        d.status, d.setting = DataStatus.ERROR, "database.mode"
         d.message = "demo data is only written into the embedded database, never into a server"
         return d
     try:
         seed_demo(connect(db), db, rows, seed_value, progress=progress, cancel=cancel)
     except DataError as exc:
         d = describe(db)
-        d.status, d.message, d.setting = "error", f"seeding failed: {exc}", exc.setting
+        d.status, d.message, d.setting = DataStatus.ERROR, f"seeding failed: {exc}", exc.setting
         return d
     return check(db)
 
@@ -103,7 +103,7 @@ def build(settings, progress: Callable[[int, int], None] | None = None) -> DataS
                          min_spots=ing.min_spots, progress=progress)
     except IonisError as exc:
         d = describe(db)
-        d.status, d.message = "error", f"building from spots failed: {exc}"
+        d.status, d.message = DataStatus.ERROR, f"building from spots failed: {exc}"
         d.setting = getattr(exc, "setting", "")
         return d
     return check(db, ing.spots_table)

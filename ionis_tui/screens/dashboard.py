@@ -16,7 +16,16 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from engine.train import events as ev
-from ionis_tui.dashboard_state import DATA, HEADER, INFO, LOG, PLOTS, SIDECAR, DashboardState
+from ionis_tui.dashboard_state import (
+    DATA,
+    HEADER,
+    INFO,
+    LOG,
+    PLOTS,
+    SIDECAR,
+    DashboardState,
+    DataStatus,
+)
 from ionis_tui.widgets.data_panel import DataPanel
 from ionis_tui.widgets.event_log import EventLog
 from ionis_tui.widgets.info_panel import InfoPanel
@@ -116,13 +125,13 @@ class DashboardScreen(Screen):
         if action in ("pause", "stop", "checkpoint"):
             return active or None
         if action == "seed":
-            return app.state.data.status == "empty"
+            return app.state.data.status == DataStatus.EMPTY
         if action == "build":  # from ingested spots: into an empty table or one built from spots
             d = app.state.data
             return bool(d.spots) and not app.runner.running and (
-                d.status == "empty" or (d.status == "ok" and "built from spots" in d.provenance))
+                d.status == DataStatus.EMPTY or (d.status == DataStatus.OK and "built from spots" in d.provenance))
         if action == "recheck":
-            return app.state.data.status in ("error", "empty", "ok")
+            return app.state.data.status in (DataStatus.ERROR, DataStatus.EMPTY, DataStatus.OK)
         return True
 
     def action_start(self) -> None:

@@ -7,7 +7,7 @@ from textual.widgets import Static
 
 from engine.train import events as ev
 from ionis_tui import fmt
-from ionis_tui.dashboard_state import DashboardState
+from ionis_tui.dashboard_state import DashboardState, DataStatus
 
 STATE_STYLE = {
     ev.IDLE: "dim", ev.LOADING: "bold yellow", ev.TRAINING: "bold green", ev.PAUSED: "bold yellow",
@@ -87,7 +87,7 @@ def _one_line(s: DashboardState, width: int) -> Text:
 def _join(s: DashboardState, parts: list, label: str, frac: float, bar_w: int) -> Text:
     """The parts with " │ " between them; the bar follows its label after one space."""
     out = Text()
-    data_style = "red" if s.data.status == "error" else ("yellow" if s.data.status in ("empty", "seeding") else "")
+    data_style = "red" if s.data.status == DataStatus.ERROR else ("yellow" if s.data.status in (DataStatus.EMPTY, DataStatus.SEEDING) else "")
     for i, (_, t) in enumerate(parts):
         if t == "BAR":
             out.append(" ")
@@ -105,7 +105,7 @@ def _two_lines(s: DashboardState, width: int) -> Text:
     top = Text()
     top.append(f"● {s.state}", STATE_STYLE.get(s.state, "bold"))
     top.append(f" │ run {s.run_id or fmt.DASH} │ {s.device}")
-    style = "red" if s.data.status == "error" else ("yellow" if s.data.status in ("empty", "seeding") else "")
+    style = "red" if s.data.status == DataStatus.ERROR else ("yellow" if s.data.status in (DataStatus.EMPTY, DataStatus.SEEDING) else "")
     # Narrow terminals get the data source on a line of its own rather than cropped.
     top.append("\n" if top.cell_len + 3 + len(s.data.label) > width else " │ ")
     top.append(s.data.label, style)
