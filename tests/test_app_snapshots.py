@@ -9,6 +9,7 @@ import math
 from datetime import datetime
 
 import numpy as np
+import pytest
 
 from engine.data.rows import COLUMNS, SignatureRows
 from engine.settings import RunsSettings, Settings, TrainSettings
@@ -72,44 +73,18 @@ async def settle(pilot) -> None:
     await pilot.pause(0.3)  # the event log scrolls to its end after its lines are laid out
 
 
-def test_dashboard_training_80x24(snap_compare, tmp_path):
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+@pytest.mark.parametrize("case", ["training", "dead_sidecar_stopped"])
+def test_dashboard(snap_compare, tmp_path, case, size):
+    """A run in progress, and a stopped run whose sun sidecar died, at both sizes."""
     app = make_app(tmp_path)
+    epochs, extra = (7, {}) if case == "training" else (9, {"dead_sun": True, "end": ev.STOPPED})
 
     async def run_before(pilot):
-        replay(app, 7)
+        replay(app, epochs, **extra)
         await settle(pilot)
 
-    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
-
-
-def test_dashboard_training_120x40(snap_compare, tmp_path):
-    app = make_app(tmp_path)
-
-    async def run_before(pilot):
-        replay(app, 7)
-        await settle(pilot)
-
-    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
-
-
-def test_dashboard_dead_sidecar_stopped_120x40(snap_compare, tmp_path):
-    app = make_app(tmp_path)
-
-    async def run_before(pilot):
-        replay(app, 9, dead_sun=True, end=ev.STOPPED)
-        await settle(pilot)
-
-    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)
-
-
-def test_dashboard_dead_sidecar_stopped_80x24(snap_compare, tmp_path):
-    app = make_app(tmp_path)
-
-    async def run_before(pilot):
-        replay(app, 9, dead_sun=True, end=ev.STOPPED)
-        await settle(pilot)
-
-    assert snap_compare(app, terminal_size=(80, 24), run_before=run_before)
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
 def test_database_error_panel_80x24(snap_compare, tmp_path):
