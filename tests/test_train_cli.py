@@ -130,3 +130,15 @@ def test_missing_table_is_a_data_error_exit_2(tmp_path, tables, capsys):
     rc = main(["--config", cfg, "train", "--epochs", "1", "--run-dir", str(tmp_path / "r")])
     err = capsys.readouterr().err
     assert rc == 2 and "no_such_table does not exist" in err
+
+
+def test_headless_is_accepted_but_not_offered(capsys):
+    """`train` is always headless: the flag changes nothing, so --help does not list it, and
+    it is still accepted (the app's trainer command and scripts pass it)."""
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--help"])
+    assert e.value.code == 0 and "--headless" not in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:  # --headless parsed; refused for --epochs only
+        main(["train", "--headless", "--epochs", "0"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "--epochs" in err and "unrecognized" not in err

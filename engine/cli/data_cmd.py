@@ -111,7 +111,9 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
         print("malformed   " + ", ".join(f"{k} {v:,}" for k, v in st["malformed_reasons"].items()))
     print(f"spots       {st['spots']:,}")
     if st["usable_rows"]:
-        print(f"SFI         {st['sfi_min']:g} .. {st['sfi_max']:g}")
+        print(f"SFI         {st['sfi_min']:g} .. {st['sfi_max']:g}"
+              + (" (above 400: trained on as observed; predict, matrix and verify accept "
+                 "50..400, the model's documented range)" if st["sfi_max"] > 400 else ""))
         print(f"Kp          {st['kp_min']:g} .. {st['kp_max']:g}")
         print(f"months      {st['months_present']} of 12")
         print("bands       " + "  ".join(f"{k} {v:,}" for k, v in st["band_rows"].items()))

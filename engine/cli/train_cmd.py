@@ -39,8 +39,9 @@ def add_parser(sub) -> None:
                        description="Train IONIS from the configured signature table. Writes "
                                    "runs/<run-id>/ (metrics.jsonl, last.pt, best.safetensors). "
                                    "Ctrl-C saves last.pt and stops; --resume continues.")
-    p.add_argument("--headless", action="store_true",
-                   help="accepted for symmetry with the app; the command is always headless")
+    # `train` is always headless; the flag is accepted (scripts, the app's trainer command) but
+    # not offered, since it changes nothing.
+    p.add_argument("--headless", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--epochs", type=_whole(1, MAX_EPOCHS), help="epochs (default train.epochs; on --resume, "
                                                     "the run's own total)")
     p.add_argument("--limit-rows", type=_whole(0), metavar="N",
