@@ -41,7 +41,10 @@ class LoadedModel:
 
     @property
     def label(self) -> str:
-        return f"{self.path.name} ({self.kind}, {self.feature_set.name})"
+        # A run's files all share names (best.safetensors, last.pt): say which run.
+        run = self.path.parent.name if self.kind == "ionis-tui" and self.path.parent.name else ""
+        name = f"{run}/{self.path.name}" if run else self.path.name
+        return f"{name} ({self.kind}, {self.feature_set.name})"
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:

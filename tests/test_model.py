@@ -167,3 +167,12 @@ def test_checkpoints_carry_the_model_config(tmp_path):
     assert config == {"feature_set": "v20", "trunk_dim": 11, "sidecar_hidden": 4}
     lm = load_model(path)
     assert lm.feature_set.name == "v20" and lm.model.sun_sidecar.fc1.out_features == 4
+
+
+def test_a_runs_checkpoint_label_names_its_run(tmp_path):
+    """Every run has a best.safetensors: the label says which run it is."""
+    from engine.checkpoint import load_model, save_safetensors
+    from engine.model import IonisGate
+
+    path = save_safetensors(IonisGate("v22"), tmp_path / "20261129-040000-v22" / "best.safetensors")
+    assert load_model(path).label == "20261129-040000-v22/best.safetensors (ionis-tui, v22)"
