@@ -173,7 +173,7 @@ run_id=$(ls -t "$WORK/runs" | head -1)
 tmux new-session -d -s "$SESSION" -x 80 -y 24 \
   "cd '$REPO' && '$PY' -m ionis_tui --config '$WORK/settings.toml' runs attach $run_id; echo \$? > '$WORK/exit_code'"
 wait_for "attached to run" 60
-wait_for "● training │ run $run_id" 30
+wait_for "● training │ $run_id" 30  # the header: state, then the run id
 keys p
 wait_for "● paused" 30
 check "the trainer process is paused" '[[ "$(run_state)" == paused* ]]'
