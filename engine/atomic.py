@@ -8,6 +8,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from engine.process import pid_alive
+
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Call write(tmp_path) then rename over path, so readers see the old or the new file."""
@@ -53,22 +55,10 @@ def clean_stale_tmp(folder: Path, old_s: float = 3600.0) -> None:
         pid = parts[-3] if len(parts) >= 5 else ""
         try:
             if pid.isdigit():
-                if _alive(int(pid)):
+                if pid_alive(int(pid)):
                     continue
             elif time.time() - f.stat().st_mtime < old_s:
                 continue
             f.unlink()
         except OSError:
             continue
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists, owned by someone else
-        return True
-    return True

@@ -9,7 +9,6 @@ process started. Same interface as ionis_tui.runner.RunController."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import subprocess
@@ -25,9 +24,11 @@ from typing import TYPE_CHECKING, Any
 from textual.worker import Worker, WorkerState
 
 from engine.data.rows import SignatureRows
+from engine.process import pid_alive
 from engine.settings import Settings
 from engine.train import events as ev
 from ionis_tui.messages import RunHistory, TrainEvent
+from ionis_tui.runner import wait_for_worker
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -81,23 +82,6 @@ def trainer_command(settings: Settings, args: list[str],
         fh.write(settings_toml(settings))
     env = {k: v for k, v in os.environ.items() if not k.startswith("IONIS_")}  # all in the file
     return [sys.executable, "-m", "ionis_tui", "--config", path, "train", "--headless", *args], env, path
-
-
-def _pid_alive(pid: int | None) -> bool:
-    if pid is None:
-        return False
-    try:  # our own child (this process started it): reap it, or it lingers as a zombie
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class DetachedController:
@@ -269,7 +253,7 @@ class DetachedController:
 
         # The lock, when there is one, is immune to pid reuse; it is taken right at start.
         held = is_held(run.run_dir)
-        return held if held is not None else _pid_alive(run.pid)
+        return held if held is not None else pid_alive(run.pid)
 
     def _dead_state(self, run: DetachedRun) -> str:
         from engine.train.runs import INTERRUPTED
@@ -326,13 +310,4 @@ class DetachedController:
 
     async def wait(self, timeout: float | None = None) -> bool:
         """Wait (without blocking the loop) for the follower to end; False on timeout."""
-        worker = self.worker
-        if worker is None:
-            return True
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        while worker.state in (WorkerState.PENDING, WorkerState.RUNNING):
-            if deadline is not None and loop.time() > deadline:
-                return False
-            await asyncio.sleep(0.05)
-        return True
+        return await wait_for_worker(self.worker, timeout)

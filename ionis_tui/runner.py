@@ -132,14 +132,18 @@ class RunController:
 
     async def wait(self, timeout: float | None = None) -> bool:
         """Wait (without blocking the loop) for the worker thread to end; False on timeout."""
-        worker = self.worker
-        if worker is None:
-            return True
-        loop = asyncio.get_running_loop()
-        deadline = None if timeout is None else loop.time() + timeout
-        # Polling keeps this immune to how the worker ends (success, error, cancel).
-        while worker.state in (WorkerState.PENDING, WorkerState.RUNNING):
-            if deadline is not None and loop.time() > deadline:
-                return False
-            await asyncio.sleep(0.05)
+        return await wait_for_worker(self.worker, timeout)
+
+
+async def wait_for_worker(worker: Worker | None, timeout: float | None = None) -> bool:
+    """Wait (without blocking the loop) for a worker to end; False on timeout. Polling keeps
+    this immune to how the worker ends (success, error, cancel)."""
+    if worker is None:
         return True
+    loop = asyncio.get_running_loop()
+    deadline = None if timeout is None else loop.time() + timeout
+    while worker.state in (WorkerState.PENDING, WorkerState.RUNNING):
+        if deadline is not None and loop.time() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True

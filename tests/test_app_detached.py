@@ -36,9 +36,9 @@ def settings(tmp_path: Path, epochs: int = 500) -> Settings:
 
 
 def alive(pid: int) -> bool:
-    from ionis_tui.detached import _pid_alive
+    from engine.process import pid_alive
 
-    return _pid_alive(pid)  # reaps the trainer if this process started it (no zombie)
+    return pid_alive(pid)  # reaps the trainer if this process started it (no zombie)
 
 
 async def exited(app: IonisApp, timeout: float = 30.0) -> None:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from engine.process import pid_alive
 from engine.train.events import FINISHED, LOADING, PAUSED, TRAINING
 from engine.train.rundir import LAST, METRICS, SETTINGS, STATE, read_json, read_metrics  # noqa: F401 (re-exported)
 
@@ -45,13 +46,7 @@ def _alive(state: dict[str, Any], path: Path) -> bool:
     held = is_held(path)  # the trainer's flock: gone with its process, whatever its pid became
     if held is not None:
         return held
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_alive(pid)
 
 
 def _created(path: Path, state: dict[str, Any]) -> datetime:
