@@ -104,15 +104,22 @@ def _published_meta(path: Path, trunk_dim: int) -> dict[str, Any]:
     return {}
 
 
-def _norm_from_meta(meta: dict[str, Any]) -> dict[int, tuple[float, float]]:
-    norm = dict(DEFAULT_NORM)
-    raw = meta.get("norm_constants")
+def _meta_dict(meta: dict[str, Any], key: str) -> dict[str, Any]:
+    """A metadata entry that is a dict, or JSON text of one (safetensors metadata is strings);
+    {} when absent or unreadable."""
+    raw = meta.get(key)
     if isinstance(raw, str):
         try:
             raw = json.loads(raw)
         except ValueError:
             raw = None
-    if isinstance(raw, dict):
+    return raw if isinstance(raw, dict) else {}
+
+
+def _norm_from_meta(meta: dict[str, Any]) -> dict[int, tuple[float, float]]:
+    norm = dict(DEFAULT_NORM)
+    raw = _meta_dict(meta, "norm_constants")
+    if raw:
         for k, v in raw.items():
             try:
                 if isinstance(v, dict):  # published layout: {"wspr": [mean, std], ...}
@@ -124,13 +131,7 @@ def _norm_from_meta(meta: dict[str, Any]) -> dict[int, tuple[float, float]]:
 
 
 def _config_from_meta(meta: dict[str, Any]) -> dict[str, Any]:
-    raw = meta.get("model_config")
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError:
-            raw = None
-    return raw if isinstance(raw, dict) else {}
+    return _meta_dict(meta, "model_config")
 
 def _check_finite(state: dict[str, torch.Tensor], path: Path) -> None:
     """Refuse NaN, inf or absurdly large weights, naming the tensor, before anything predicts."""
