@@ -28,7 +28,10 @@ def launch(argv: list[str] | None = None) -> int:
 
     from ionis_tui.app import IonisApp  # Textual and torch load only once settings are fine
 
+    from ionis_tui.terminal import driver_class
+
     app = IonisApp(settings, attach=args.attach)
+    app.driver_class = driver_class() or app.driver_class  # the screen survives fd 2 redirects
     result = app.run()
     # Runs train in their own process: quitting (detach) or a hangup leaves them training.
     return int(result or 0) if app.return_code in (None, 0) else int(app.return_code)

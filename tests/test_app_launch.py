@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+from pathlib import Path
 
 import pytest
 from conftest import wait_until
@@ -48,3 +49,32 @@ async def test_sighup_stops_the_run_with_a_checkpoint_then_exits(tmp_path):
     (run,) = list_runs(tmp_path / "runs")
     assert run.state == ev.STOPPED and run.resumable
     assert any("SIGHUP" in line.text for line in app.state.log)
+
+
+def test_the_screen_is_drawn_through_a_handle_that_silencing_fd_2_cannot_mute(tmp_path):
+    """The engine points fd 2 at /dev/null while chdb starts; Textual draws on fd 2. Frames
+    (and the terminal reset at exit) written meanwhile were lost. The app's driver draws
+    through a private duplicate, which the silencing does not touch."""
+    import subprocess
+    import sys
+
+    screen = tmp_path / "screen"
+    code = (
+        "import os, sys\n"
+        f"fd = os.open({str(screen)!r}, os.O_WRONLY | os.O_CREAT); os.dup2(fd, 2)\n"
+        "from engine.data.client import _quiet_stderr\n"
+        "from ionis_tui.terminal import driver_class, private_terminal\n"
+        "from textual.app import App\n"
+        "import asyncio\n"
+        "async def build():\n"
+        "    return driver_class()(App())\n"
+        "driver = asyncio.run(build())\n"
+        "assert driver._file is private_terminal() and driver._file.fileno() != 2\n"
+        "with _quiet_stderr():\n"
+        "    driver._file.write('frame drawn while fd 2 is silenced'); driver._file.flush()\n"
+        "    os.write(2, b'chdb noise')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert screen.read_text() == "frame drawn while fd 2 is silenced"

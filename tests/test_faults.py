@@ -394,7 +394,7 @@ def _app_in_pty(tmp_path: Path, settings_text: str, then: str, timeout: float = 
         os.chdir(ROOT)
         os.environ.update(TERM="xterm-256color", COLUMNS="80", LINES="24")
         os.execv(sys.executable, [sys.executable, "-m", "ionis_tui", "--config", str(cfg)])
-    out, t_sent, status = b"", None, None
+    out, t_drawn, t_sent, status = b"", None, None, None
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
@@ -405,8 +405,9 @@ def _app_in_pty(tmp_path: Path, settings_text: str, then: str, timeout: float = 
                     out += os.read(fd, 65536)
                 except OSError:
                     pass
-            if t_sent is None and b"\x1b[?1049h" in out and b"help" in out.split(b"\x1b[?1049h", 1)[1]:
-                time.sleep(0.3)
+            if t_drawn is None and b"\x1b[?1049h" in out and b"help" in out.split(b"\x1b[?1049h", 1)[1]:
+                t_drawn = time.monotonic()  # the first frame; keep reading while it settles
+            if t_sent is None and t_drawn is not None and time.monotonic() - t_drawn > 0.3:
                 os.kill(pid, signal.SIGTERM) if then == "sigterm" else os.write(fd, b"\x11")
                 t_sent = time.monotonic()
             done, st = os.waitpid(pid, os.WNOHANG)
