@@ -26,8 +26,8 @@ def launch(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    from ionis_tui.app import IonisApp  # Textual and torch load only once settings are fine
-
+    # Textual and torch load only once settings are fine.
+    from ionis_tui.app import IonisApp
     from ionis_tui.terminal import driver_class
 
     app = IonisApp(settings, attach=args.attach)
