@@ -16,7 +16,7 @@ import pytest
 from conftest import SHARED
 
 from engine.cli import main
-from engine.data.build import KP_CLASS_EDGES
+from engine.data.build import KP_CLASS_EDGES, SFI_CLASS_EDGES
 from engine.data.client import connect
 from engine.data.meta import write_meta
 from engine.data.spot_formats import sniff
@@ -135,10 +135,13 @@ def test_spot_rows_carry_the_days_sfi_and_the_blocks_kp(ingested, chdb_path):
         assert (hour, month, doy) == (t.hour, t.month, t.timetuple().tm_yday)
 
 
-def test_build_keys_the_kp_class_like_the_demo_seeder():
+def test_build_keys_the_kp_and_sfi_classes_like_the_demo_seeder():
+    from engine.data.build import class_sql
     from engine.demo.seed import KP_CLASS_EDGES as DEMO_EDGES
+    from engine.demo.seed import SFI_CLASS_EDGES as DEMO_SFI_EDGES
 
-    assert KP_CLASS_EDGES == DEMO_EDGES
+    assert KP_CLASS_EDGES == DEMO_EDGES and SFI_CLASS_EDGES == DEMO_SFI_EDGES
+    assert class_sql("sfi", (0.0, 80.0, 110.0)) == "multiIf(sfi < 80, 0, sfi < 110, 1, 2)"
 
 
 def test_build_matches_a_direct_computation_from_the_file(ingested, chdb_path, capsys):
@@ -149,25 +152,30 @@ def test_build_matches_a_direct_computation_from_the_file(ingested, chdb_path, c
     # VK6CQ (OF78) -> every receiver in PF95 on 30m at 12 UTC in February, from the CSV
     rows = [c for c in csv.reader(VK6CQ.open())
             if c[3][:4].upper() == "PF95" and datetime.fromtimestamp(int(c[1]), UTC).hour == 12]
-    # Buckets are also split by the Kp class of each spot's 3-hour block: take the largest class.
+    # Buckets are also split by the Kp class of each spot's 3-hour block and the SFI class of
+    # its day: take the largest class.
     days = observed_days()
     index = {str(d): i for i, d in enumerate(days.dates)}
 
-    def kp_class(c) -> int:
+    def space_class(c) -> tuple[int, int]:
         t = datetime.fromtimestamp(int(c[1]), UTC)
-        kp = float(days.kp[index[t.strftime("%Y-%m-%d")], t.hour // 3])
-        return int(np.searchsorted(np.array(KP_CLASS_EDGES[1:]), kp, side="right"))
-    classes = [kp_class(c) for c in rows]
+        i = index[t.strftime("%Y-%m-%d")]
+        kp, sfi = float(days.kp[i, t.hour // 3]), float(days.sfi[i])
+        return (int(np.searchsorted(np.array(KP_CLASS_EDGES[1:]), kp, side="right")),
+                int(np.searchsorted(np.array(SFI_CLASS_EDGES[1:]), sfi, side="right")))
+    classes = [space_class(c) for c in rows]
     biggest = max(set(classes), key=classes.count)
     rows = [c for c, k in zip(rows, classes, strict=True) if k == biggest]
     snrs = [int(c[4]) for c in rows]
     db = DatabaseSettings(path=chdb_path, database=DATABASE, table="sigs")
-    lo, hi = KP_CLASS_EDGES[biggest], (KP_CLASS_EDGES + (99.0,))[biggest + 1]
+    lo, hi = KP_CLASS_EDGES[biggest[0]], (KP_CLASS_EDGES + (99.0,))[biggest[0] + 1]
+    slo, shi = SFI_CLASS_EDGES[biggest[1]], (SFI_CLASS_EDGES + (9999.0,))[biggest[1] + 1]
     row = connect(db).query(
         "SELECT median_snr, spot_count, snr_std, reliability, avg_distance FROM "
         f"{db.qualified_table} WHERE tx_grid_4 = 'OF78' AND rx_grid_4 = 'PF95' AND band = 106 "
-        f"AND hour = 12 AND month = 2 AND avg_kp >= {lo} AND avg_kp < {hi}").result_rows[0]
-    assert len(set(classes)) > 1  # the split is exercised: these spots span several Kp classes
+        f"AND hour = 12 AND month = 2 AND avg_kp >= {lo} AND avg_kp < {hi} "
+        f"AND avg_sfi >= {slo} AND avg_sfi < {shi}").result_rows[0]
+    assert len(set(classes)) > 1  # the split is exercised: these spots span several classes
     assert row[0] == pytest.approx(statistics.median(snrs))
     assert row[1] == len(snrs)
     assert row[2] == pytest.approx(float(np.std(snrs)), rel=1e-5)

@@ -16,6 +16,7 @@ from engine.demo.seed import (
     KP_CLASS_EDGES,
     MIN_DISTANCE_KM,
     MIN_SPOTS,
+    SFI_CLASS_EDGES,
     SeedCancelled,
     _draw_cells,
     aggregate,
@@ -23,7 +24,9 @@ from engine.demo.seed import (
     grid4,
     kp_class,
     seed_demo,
+    sfi_class,
     simulate_spots,
+    space_class,
     stations,
 )
 from engine.demo.space_weather import observed_days
@@ -75,12 +78,14 @@ def test_signatures_look_like_the_real_table(sig):
     assert (sig["hour"] <= 23).all() and (sig["month"] >= 1).all() and (sig["month"] <= 12).all()
     assert ((sig["reliability"] >= 0) & (sig["reliability"] <= 1)).all()
     assert (sig["avg_sfi"] > 60).all() and ((sig["avg_kp"] >= 0) & (sig["avg_kp"] <= 9)).all()
-    # The mean of Kp values inside one class stays inside it: avg_kp names the row's class.
-    cls = kp_class(sig["avg_kp"])
+    # The mean of Kp (SFI) values inside one class stays inside it: avg_kp and avg_sfi name
+    # the row's class.
+    cls = kp_class(sig["avg_kp"]) * len(SFI_CLASS_EDGES) + sfi_class(sig["avg_sfi"])
     keys = np.char.add(np.char.add(sig["tx_grid_4"], sig["rx_grid_4"]),
-                       ((sig["band"] * 1000 + sig["hour"] * 20 + sig["month"]) * 10 + cls).astype("S8"))
+                       ((sig["band"] * 1000 + sig["hour"] * 20 + sig["month"]) * 100 + cls).astype("S10"))
     assert len(np.unique(keys)) == n                      # one row per bucket, like GROUP BY
-    assert (cls >= 1).any()                               # Kp stays resolved: not only quiet rows
+    assert (cls >= len(SFI_CLASS_EDGES)).any()            # Kp stays resolved: not only quiet rows
+    assert len(np.unique(sfi_class(sig["avg_sfi"]))) == len(SFI_CLASS_EDGES)  # and so does SFI
     # Realistic level: WSPR medians sit around -18 dB with a std of several dB.
     assert -22 < float(sig["median_snr"].mean()) < -12 and 4 < float(sig["median_snr"].std()) < 10
 
@@ -104,13 +109,14 @@ def test_aggregation_matches_a_direct_computation():
     cells = _draw_cells(rng, stations(rng, 300), 400)
     spots = simulate_spots(rng, cells, observed_days())
     agg = aggregate(cells, spots)
-    # Recompute three groups (cell, Kp class) by hand from the raw spots.
+    # Recompute three groups (cell, Kp class, SFI class) by hand from the raw spots.
     rec = spots.recorded
-    group = spots.cell * len(KP_CLASS_EDGES) + kp_class(spots.kp)
-    counts = np.bincount(group[rec], minlength=len(cells["hour"]) * len(KP_CLASS_EDGES))
+    n_cls = len(KP_CLASS_EDGES) * len(SFI_CLASS_EDGES)
+    group = spots.cell * n_cls + kp_class(spots.kp) * len(SFI_CLASS_EDGES) + sfi_class(spots.sfi)
+    counts = np.bincount(group[rec], minlength=len(cells["hour"]) * n_cls)
     kept = np.flatnonzero(counts >= MIN_SPOTS)
     assert len(kept) == len(agg["median_snr"]) > 3
-    assert (agg["kp_class"] == kept % len(KP_CLASS_EDGES)).all()
+    assert (agg["space_class"] == kept % n_cls).all()
     for j, g in enumerate(kept[:3]):
         m = rec & (group == g)
         s = spots.snr[m]
@@ -214,3 +220,6 @@ def test_activity_power_and_kp_classes():
     share = np.array(POWER_SHARE) / sum(POWER_SHARE)
     assert float(share @ np.array(POWER_DBM)) == pytest.approx(30.71, abs=0.01)
     assert kp_class(np.array([0.0, 1.99, 2.0, 3.5, 4.0, 5.0, 9.0])).tolist() == [0, 0, 1, 2, 3, 4, 4]
+    assert sfi_class(np.array([65.0, 79.9, 80.0, 109.9, 110.0, 150.0, 300.0])).tolist() == [0, 0, 1, 1, 2, 3, 3]
+    # Kp 2.5 (class 1) at SFI 120 (class 2): 1 * 4 + 2; the storm class at high flux is the last
+    assert space_class(np.array([2.5, 7.0, 0.0]), np.array([120.0, 200.0, 70.0])).tolist() == [6, 19, 0]

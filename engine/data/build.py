@@ -120,12 +120,23 @@ def _report_sql(rows: str, filters: dict[str, str]) -> str:
             f"minIf(time, {allf}), maxIf(time, {allf}) FROM ({rows})")
 
 
-# Buckets keep Kp resolved: one signature per Kp class as well (the same classes as the demo
-# seeder, engine.demo.seed.KP_CLASS_EDGES; a test checks). Averaging Kp over a whole bucket
-# squeezes it towards 2 and starves the storm sidecar (the original's defect).
+# Buckets keep space weather resolved: one signature per Kp class and SFI class as well (the
+# same classes as the demo seeder, engine.demo.seed.KP_CLASS_EDGES / SFI_CLASS_EDGES; a test
+# checks). Averaging Kp over a whole bucket squeezes it towards 2 and starves the storm sidecar
+# (the original's defect); averaging SFI over days of many years squeezes it the same way.
 KP_CLASS_EDGES = (0.0, 2.0, 3.0, 4.0, 5.0)
-KP_CLASS_SQL = "multiIf(" + ", ".join(f"kp < {e:g}, {i}" for i, e in enumerate(KP_CLASS_EDGES[1:])) \
-    + f", {len(KP_CLASS_EDGES) - 1})"
+SFI_CLASS_EDGES = (0.0, 80.0, 110.0, 150.0)
+
+
+def class_sql(column: str, edges: tuple[float, ...]) -> str:
+    """SQL for the class (0..len(edges)-1) of each spot's value: the same as numpy's
+    searchsorted(edges[1:], value, side="right") in the seeder."""
+    return "multiIf(" + ", ".join(f"{column} < {e:g}, {i}" for i, e in enumerate(edges[1:])) \
+        + f", {len(edges) - 1})"
+
+
+KP_CLASS_SQL = class_sql("kp", KP_CLASS_EDGES)
+SFI_CLASS_SQL = class_sql("sfi", SFI_CLASS_EDGES)
 
 
 def _aggregate_sql(rows: str, filters: dict[str, str], min_spots: int) -> str:
@@ -139,7 +150,7 @@ def _aggregate_sql(rows: str, filters: dict[str, str], min_spots: int) -> str:
         f"toUInt16(round(if(countIf(azimuth IS NOT NULL) = 0, 0, (degrees(atan2("
         f"avg(sin(radians(azimuth))), avg(cos(radians(azimuth))))) + 360) % 360)) % 360) "
         f"FROM ({rows}) WHERE {allf} "
-        f"GROUP BY tx_grid_4, rx_grid_4, band, hour, month, {KP_CLASS_SQL} "
+        f"GROUP BY tx_grid_4, rx_grid_4, band, hour, month, {KP_CLASS_SQL}, {SFI_CLASS_SQL} "
         f"HAVING count() >= {min_spots}")
 
 

@@ -83,9 +83,26 @@ POWER_DBM = (20.0, 23.0, 27.0, 30.0, 33.0, 37.0, 40.0)
 POWER_SHARE = (0.05, 0.25, 0.08, 0.17, 0.10, 0.20, 0.15)
 
 
+# SFI classes of the bucket key: [0,80), [80,110), [110,150), [150,...). Averaging SFI over a
+# month of random days squeezes it to ~85-145 (std 20): the sun sidecar then sees almost no flux
+# contrast inside a path and extrapolates to SFI 70 / 200. Daily F10.7 quartiles: 72, 96, 135.
+SFI_CLASS_EDGES = (0.0, 80.0, 110.0, 150.0)
+N_CLASSES = len(KP_CLASS_EDGES) * len(SFI_CLASS_EDGES)
+
+
 def kp_class(kp) -> np.ndarray:
     """Kp class (0..4) of each Kp value, see KP_CLASS_EDGES."""
     return (np.searchsorted(np.array(KP_CLASS_EDGES[1:]), np.asarray(kp), side="right")).astype(np.int64)
+
+
+def sfi_class(sfi) -> np.ndarray:
+    """SFI class (0..3) of each daily flux, see SFI_CLASS_EDGES."""
+    return (np.searchsorted(np.array(SFI_CLASS_EDGES[1:]), np.asarray(sfi), side="right")).astype(np.int64)
+
+
+def space_class(kp, sfi) -> np.ndarray:
+    """The bucket's space-weather class: Kp class and SFI class in one number (0..N_CLASSES-1)."""
+    return kp_class(kp) * len(SFI_CLASS_EDGES) + sfi_class(sfi)
 
 
 def activity_share(local_hour) -> np.ndarray:
@@ -191,16 +208,16 @@ def simulate_spots(rng, cells: dict, days: ObservedDays) -> SpotBatch:
 
 
 def aggregate(cells: dict, spots: SpotBatch) -> dict:
-    """Group recorded spots per cell and Kp class (kp_class) like the real table; groups with
-    < MIN_SPOTS vanish. Rows carry their class in "kp_class" (not a table column)."""
+    """Group recorded spots per cell and space-weather class (space_class) like the real table;
+    groups with < MIN_SPOTS vanish. Rows carry their class in "space_class" (not a column)."""
     r = spots.recorded
-    group = spots.cell[r] * len(KP_CLASS_EDGES) + kp_class(spots.kp[r])
+    group = spots.cell[r] * N_CLASSES + space_class(spots.kp[r], spots.sfi[r])
     uniq, cell, count = np.unique(group, return_inverse=True, return_counts=True)
     keep = count[cell] >= MIN_SPOTS          # only groups that become rows are histogrammed
     uniq_ok = uniq[count >= MIN_SPOTS]
     cell = np.searchsorted(uniq_ok, group[keep])
-    cells = {k: v[uniq_ok // len(KP_CLASS_EDGES)] for k, v in cells.items()}
-    cells["kp_class"] = (uniq_ok % len(KP_CLASS_EDGES)).astype(np.uint8)
+    cells = {k: v[uniq_ok // N_CLASSES] for k, v in cells.items()}
+    cells["space_class"] = (uniq_ok % N_CLASSES).astype(np.uint8)
     spots = SpotBatch(cell=cell, true_db=spots.true_db[r][keep], snr=spots.snr[r][keep],
                       sfi=spots.sfi[r][keep], kp=spots.kp[r][keep], recorded=np.ones(len(cell), bool))
     n, r, snr = len(uniq_ok), spots.recorded, spots.snr
@@ -233,7 +250,7 @@ def aggregate(cells: dict, spots: SpotBatch) -> dict:
         "avg_sfi": avg_sfi.astype(np.float32), "avg_kp": avg_kp.astype(np.float32),
         "avg_distance": np.rint(c["distance"]).astype(np.uint32),
         "avg_azimuth": (np.rint(az).astype(np.int64) % 360).astype(np.uint16),
-        "kp_class": c["kp_class"],
+        "space_class": c["space_class"],
     }
 
 
@@ -273,7 +290,7 @@ def generate_signatures(n: int, seed: int, progress: Progress | None = None,
                 progress(min(have, n), n)
         # One row per bucket, like GROUP BY: a bucket drawn again later (rare) keeps its
         # first row. One sort at the end instead of a membership test per batch.
-        cols = {k: np.concatenate([p[k] for p in parts]) for k in (*COLUMNS, "kp_class")}
+        cols = {k: np.concatenate([p[k] for p in parts]) for k in (*COLUMNS, "space_class")}
         _, first = np.unique(_row_keys(cols), return_index=True)
         if len(first) >= n:
             keep = np.sort(first)[:n]
@@ -285,7 +302,7 @@ def _row_keys(rows: dict) -> np.ndarray:
     band_i = rows["band"].astype(np.int64) - BANDS[0].id
     key = _grid_code(rows["tx_grid_4"]) * 32400 + _grid_code(rows["rx_grid_4"])
     key = ((key * 10 + band_i) * 24 + rows["hour"]) * 12 + (rows["month"].astype(np.int64) - 1)
-    return key * len(KP_CLASS_EDGES) + rows["kp_class"]
+    return key * N_CLASSES + rows["space_class"]
 
 
 def _rows_in(client, db: DatabaseSettings, table: str) -> int | None:
@@ -380,4 +397,4 @@ def demo_span() -> tuple[str, str]:
 
 
 __all__ = ["COLUMNS", "SeedCancelled", "SpotBatch", "aggregate", "demo_span",
-           "generate_signatures", "grid4", "kp_class", "activity_share", "seed_demo", "simulate_spots", "stations"]
+           "generate_signatures", "grid4", "kp_class", "sfi_class", "space_class", "activity_share", "seed_demo", "simulate_spots", "stations"]
