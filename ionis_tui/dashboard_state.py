@@ -92,6 +92,9 @@ class DashboardState:
     load_total: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
     checkpoints: dict[str, tuple[str, int]] = field(default_factory=dict)  # kind -> (path, epoch)
+    # file -> (kind, "after epoch 6" | "in epoch 3" | "epoch 5"): last.pt is written by routine,
+    # manual and stop saves alike, so the panel shows each file once, as its latest save left it.
+    checkpoint_files: dict[str, tuple[str, str]] = field(default_factory=dict)
     best: dict[str, Any] = field(default_factory=dict)
     final_message: str = ""
     log: deque[LogLine] = field(default_factory=lambda: deque(maxlen=2000))
@@ -206,6 +209,7 @@ class DashboardState:
             self._run_started(e)
         elif isinstance(e, ev.CheckpointSaved):
             self.checkpoints[e.kind] = (e.path, e.epoch)
+            self.checkpoint_files[e.path] = (e.kind, self._saved_when(e))
             self.dirty.add(INFO)
             # The routine last.pt after every epoch would double the log; the run panel
             # shows it. Best, manual and stop checkpoints are logged.
@@ -222,6 +226,12 @@ class DashboardState:
             self.dirty |= {HEADER, INFO}
             level = "error" if e.state == ev.FAILED else "info"
             self.note(f"run {e.state}" + (f": {e.message}" if e.message else ""), level)
+
+    def _saved_when(self, e: ev.CheckpointSaved) -> str:
+        if e.kind == "best":  # the weights of that epoch
+            return f"epoch {e.epoch}"
+        # A save inside an epoch names the epoch under way; at a boundary, the one just done.
+        return f"in epoch {e.epoch}" if e.epoch > self.epochs_done else f"after epoch {e.epoch}"
 
     def _epoch_end(self, e: ev.EpochEnd) -> None:
         m = dict(e.metrics)

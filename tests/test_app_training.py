@@ -59,7 +59,7 @@ async def test_start_runs_to_the_end_and_shows_curves(tmp_path):
         assert [m["epoch"] for m in read_metrics(run_dir)] == [1, 2, 3]
         assert (run_dir / "best.safetensors").is_file() and (run_dir / "last.pt").is_file()
         text = screen_text(app)
-        assert "● finished" in text and "epoch 3/3" in text and "100%" in text
+        assert "● finished" in text and "3/3 done" in text and "100%" in text
         assert all(p.border_subtitle == "" for p in app.screen.query(MetricPlot))  # curves drawn
         assert app.state.checkpoints["best"][0].endswith("best.safetensors")
         log = [line.text for line in app.state.log]

@@ -52,8 +52,10 @@ def _progress(s: DashboardState) -> tuple[str, float, float | None]:
     live = in_run and s.steps > 0 and s.epoch > s.epochs_done
     if in_run:  # the epoch under way (0% until its first step report)
         shown, frac = s.epochs_done + 1, (s.epoch_fraction if live else 0.0)
-    else:       # idle or ended: the last complete epoch, the bar the share of the run done
-        shown, frac = s.epochs_done, (s.epochs_done / s.epochs if s.epochs else 0.0)
+    else:       # idle or ended: epochs complete, the bar the share of the run done
+        frac = s.epochs_done / s.epochs if s.epochs else 0.0
+        # "epoch 3/30" after a stop in epoch 4 read as if epoch 3 were under way.
+        return (f"{s.epochs_done}/{s.epochs} done" if s.epochs else "epoch —/—"), frac, None
     label = f"epoch {shown}/{s.epochs}" if s.epochs else "epoch —/—"
     return label, frac, (s.running_loss if live else None)
 
