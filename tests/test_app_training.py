@@ -62,6 +62,7 @@ async def test_start_runs_to_the_end_and_shows_curves(tmp_path):
         assert "● finished" in text and "3/3 done" in text and "100%" in text
         assert all(p.border_subtitle == "" for p in app.screen.query(MetricPlot))  # curves drawn
         assert app.state.checkpoints["best"][0].endswith("best.safetensors")
+        assert app.runner.live_model() is None  # a finished run's weights are no longer live
         log = [line.text for line in app.state.log]
         rows_line = f"{app.state.rows_train:,} train + {app.state.rows_val:,} val rows"
         assert app.state.rows_train > 0 and any(t.startswith("run ") and rows_line in t for t in log)
