@@ -209,14 +209,15 @@ class DashboardState:
             self._run_started(e)
         elif isinstance(e, ev.CheckpointSaved):
             self.checkpoints[e.kind] = (e.path, e.epoch)
-            self.checkpoint_files[e.path] = (e.kind, self._saved_when(e))
+            when = self._saved_when(e)
+            self.checkpoint_files[e.path] = (e.kind, when)
             self.dirty.add(INFO)
             # The routine last.pt after every epoch would double the log; the run panel
             # shows it. Best, manual and stop checkpoints are logged.
             if not (e.kind == "last" and e.epoch == self.epochs_done):
                 # The folder is in the run panel; the file name says which checkpoint it is.
                 name = os.path.basename(e.path) if os.path.dirname(e.path) == self.run_dir else e.path
-                self.note(f"checkpoint saved: {name} ({e.kind}, epoch {e.epoch})")
+                self.note(f"checkpoint saved: {name} ({e.kind}, {when})")
         elif isinstance(e, ev.Notice):
             self.note(e.text, e.level if e.level in ("info", "warning", "error") else "info")
         elif isinstance(e, ev.RunEnded):

@@ -69,7 +69,7 @@ def test_events_fold_into_state_and_mark_dirty_parts():
     assert not s.active and s.best["epoch"] == 1
     texts = [line.text for line in s.log]
     assert any(t.startswith("epoch 1/10") for t in texts)
-    assert "checkpoint saved: last.pt (manual, epoch 2)" in texts
+    assert "checkpoint saved: last.pt (manual, in epoch 2)" in texts
     assert texts[-1] == "run stopped: stopped during epoch 2"
     assert all(line.stamp == "03:04:05" for line in s.log)
 
