@@ -312,7 +312,9 @@ async def test_keys_answer_while_a_training_step_holds_the_lock(tmp_path):
             assert scr.path.hour == (hour + 1) % 24
         finally:
             done.set()
-        await wait_until(pilot, lambda: isinstance(app.screen, CheckpointPicker), 30, what="the picker")
+        # pushed is not yet composed: wait for its list (under load the query came first)
+        await wait_until(pilot, lambda: isinstance(app.screen, CheckpointPicker)
+                         and len(app.screen.query(OptionList)) > 0, 30, what="the picker")
         first = app.screen.query_one(OptionList).get_option_at_index(0).prompt
         assert str(first).startswith("live model")   # the probe saw the live model once free
         app.runner.stop()
