@@ -52,6 +52,8 @@ CELL_FMT = {"db": "{:+.1f}", "sigma": "{:+.2f}"}
 WIDE_AT = 150        # columns from which the plot sits beside the matrix
 LIVE_POLL_S = 2.0    # how often a live (training) model is re-read
 ENDED = "ended"      # source of a model that was live when its run ended
+SOURCE_TAG_A = {"live": " [live, refreshed every 2 s]", ENDED: " [run ended: its last state]"}
+SOURCE_TAG_B = {"live": " [live]", ENDED: " [run ended]"}
 
 
 def short(msg: str) -> str:
@@ -356,10 +358,9 @@ class MatrixScreen(LiveModel, Screen):
         if self.model_a is None or r is None:
             model.update("model: none (press o to choose a checkpoint)")
             return
-        tag = {"live": " [live, refreshed every 2 s]", ENDED: " [run ended: its last state]"}
-        live = tag.get(self.source_a or "", "")
+        live = SOURCE_TAG_A.get(self.source_a or "", "")
         if d is not None:
-            live_b = {"live": " [live]", ENDED: " [run ended]"}.get(self.source_b or "", "")
+            live_b = SOURCE_TAG_B.get(self.source_b or "", "")
             model.update(Text(f"A: {r.model}{live}\nB: {d.b.model}{live_b}"))
         else:
             model.update(Text(f"model: {r.model}{live}"))
