@@ -92,6 +92,9 @@ class DashboardState:
     load_total: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
     checkpoints: dict[str, tuple[str, int]] = field(default_factory=dict)  # kind -> (path, epoch)
+    # file -> (kind, "after epoch 6" | "in epoch 3" | "epoch 5"): last.pt is written by routine,
+    # manual and stop saves alike, so the panel shows each file once, as its latest save left it.
+    checkpoint_files: dict[str, tuple[str, str]] = field(default_factory=dict)
     best: dict[str, Any] = field(default_factory=dict)
     final_message: str = ""
     log: deque[LogLine] = field(default_factory=lambda: deque(maxlen=2000))
@@ -206,13 +209,15 @@ class DashboardState:
             self._run_started(e)
         elif isinstance(e, ev.CheckpointSaved):
             self.checkpoints[e.kind] = (e.path, e.epoch)
+            when = self._saved_when(e)
+            self.checkpoint_files[e.path] = (e.kind, when)
             self.dirty.add(INFO)
             # The routine last.pt after every epoch would double the log; the run panel
             # shows it. Best, manual and stop checkpoints are logged.
             if not (e.kind == "last" and e.epoch == self.epochs_done):
                 # The folder is in the run panel; the file name says which checkpoint it is.
                 name = os.path.basename(e.path) if os.path.dirname(e.path) == self.run_dir else e.path
-                self.note(f"checkpoint saved: {name} ({e.kind}, epoch {e.epoch})")
+                self.note(f"checkpoint saved: {name} ({e.kind}, {when})")
         elif isinstance(e, ev.Notice):
             self.note(e.text, e.level if e.level in ("info", "warning", "error") else "info")
         elif isinstance(e, ev.RunEnded):
@@ -222,6 +227,12 @@ class DashboardState:
             self.dirty |= {HEADER, INFO}
             level = "error" if e.state == ev.FAILED else "info"
             self.note(f"run {e.state}" + (f": {e.message}" if e.message else ""), level)
+
+    def _saved_when(self, e: ev.CheckpointSaved) -> str:
+        if e.kind == "best":  # the weights of that epoch
+            return f"epoch {e.epoch}"
+        # A save inside an epoch names the epoch under way; at a boundary, the one just done.
+        return f"in epoch {e.epoch}" if e.epoch > self.epochs_done else f"after epoch {e.epoch}"
 
     def _epoch_end(self, e: ev.EpochEnd) -> None:
         m = dict(e.metrics)

@@ -118,7 +118,7 @@ class DetachedController:
         are out of reach); the label says so."""
         from engine.checkpoint import load_model
 
-        if self.session is None or not (self.session.run_dir / "last.pt").is_file():
+        if not self.active or not (self.session.run_dir / "last.pt").is_file():
             return None
         lm = load_model(self.session.run_dir / "last.pt")
         lm.path, lm.kind = Path(self.session.run_id), f"last.pt, epoch {lm.meta.get('epoch', '?')}"

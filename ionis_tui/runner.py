@@ -54,7 +54,9 @@ class RunController:
 
     def live_model(self) -> LoadedModel | None:
         """A CPU copy of the model being trained, for the verify and matrix screens."""
-        return self.session.snapshot_model() if self.session is not None else None
+        # After the run has ended the weights in memory are no longer "live": the screens say so
+        # and offer the run's checkpoints instead.
+        return self.session.snapshot_model() if self.active else None
 
     # ------------------------------------------------------------------ control
     def start(self, resume: str | None = None) -> None:

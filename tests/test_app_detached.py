@@ -98,6 +98,8 @@ async def test_run_outlives_the_app_and_a_new_app_attaches_and_controls_it(tmp_p
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
         await wait_until(pilot, lambda: app.state.state == ev.STOPPED, 60, what="stopped")
+        await wait_until(pilot, lambda: not app.runner.running, 30, what="the follower to end")
+        assert app.runner.live_model() is None  # a stopped run is not live any more
         await pilot.press("q")  # nothing active any more: no question
         await exited(app)
     for _ in range(300):  # the trainer process ends once its stop checkpoint is written

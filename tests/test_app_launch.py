@@ -78,3 +78,34 @@ def test_the_screen_is_drawn_through_a_handle_that_silencing_fd_2_cannot_mute(tm
                           timeout=60)
     assert done.returncode == 0, done.stderr
     assert screen.read_text() == "frame drawn while fd 2 is silenced"
+
+
+def test_a_key_typed_before_the_first_frame_is_kept(tmp_path):
+    """Issue 13 item 3: over SSH a user types while the app starts; a key sent right after the
+    process starts (long before the first frame) must still be answered."""
+    import pty
+    import select
+    import sys
+    import time
+
+    cfg = tmp_path / "app.toml"
+    cfg.write_text(f'[database]\npath = "{tmp_path / "db"}"\n')
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(Path(__file__).resolve().parents[1])
+        os.environ.update(TERM="xterm-256color", COLUMNS="80", LINES="24")
+        os.execv(sys.executable, [sys.executable, "-m", "ionis_tui", "--config", str(cfg)])
+    out, deadline = b"", time.monotonic() + 60
+    try:
+        os.write(fd, b"?")  # before Python has even imported the app
+        while time.monotonic() < deadline and b"escape closes a screen" not in out:
+            if select.select([fd], [], [], 0.05)[0]:
+                try:
+                    out += os.read(fd, 65536)
+                except OSError:
+                    break
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(fd)
+    assert b"escape closes a screen" in out.split(b"\x1b[?1049h", 1)[-1], "the early '?' was lost"

@@ -69,7 +69,7 @@ def test_events_fold_into_state_and_mark_dirty_parts():
     assert not s.active and s.best["epoch"] == 1
     texts = [line.text for line in s.log]
     assert any(t.startswith("epoch 1/10") for t in texts)
-    assert "checkpoint saved: last.pt (manual, epoch 2)" in texts
+    assert "checkpoint saved: last.pt (manual, in epoch 2)" in texts
     assert texts[-1] == "run stopped: stopped during epoch 2"
     assert all(line.stamp == "03:04:05" for line in s.log)
 
@@ -159,3 +159,32 @@ def test_formatters():
     assert fmt.duration(3723) == "1:02:03" and fmt.duration(59) == "0:59" and fmt.duration(None) == "—"
     assert fmt.rate(950) == "950" and fmt.rate(12_345) == "12.3k" and fmt.rate(1_250_000) == "1.25M"
     assert len(fmt.bar(0.5, 10)) == 10 and fmt.bar(1.0, 4) == "━━━━" and fmt.bar(0.0, 3) == "───"
+
+
+def test_each_checkpoint_file_shows_once_with_the_save_that_left_it():
+    """last.pt is written by routine, manual and stop saves: the panel showed "manual last.pt
+    (epoch 2)" next to "last last.pt (epoch 6)" for the same file (issue 13, item 5)."""
+    s = DashboardState()
+    started(s)
+    s.apply(ev.EpochEnd(metrics(1)))
+    s.apply(ev.CheckpointSaved("/runs/r1/last.pt", "last", 1))
+    s.apply(ev.CheckpointSaved("/runs/r1/last.pt", "manual", 2))        # during epoch 2
+    text = plain(render_info(s), 100)
+    assert "manual last.pt (in epoch 2)" in text and text.count("last.pt") == 1, text
+    s.apply(ev.EpochEnd(metrics(2)))
+    s.apply(ev.CheckpointSaved("/runs/r1/last.pt", "last", 2))
+    text = plain(render_info(s), 100)
+    assert "last   last.pt (after epoch 2)" in text and "manual" not in text, text
+
+
+def test_the_header_after_a_stop_counts_done_epochs_not_one_under_way():
+    s = DashboardState(device="cpu")
+    started(s, epochs=30)
+    for e in (1, 2, 3):
+        s.apply(ev.EpochEnd(metrics(e, epochs=30)))
+    s.apply(ev.StepProgress(4, 100, 400, 0.8, 1000.0, 50.0))
+    assert "epoch 4/30" in render_header(s, 80).plain
+    s.apply(ev.StateChanged(ev.STOPPED, "stopped"))
+    s.apply(ev.RunEnded(ev.STOPPED, "stopped during epoch 4 (after step 100 of 400)", {}))
+    line = render_header(s, 80).plain
+    assert "3/30 done" in line and "epoch 3/30" not in line and "epoch 4" not in line, line

@@ -59,9 +59,10 @@ async def test_start_runs_to_the_end_and_shows_curves(tmp_path):
         assert [m["epoch"] for m in read_metrics(run_dir)] == [1, 2, 3]
         assert (run_dir / "best.safetensors").is_file() and (run_dir / "last.pt").is_file()
         text = screen_text(app)
-        assert "● finished" in text and "epoch 3/3" in text and "100%" in text
+        assert "● finished" in text and "3/3 done" in text and "100%" in text
         assert all(p.border_subtitle == "" for p in app.screen.query(MetricPlot))  # curves drawn
         assert app.state.checkpoints["best"][0].endswith("best.safetensors")
+        assert app.runner.live_model() is None  # a finished run's weights are no longer live
         log = [line.text for line in app.state.log]
         rows_line = f"{app.state.rows_train:,} train + {app.state.rows_val:,} val rows"
         assert app.state.rows_train > 0 and any(t.startswith("run ") and rows_line in t for t in log)

@@ -223,6 +223,27 @@ async def test_live_model_wide_layout(tmp_path):
         assert "SFI 150, Kp 3" in text_of(scr, "#mx-cell")
 
 
+async def test_a_live_model_whose_run_ends_is_labelled_so_and_no_longer_offered(tmp_path):
+    """Issue 13 item 5: the matrix kept "(live) [live, refreshed every 2 s]" after the run
+    finished, and the picker still offered the live model."""
+    model = IonisGate("v22").eval()
+    running = {"yes": True}
+    app = Host(lambda: MatrixScreen(Settings(runs={"dir": str(tmp_path)}),
+                                    live_model=lambda: from_live(model) if running["yes"] else None))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        scr = app.screen
+        assert "[live, refreshed every 2 s]" in text_of(scr, "#mx-model")
+        running["yes"] = False   # the run ends: the controller has no live model any more
+        scr._poll_live()         # what the 2 s timer does
+        await settle(pilot)
+        assert "[run ended: its last state]" in text_of(scr, "#mx-model")
+        assert "refreshed" not in text_of(scr, "#mx-model")
+        assert "run has ended" in text_of(scr, "#mx-status")
+        assert cells(scr) == expected(from_live(model), "W3", "G", "20m", 12, 6)  # still shown
+        assert not any(v == "live" for _, v in scr._choices(compare=False))
+
+
 async def test_no_model_anywhere(tmp_path, monkeypatch):
     # With no live model, no checkpoint, no runs and no reference folder, the screen says so.
     import engine.model_sources as sources
@@ -291,7 +312,9 @@ async def test_keys_answer_while_a_training_step_holds_the_lock(tmp_path):
             assert scr.path.hour == (hour + 1) % 24
         finally:
             done.set()
-        await wait_until(pilot, lambda: isinstance(app.screen, CheckpointPicker), 30, what="the picker")
+        # pushed is not yet composed: wait for its list (under load the query came first)
+        await wait_until(pilot, lambda: isinstance(app.screen, CheckpointPicker)
+                         and len(app.screen.query(OptionList)) > 0, 30, what="the picker")
         first = app.screen.query_one(OptionList).get_option_at_index(0).prompt
         assert str(first).startswith("live model")   # the probe saw the live model once free
         app.runner.stop()

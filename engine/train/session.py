@@ -322,7 +322,10 @@ class TrainingSession:
             idx = perm[step * bs:(step + 1) * bs]
             with lock:
                 losses[step] = training_step(model, opt, x[idx], y[idx], w[idx], tr)
-            if self._stop_req or self._pause_req or self._ckpt_req:
+            # A request during the epoch's last step waits for the epoch's end (_controls_after):
+            # a checkpoint there is a clean epoch boundary, and a resume from it never steps the
+            # scheduler before the optimizer (nothing would be left to train in that epoch).
+            if (self._stop_req or self._pause_req or self._ckpt_req) and step + 1 < steps:
                 self._controls(lambda kind, done=step + 1: save_here(kind, done),
                                f"during epoch {epoch} (after step {step + 1} of {steps})")
             now = time.monotonic()

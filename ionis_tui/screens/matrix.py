@@ -51,6 +51,9 @@ UNIT_LABEL = {"db": "dB", "sigma": "σ"}
 CELL_FMT = {"db": "{:+.1f}", "sigma": "{:+.2f}"}
 WIDE_AT = 150        # columns from which the plot sits beside the matrix
 LIVE_POLL_S = 2.0    # how often a live (training) model is re-read
+ENDED = "ended"      # source of a model that was live when its run ended
+SOURCE_TAG_A = {"live": " [live, refreshed every 2 s]", ENDED: " [run ended: its last state]"}
+SOURCE_TAG_B = {"live": " [live]", ENDED: " [run ended]"}
 
 
 def short(msg: str) -> str:
@@ -241,9 +244,18 @@ class MatrixScreen(LiveModel, Screen):
 
     @work(thread=True, exclusive=True, group="mx-live")
     def _fetch_live(self) -> None:
-        lm, _ = self._live_or_error()
+        lm, error = self._live_or_error()
         if lm is not None:
             self._hand_over(self._use_live, lm)
+        elif not error:  # the run has ended: its last state stays on screen, labelled so
+            self._hand_over(self._live_ended)
+
+    def _live_ended(self) -> None:
+        for which in ("a", "b"):
+            if getattr(self, f"source_{which}") == "live":
+                setattr(self, f"source_{which}", ENDED)
+        self._status("the training run has ended: showing its last state; o opens its checkpoints")
+        self._draw()
 
     def _use_live(self, lm: LoadedModel) -> None:
         for which in ("a", "b"):
@@ -346,9 +358,9 @@ class MatrixScreen(LiveModel, Screen):
         if self.model_a is None or r is None:
             model.update("model: none (press o to choose a checkpoint)")
             return
-        live = " [live, refreshed every 2 s]" if self.source_a == "live" else ""
+        live = SOURCE_TAG_A.get(self.source_a or "", "")
         if d is not None:
-            live_b = " [live]" if self.source_b == "live" else ""
+            live_b = SOURCE_TAG_B.get(self.source_b or "", "")
             model.update(Text(f"A: {r.model}{live}\nB: {d.b.model}{live_b}"))
         else:
             model.update(Text(f"model: {r.model}{live}"))

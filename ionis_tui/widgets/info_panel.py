@@ -51,11 +51,11 @@ def render_info(s: DashboardState) -> Table:
         t.add_row("best", fmt.DASH)
     folder = short_path(s.run_dir) if s.run_dir else fmt.DASH
     t.add_row("folder", folder)
-    if not s.checkpoints:
+    if not s.checkpoint_files:
         t.add_row("ckpt", fmt.DASH)
-    for kind, (path, epoch) in sorted(s.checkpoints.items()):
+    for path, (kind, when) in sorted(s.checkpoint_files.items()):
         inside = s.run_dir and os.path.dirname(path) == s.run_dir.rstrip("/")
-        t.add_row(kind, f"{os.path.basename(path) if inside else short_path(path)} (epoch {epoch})")
+        t.add_row(kind, f"{os.path.basename(path) if inside else short_path(path)} ({when})")
     if s.final_message and s.state in (ev.FAILED, ev.STOPPED):
         t.add_row("", Text(s.final_message, "red" if s.state == ev.FAILED else "cyan"))
     return t

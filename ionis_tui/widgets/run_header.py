@@ -49,13 +49,13 @@ def _progress(s: DashboardState) -> tuple[str, float, float | None]:
     # The bar is the current epoch's progress, so it moves within a long epoch; the epoch
     # counter and the ETA give the run's progress.
     in_run = s.state in (ev.TRAINING, ev.PAUSED) and s.epochs_done < s.epochs
-    live = in_run and s.steps > 0 and s.epoch > s.epochs_done
-    if in_run:  # the epoch under way (0% until its first step report)
-        shown, frac = s.epochs_done + 1, (s.epoch_fraction if live else 0.0)
-    else:       # idle or ended: the last complete epoch, the bar the share of the run done
-        shown, frac = s.epochs_done, (s.epochs_done / s.epochs if s.epochs else 0.0)
-    label = f"epoch {shown}/{s.epochs}" if s.epochs else "epoch —/—"
-    return label, frac, (s.running_loss if live else None)
+    if not in_run:  # idle or ended: epochs complete, the bar the share of the run done
+        # "epoch 3/30" after a stop in epoch 4 read as if epoch 3 were under way.
+        frac = s.epochs_done / s.epochs if s.epochs else 0.0
+        return (f"{s.epochs_done}/{s.epochs} done" if s.epochs else "epoch —/—"), frac, None
+    live = s.steps > 0 and s.epoch > s.epochs_done  # the epoch under way (0% until its first step)
+    return (f"epoch {s.epochs_done + 1}/{s.epochs}", s.epoch_fraction if live else 0.0,
+            s.running_loss if live else None)
 
 
 def _bar_style(s: DashboardState) -> str:
