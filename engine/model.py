@@ -87,12 +87,14 @@ def clamp_sidecars(model: IonisGate, lo: float = 0.5, hi: float = 2.0) -> None:
 
 
 def parameter_groups(model: IonisGate) -> dict[str, list[nn.Parameter]]:
-    """Trainable parameters split for differential learning rates."""
+    """Trainable parameters split for differential learning rates. The two gate heads learn at
+    different rates (issue 10): "sun_scaler" is the sun gate head, "scaler" the storm gate head."""
     def trainable(*mods: nn.Module) -> list[nn.Parameter]:
         return [p for m in mods for p in m.parameters() if p.requires_grad]
     return {
         "trunk": trainable(model.trunk, model.base_head),
-        "scaler": trainable(model.sun_scaler_head, model.storm_scaler_head),
+        "sun_scaler": trainable(model.sun_scaler_head),
+        "scaler": trainable(model.storm_scaler_head),
         "sidecar": trainable(model.sun_sidecar, model.storm_sidecar),
     }
 

@@ -92,7 +92,8 @@ class TrainSettings(_Section):
     epochs: int = Field(30, ge=1, le=MAX_EPOCHS)
     batch_size: int = Field(4096, ge=1, le=16_777_216)
     lr_trunk: float = Field(3e-4, gt=0, le=1)
-    lr_scaler: float = Field(1e-4, gt=0, le=1)
+    lr_scaler: float = Field(1e-4, gt=0, le=1)      # storm gate head
+    lr_sun_scaler: float = Field(1e-3, gt=0, le=1)  # sun gate head
     lr_sidecar: float = Field(1e-3, gt=0, le=1)
     weight_decay: float = Field(1e-5, ge=0, le=1)
     eta_min: float = Field(1e-6, ge=0, le=1)
@@ -116,7 +117,7 @@ class TrainSettings(_Section):
             raise ValueError(f"clamp_min ({self.clamp_min}) must be below clamp_max ({self.clamp_max})")
         # The cosine schedule falls from each learning rate to eta_min; a floor above a rate
         # would make that rate climb instead.
-        low = min(self.lr_trunk, self.lr_scaler, self.lr_sidecar)
+        low = min(self.lr_trunk, self.lr_scaler, self.lr_sun_scaler, self.lr_sidecar)
         if self.eta_min >= low:
             raise ValueError(f"eta_min ({self.eta_min:g}) must be below every learning rate "
                              f"(lowest is {low:g})")

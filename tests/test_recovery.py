@@ -143,3 +143,19 @@ def test_sidecar_panel_shows_the_truth_only_for_demo_data():
     assert "truth dB" not in text(base)
     shown = text({**base, "sun_truth_db": 5.17, "storm_truth_db": 9.87})
     assert "truth dB" in shown and "+5.17" in shown and "+9.87" in shown
+
+
+def test_each_gate_head_learns_at_its_own_rate():
+    from engine.model import IonisGate
+    from engine.settings import TrainSettings
+    from engine.train.recipe import build_optimizer
+
+    m = IonisGate("v22")
+    opt = build_optimizer(m, TrainSettings(lr_sun_scaler=2e-3, lr_scaler=5e-5))
+    groups = {g["name"]: g for g in opt.param_groups}
+    ids = lambda mod: {id(p) for p in mod.parameters() if p.requires_grad}  # noqa: E731
+    assert {id(p) for p in groups["sun_scaler"]["params"]} == ids(m.sun_scaler_head)
+    assert {id(p) for p in groups["scaler"]["params"]} == ids(m.storm_scaler_head)
+    assert groups["sun_scaler"]["lr"] == 2e-3 and groups["scaler"]["lr"] == 5e-5
+    every = [id(p) for g in opt.param_groups for p in g["params"]]
+    assert sorted(every) == sorted(id(p) for p in m.parameters() if p.requires_grad)  # each once

@@ -30,7 +30,7 @@ from engine.verify.runner import truth_applies
 KEYS = ["epoch", "epochs", "train_loss", "val_loss", "val_rmse_sigma", "val_rmse_db", "val_pearson",
         "sun_fc2_bias", "storm_fc2_bias", "sun_pinned_low", "sun_pinned_high", "storm_pinned_low",
         "storm_pinned_high", "sun_effect_sigma", "sun_effect_db", "storm_effect_sigma", "storm_effect_db",
-        "sun_truth_db", "storm_truth_db", "sun_gate_mean", "storm_gate_mean", "lr_trunk", "lr_scaler",
+        "sun_truth_db", "storm_truth_db", "sun_gate_mean", "storm_gate_mean", "lr_trunk", "lr_sun_scaler", "lr_scaler",
         "lr_sidecar", "samples_per_s", "epoch_s", "elapsed_s", "eta_s", "best_epoch", "best_val_loss",
         "warnings", "time", "device"]
 
@@ -79,7 +79,7 @@ def test_metrics_lines_have_exact_keys_and_real_meaning(tmp_path, rows):
     # Learning rates: the epoch's own, following the cosine schedule (T_max = epochs).
     tr = s.train
     for i, m in enumerate(lines):
-        for key, lr in (("lr_trunk", tr.lr_trunk), ("lr_scaler", tr.lr_scaler), ("lr_sidecar", tr.lr_sidecar)):
+        for key, lr in (("lr_trunk", tr.lr_trunk), ("lr_sun_scaler", tr.lr_sun_scaler), ("lr_scaler", tr.lr_scaler), ("lr_sidecar", tr.lr_sidecar)):
             want = tr.eta_min + (lr - tr.eta_min) * (1 + math.cos(math.pi * i / 3)) / 2
             assert m[key] == pytest.approx(want, rel=1e-6)
 

@@ -33,7 +33,7 @@ METRIC_KEYS = (
     "sun_fc2_bias", "storm_fc2_bias", "sun_pinned_low", "sun_pinned_high", "storm_pinned_low",
     "storm_pinned_high", "sun_effect_sigma", "sun_effect_db", "storm_effect_sigma", "storm_effect_db",
     "sun_truth_db", "storm_truth_db",
-    "sun_gate_mean", "storm_gate_mean", "lr_trunk", "lr_scaler", "lr_sidecar", "samples_per_s",
+    "sun_gate_mean", "storm_gate_mean", "lr_trunk", "lr_sun_scaler", "lr_scaler", "lr_sidecar", "samples_per_s",
     "epoch_s", "elapsed_s", "eta_s", "best_epoch", "best_val_loss", "warnings", "time",
     "device",  # where the epoch ran: "cpu" even when train.device asked for cuda/mps
 )

@@ -19,6 +19,7 @@ def build_optimizer(model: IonisGate, tr: TrainSettings) -> torch.optim.AdamW:
     g = parameter_groups(model)
     return torch.optim.AdamW([
         {"params": g["trunk"], "lr": tr.lr_trunk, "name": "trunk"},
+        {"params": g["sun_scaler"], "lr": tr.lr_sun_scaler, "name": "sun_scaler"},
         {"params": g["scaler"], "lr": tr.lr_scaler, "name": "scaler"},
         {"params": g["sidecar"], "lr": tr.lr_sidecar, "name": "sidecar"},
     ], weight_decay=tr.weight_decay)
