@@ -52,7 +52,7 @@ def _recipe(settings: Settings, device: torch.device):
     tr = settings.train
     model = IonisGate(tr.feature_set).to(device)
     opt = build_optimizer(model, tr)
-    return lambda x, y, w: training_step(model, opt, x, y, w, tr)
+    return lambda x, y, w, c=None: training_step(model, opt, x, y, w, tr, c)
 
 
 def _sync(device: torch.device) -> None:
@@ -64,15 +64,15 @@ def _sync(device: torch.device) -> None:
 
 def model_bound(settings: Settings, data, device, steps: int) -> float:
     bs = settings.train.batch_size
-    x, y, w = (t[:bs].contiguous() for t in (data.train.x, data.train.y, data.train.w))
+    x, y, w, c = (t[:bs].contiguous() for t in (data.train.x, data.train.y, data.train.w, data.train.sfi_cell))
     step = _recipe(settings, device)
     for _ in range(2):  # warm-up: allocator, kernel selection
-        step(x, y, w)
+        step(x, y, w, c)
     _sync(device)
     t0 = time.perf_counter()
     acc = torch.zeros((), device=device)
     for _ in range(steps):
-        acc += step(x, y, w)
+        acc += step(x, y, w, c)
     acc.item()
     return steps * x.shape[0] / (time.perf_counter() - t0)
 

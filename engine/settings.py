@@ -99,7 +99,9 @@ class TrainSettings(_Section):
     eta_min: float = Field(1e-6, ge=0, le=1)
     huber_delta: float = Field(1.0, gt=0)
     gate_var_lambda: float = Field(1e-3, ge=0)
-    sidecar_init_weight: float = Field(0.7, gt=0)  # sidecar weights start at this * U(0.9, 1.1)
+    sidecar_init_weight: float = Field(0.65, gt=0)      # storm sidecar weights start at this * U(0.9, 1.1)
+    sun_sidecar_init_weight: float = Field(0.8, gt=0)   # sun sidecar weights start at this * U(0.9, 1.1)
+    sun_gate_within_cell: bool = True  # the sun gate learns from SFI changes inside a cell only
     storm_weight: float = Field(1.0, gt=0)         # training weight of rows at Kp >= 3
     censor_spread_db: float = Field(8.5, ge=0, le=30)   # per-spot spread for the floor-aware loss; 0 = off
     censor_floor_db: float = Field(-28.0, ge=-60, le=0)  # decode floor the loss accounts for

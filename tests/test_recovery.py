@@ -159,3 +159,49 @@ def test_each_gate_head_learns_at_its_own_rate():
     assert groups["sun_scaler"]["lr"] == 2e-3 and groups["scaler"]["lr"] == 5e-5
     every = [id(p) for g in opt.param_groups for p in g["params"]]
     assert sorted(every) == sorted(id(p) for p in m.parameters() if p.requires_grad)  # each once
+
+
+def test_cell_mean_averages_over_the_rows_of_one_path_band_hour_month():
+    from engine.data.rows import COL, COLUMNS
+    from engine.train.prepare import cell_mean
+
+    rows = np.zeros((4, len(COLUMNS)), dtype=np.float32)
+    rows[:, COL["band"]] = 107
+    rows[:, COL["month"]] = 6
+    rows[3, COL["hour"]] = 5  # another hour: its own cell
+    got = cell_mean(rows, np.array([1.0, 2.0, 6.0, 10.0]))
+    assert got.tolist() == pytest.approx([3.0, 3.0, 3.0, 10.0])
+
+
+def test_within_cell_output_keeps_the_output_and_hides_cell_levels_from_the_sun_gate():
+    from engine.features import V22
+    from engine.model import IonisGate
+    from engine.train.physics_recipe import init_sidecars, within_cell_output
+
+    torch.manual_seed(0)
+    m = IonisGate("v22")
+    init_sidecars(m, 0.65, seed=0, sun_weight=0.8)
+    x = torch.rand(6, V22.input_dim)
+    p = within_cell_output(m, x, x[:, V22.sfi_idx:V22.sfi_idx + 1])
+    assert torch.allclose(p["out"], m(x), atol=1e-6)  # the same prediction
+    # Each row its own cell (sfi_cell = its own sfi): no within-cell variation, so the loss
+    # reaches the sun gate head not at all, while the storm gate head and the base still learn.
+    p["out"].pow(2).sum().backward()
+    assert all(float(q.grad.abs().max()) == 0.0 for q in m.sun_scaler_head.parameters() if q.requires_grad)
+    assert float(m.storm_scaler_head[2].weight.grad.abs().max()) > 0.0
+    assert float(m.base_head[2].weight.grad.abs().max()) > 0.0
+    # With the cell at another SFI, the sun gate head does learn.
+    m.zero_grad()
+    within_cell_output(m, x, torch.full((6, 1), 0.2))["out"].pow(2).sum().backward()
+    assert float(m.sun_scaler_head[2].weight.grad.abs().max()) > 0.0
+
+
+def test_sun_and_storm_sidecars_start_at_their_own_scale():
+    from engine.model import IonisGate
+    from engine.train.physics_recipe import init_sidecars
+
+    m = IonisGate("v22")
+    init_sidecars(m, 0.65, seed=3, sun_weight=0.8)
+    for sc, w in ((m.sun_sidecar, 0.8), (m.storm_sidecar, 0.65)):
+        got = torch.cat([sc.fc1.weight.flatten(), sc.fc2.weight.flatten()]).detach()
+        assert float(got.min()) >= 0.9 * w - 1e-6 and float(got.max()) <= 1.1 * w + 1e-6

@@ -18,15 +18,19 @@ ANCHOR_X = 0.5  # sidecar input where its output starts at 0 (SFI 150, Kp 4.5)
 
 
 @torch.no_grad()
-def init_sidecars(model: IonisGate, weight: float, seed: int) -> None:
-    """Draw both sidecars' weights from weight * U(0.9, 1.1). The sidecar's slope grows with
-    the product of its two layers' weights: the stock 0.8-1.2 start puts a Kp 0 -> 9 storm
-    cost of ~37 dB on every path, which the sparse Kp signal in the data never drains."""
+def init_sidecars(model: IonisGate, weight: float, seed: int, sun_weight: float | None = None) -> None:
+    """Draw the storm sidecar's weights from weight * U(0.9, 1.1), the sun sidecar's from
+    sun_weight (default: weight) * U(0.9, 1.1). The sidecar's slope grows with the product of
+    its two layers' weights: the stock 0.8-1.2 start puts a Kp 0 -> 9 storm cost of ~37 dB on
+    every path, which the sparse Kp signal in the data never drains. The start also sets the
+    scale the gates work at (gate x sidecar is what the data fix), so the sun sidecar starts
+    larger: its gates then sit mid-range instead of at the 0.5 floor on 20m (README, row Z2)."""
     g = torch.Generator().manual_seed(seed)
-    for sc in model.sidecars().values():
+    scale = {"sun": weight if sun_weight is None else sun_weight, "storm": weight}
+    for name, sc in model.sidecars().items():
         for lin in (sc.fc1, sc.fc2):
             u = torch.rand(lin.weight.shape, generator=g) * 0.2 + 0.9
-            lin.weight.copy_((u * weight).to(lin.weight.device))
+            lin.weight.copy_((u * scale[name]).to(lin.weight.device))
     # Output 0 mid-range: the gate then scales an effect, not a large constant the base head has
     # to cancel (the stock -10 bias suits only weights near 1). Anchoring at quiet conditions
     # (SFI 70, Kp 0) instead made both gates collapse faster (README ablation).
@@ -64,3 +68,17 @@ def censored_median(out: torch.Tensor, x: torch.Tensor, floor_db: float, spread_
     a = ((floor_db - mean) / std - out) / s
     p = ((1.0 + torch.special.ndtr(a)) / 2.0).clamp(max=1.0 - 1e-6)
     return out + s * torch.special.ndtri(p)
+
+
+def within_cell_output(model: IonisGate, x: torch.Tensor, sfi_cell: torch.Tensor) -> dict[str, torch.Tensor]:
+    """model.parts(x) with the same output, but the sun gate learns only from how SFI varies inside
+    a cell (rows of one path, band, hour and month in different space-weather classes): the part
+    of the sun term at the cell's mean SFI reaches the gate detached. Otherwise the gate also fits
+    whatever level the base head has not fitted yet (the sidecar is non-zero on most rows) and
+    learns levels instead of per-path sensitivity; the base head still gets the whole output.
+    Forward values, the sidecar's gradients and the saved model are unchanged."""
+    p = model.parts(x)
+    g = p["sun_gate"]
+    at_mean = model.sun_sidecar(sfi_cell).squeeze(-1)
+    sun = g.detach() * at_mean + g * (p["sun"] - at_mean)
+    return {**p, "out": p["base"] + sun + p["storm_gate"] * p["storm"]}

@@ -33,6 +33,9 @@ class Split:
     y: torch.Tensor    # (N,) target in sigma (per-band Z-score of median SNR)
     w: torch.Tensor    # (N,) spot_count weights, mean 1 on this side
     std: torch.Tensor  # (N,) dB per sigma of each row's band, to express errors in dB
+    # (N, 1) the sfi feature averaged over the row's cell (same path, band, hour, month) on this
+    # side: what the sun gate's within-cell training subtracts (physics_recipe.within_cell_output)
+    sfi_cell: torch.Tensor | None = None
 
     @property
     def n(self) -> int:
@@ -82,6 +85,20 @@ def count_leaked_paths(rows: SignatureRows) -> int:
     return int(np.intersect1d(keys[val], keys[~val], assume_unique=False).size)
 
 
+_CELL_COLUMNS = [COL[k] for k in ("tx_lat", "tx_lon", "rx_lat", "rx_lon", "band", "hour", "month")]
+
+
+def cell_mean(rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Each row's `values` averaged over the rows of its cell: the same path, band, hour and month
+    (rows of one cell differ only in their space-weather class)."""
+    key = np.ascontiguousarray(rows[:, _CELL_COLUMNS], dtype=np.float32)
+    _, cell = np.unique(key.view(np.dtype((np.void, key.dtype.itemsize * key.shape[1]))).ravel(),
+                        return_inverse=True)
+    cell = cell.ravel()
+    total = np.bincount(cell, weights=np.asarray(values, dtype=np.float64))
+    return total[cell] / np.bincount(cell)[cell]
+
+
 def _side(rows: np.ndarray, fs: FeatureSet, device: torch.device) -> Split:
     c = {name: rows[:, i] for name, i in COL.items()}
     band_idx = np.searchsorted(_BAND_IDS, c["band"])
@@ -98,7 +115,8 @@ def _side(rows: np.ndarray, fs: FeatureSet, device: torch.device) -> Split:
 
     def t(v: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)).to(device)
-    return Split(t(x), t(y), t(w), t(std))
+    sfi_cell = cell_mean(rows, x[:, fs.sfi_idx])[:, None]
+    return Split(t(x), t(y), t(w), t(std), t(sfi_cell))
 
 
 def prepare(rows: SignatureRows, fs: FeatureSet, device: torch.device) -> Prepared:

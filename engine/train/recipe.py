@@ -11,7 +11,7 @@ from torch.nn import functional as F
 
 from engine.model import IonisGate, clamp_sidecars, parameter_groups
 from engine.settings import TrainSettings
-from engine.train.physics_recipe import censored_median
+from engine.train.physics_recipe import censored_median, within_cell_output
 
 
 def build_optimizer(model: IonisGate, tr: TrainSettings) -> torch.optim.AdamW:
@@ -37,10 +37,12 @@ def compared(out: torch.Tensor, x: torch.Tensor, tr: TrainSettings) -> torch.Ten
 
 
 def training_step(model: IonisGate, opt: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor,
-                  w: torch.Tensor, tr: TrainSettings) -> torch.Tensor:
+                  w: torch.Tensor, tr: TrainSettings, sfi_cell: torch.Tensor | None = None) -> torch.Tensor:
     """One optimizer step; returns the batch's weighted Huber loss (detached, on the device,
-    so the caller decides when to pay for a device sync)."""
-    p = model.parts(x)
+    so the caller decides when to pay for a device sync). sfi_cell: each row's cell-mean sfi
+    feature (Split.sfi_cell), used when train.sun_gate_within_cell is on."""
+    within = tr.sun_gate_within_cell and sfi_cell is not None
+    p = within_cell_output(model, x, sfi_cell) if within else model.parts(x)
     wl = (F.huber_loss(compared(p["out"], x, tr), y, reduction="none", delta=tr.huber_delta) * w).mean()
     # Gate-variance bonus. Population variance: a one-row last batch must not give NaN.
     loss = wl - tr.gate_var_lambda * (p["sun_gate"].var(correction=0) + p["storm_gate"].var(correction=0))

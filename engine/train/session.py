@@ -221,7 +221,7 @@ class TrainingSession:
                                          "validation rows: validation scores will be optimistic"))
         torch.manual_seed(tr.seed)
         model = IonisGate(tr.feature_set).to(device)
-        init_sidecars(model, tr.sidecar_init_weight, tr.seed)
+        init_sidecars(model, tr.sidecar_init_weight, tr.seed, sun_weight=tr.sun_sidecar_init_weight)
         data.train.w = storm_weights(data.train.x, data.train.w, FEATURE_SETS[tr.feature_set], tr.storm_weight)
         opt = build_optimizer(model, tr)
         sched = build_scheduler(opt, tr)
@@ -297,7 +297,7 @@ class TrainingSession:
 
     def _train_epoch(self, epoch: int, start_step: int, partial: torch.Tensor) -> None:
         tr, d, model, opt = self.settings.train, self._data, self._model, self._opt
-        x, y, w = d.train.x, d.train.y, d.train.w
+        x, y, w, sfi_cell = d.train.x, d.train.y, d.train.w, d.train.sfi_cell
         n = d.train.n
         bs = min(tr.batch_size, n)
         steps = math.ceil(n / bs)
@@ -321,7 +321,7 @@ class TrainingSession:
         for step in range(start_step, steps):
             idx = perm[step * bs:(step + 1) * bs]
             with lock:
-                losses[step] = training_step(model, opt, x[idx], y[idx], w[idx], tr)
+                losses[step] = training_step(model, opt, x[idx], y[idx], w[idx], tr, sfi_cell[idx])
             # A request during the epoch's last step waits for the epoch's end (_controls_after):
             # a checkpoint there is a clean epoch boundary, and a resume from it never steps the
             # scheduler before the optimizer (nothing would be left to train in that epoch).
