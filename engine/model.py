@@ -9,12 +9,13 @@ from torch import nn
 
 from engine.features import FEATURE_SETS, FeatureSet
 
+GATE_LO, GATE_HI = 0.5, 2.0  # a gate scales its sidecar by this much at least / at most
 GATE_INIT_BIAS = -math.log(2.0)  # sigmoid(-ln 2) = 1/3, so 0.5 + 1.5/3 = 1.0 at start
 
 
 def gate(logit: torch.Tensor) -> torch.Tensor:
-    """Map a logit to [0.5, 2.0]."""
-    return 0.5 + 1.5 * torch.sigmoid(logit)
+    """Map a logit to [GATE_LO, GATE_HI] = [0.5, 2.0]."""
+    return GATE_LO + (GATE_HI - GATE_LO) * torch.sigmoid(logit)
 
 
 class MonotonicMLP(nn.Module):

@@ -30,7 +30,7 @@ from engine.verify.runner import truth_applies
 KEYS = ["epoch", "epochs", "train_loss", "val_loss", "val_rmse_sigma", "val_rmse_db", "val_pearson",
         "sun_fc2_bias", "storm_fc2_bias", "sun_pinned_low", "sun_pinned_high", "storm_pinned_low",
         "storm_pinned_high", "sun_effect_sigma", "sun_effect_db", "storm_effect_sigma", "storm_effect_db",
-        "sun_truth_db", "storm_truth_db", "sun_gate_mean", "storm_gate_mean", "lr_trunk", "lr_sun_scaler", "lr_scaler",
+        "sun_truth_db", "storm_truth_db", "sun_gate_mean", "storm_gate_mean", "sun_gate_at_bound", "storm_gate_at_bound", "lr_trunk", "lr_sun_scaler", "lr_scaler",
         "lr_sidecar", "samples_per_s", "epoch_s", "elapsed_s", "eta_s", "best_epoch", "best_val_loss",
         "warnings", "time", "device"]
 
@@ -119,6 +119,9 @@ def test_metrics_lines_have_exact_keys_and_real_meaning(tmp_path, rows):
     assert best["val_loss"] == pytest.approx(np.sum(w * huber) / np.sum(w), rel=1e-4)
     assert best["sun_gate_mean"] == pytest.approx(parts["sun_gate"].mean(), rel=1e-4)
     assert best["storm_gate_mean"] == pytest.approx(parts["storm_gate"].mean(), rel=1e-4)
+    for name in ("sun", "storm"):
+        g = np.asarray(parts[f"{name}_gate"])
+        assert best[f"{name}_gate_at_bound"] == pytest.approx(np.mean((g < 0.52) | (g > 1.98)), abs=1e-6)
     # Not the original's sqrt(Huber) "RMSE", and dB uses each row's band, not a flat 6.7.
     assert abs(best["val_rmse_sigma"] - math.sqrt(best["val_loss"])) > 1e-3
     assert abs(best["val_rmse_db"] - 6.7 * best["val_rmse_sigma"]) > 1e-4

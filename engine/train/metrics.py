@@ -9,6 +9,8 @@ Definitions (the TUI and the README rely on them):
 - *_pinned_low/high: share of a sidecar's fc1/fc2 weights within 1e-6 of the clamp floor/ceiling.
 - sun_effect: prediction at SFI 200 minus SFI 70 (Kp 2); storm_effect: Kp 0 minus Kp 9
   (SFI 150); both on W3 -> G, 20m, 12 UTC, June; dB = sigma * the 20m band's std.
+- sun/storm_gate_mean: mean gate over validation rows; *_gate_at_bound: share of validation rows
+  whose gate is within 0.02 of its 0.5 / 2.0 bound (flat sigmoid: no gradient, no further scaling).
 - sun_truth_db / storm_truth_db: the demo generator's true effect at the same conditions
   (engine.demo.truth, mid-June day); null when the rows are not demo data.
 """
@@ -22,7 +24,7 @@ import torch
 from torch.nn import functional as F
 
 from engine.checkpoint import from_live
-from engine.model import IonisGate
+from engine.model import GATE_HI, GATE_LO, IonisGate
 from engine.predict import Path_, predict_parts
 from engine.sidecar_health import is_dead, is_saturated, pinned_share
 from engine.train.prepare import Split
@@ -33,17 +35,24 @@ METRIC_KEYS = (
     "sun_fc2_bias", "storm_fc2_bias", "sun_pinned_low", "sun_pinned_high", "storm_pinned_low",
     "storm_pinned_high", "sun_effect_sigma", "sun_effect_db", "storm_effect_sigma", "storm_effect_db",
     "sun_truth_db", "storm_truth_db",
-    "sun_gate_mean", "storm_gate_mean", "lr_trunk", "lr_sun_scaler", "lr_scaler", "lr_sidecar", "samples_per_s",
+    "sun_gate_mean", "storm_gate_mean", "sun_gate_at_bound", "storm_gate_at_bound", "lr_trunk", "lr_sun_scaler", "lr_scaler", "lr_sidecar", "samples_per_s",
     "epoch_s", "elapsed_s", "eta_s", "best_epoch", "best_val_loss", "warnings", "time",
     "device",  # where the epoch ran: "cpu" even when train.device asked for cuda/mps
 )
 REF_PATH = Path_.parse("W3", "G", "20m", 12, 6)
 EVAL_BATCH = 65536
+GATE_BOUND_TOL = 0.02
 
 
 def finite_or_none(v: float) -> float | None:
     """JSON has no NaN: a metric that cannot be computed is written as null."""
     return float(v) if math.isfinite(v) else None
+
+
+def at_bound(g: torch.Tensor) -> torch.Tensor:
+    """Share of rows whose gate is within GATE_BOUND_TOL of 0.5 or 2.0: there the sigmoid is flat,
+    the gate passes (almost) no gradient and cannot scale its sidecar any further."""
+    return ((g < GATE_LO + GATE_BOUND_TOL) | (g > GATE_HI - GATE_BOUND_TOL)).float().mean()
 
 
 @torch.no_grad()
@@ -70,8 +79,11 @@ def evaluate(model: IonisGate, val: Split, huber_delta: float, compare=None) -> 
         (pc * yc).sum() / ((pc.square().sum() * yc.square().sum()).sqrt()),
         sun_gate.mean(),
         storm_gate.mean(),
-    ]).tolist()  # one device sync for all six
-    keys = ("val_loss", "val_rmse_sigma", "val_rmse_db", "val_pearson", "sun_gate_mean", "storm_gate_mean")
+        at_bound(sun_gate),
+        at_bound(storm_gate),
+    ]).tolist()  # one device sync for all eight
+    keys = ("val_loss", "val_rmse_sigma", "val_rmse_db", "val_pearson", "sun_gate_mean", "storm_gate_mean",
+            "sun_gate_at_bound", "storm_gate_at_bound")
     return dict(zip(keys, out, strict=True))
 
 

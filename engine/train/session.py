@@ -394,6 +394,7 @@ class TrainingSession:
             "val_rmse_db": scores["val_rmse_db"], "val_pearson": scores["val_pearson"],
             **scores["stats"], **scores["effects"],
             "sun_gate_mean": scores["sun_gate_mean"], "storm_gate_mean": scores["storm_gate_mean"],
+            "sun_gate_at_bound": scores["sun_gate_at_bound"], "storm_gate_at_bound": scores["storm_gate_at_bound"],
             **lrs, "samples_per_s": samples_per_s, "epoch_s": epoch_s, "elapsed_s": self._elapsed(),
             "eta_s": mean_epoch * (tr.epochs - epoch),
             "best_epoch": self._best["epoch"], "best_val_loss": self._best["val_loss"],

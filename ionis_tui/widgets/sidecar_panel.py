@@ -40,7 +40,7 @@ def render_sidecars(m: dict[str, Any]) -> Group:
     t.add_column("")
     # Demo data only: the generator's true effect beside the model's, so recovery shows live.
     truth = m.get("sun_truth_db") is not None or m.get("storm_truth_db") is not None
-    heads = ("fc2.bias", "effect dB") + (("truth dB",) if truth else ()) + ("pinned lo/hi", "gate")
+    heads = ("fc2.bias", "effect dB") + (("truth dB",) if truth else ()) + ("pinned lo/hi", "gate", "@bound")
     for head in heads:
         t.add_column(head, justify="right")
     for name in ("sun", "storm"):
@@ -48,7 +48,7 @@ def render_sidecars(m: dict[str, Any]) -> Group:
         t.add_row(name, fmt.num(m.get(f"{name}_fc2_bias"), "+.3f"), fmt.num(m.get(f"{name}_effect_db"), "+.2f"),
                   *true_cell,
                   f"{fmt.share(m.get(f'{name}_pinned_low'))}/{fmt.share(m.get(f'{name}_pinned_high'))}",
-                  fmt.num(m.get(f"{name}_gate_mean"), ".3f"))
+                  fmt.num(m.get(f"{name}_gate_mean"), ".3f"), fmt.share(m.get(f"{name}_gate_at_bound")))
     parts: list[Any] = [t]
     for name in dead_sidecars(m):
         parts.append(Text(f"DEAD SIDECAR: {name} — all weights at the clamp floor", "bold white on red"))
