@@ -33,8 +33,8 @@ class Split:
     y: torch.Tensor    # (N,) target in sigma (per-band Z-score of median SNR)
     w: torch.Tensor    # (N,) spot_count weights, mean 1 on this side
     std: torch.Tensor  # (N,) dB per sigma of each row's band, to express errors in dB
-    # (N, 1) the sfi feature averaged over the row's cell (same path, band, hour, month) on this
-    # side: what the sun gate's within-cell training subtracts (physics_recipe.within_cell_output)
+    # (N, 1) the sfi feature averaged over the row's cell (same path, band, hour, month); training
+    # side only: what the sun gate's within-cell training subtracts (physics_recipe.within_cell_output)
     sfi_cell: torch.Tensor | None = None
 
     @property
@@ -73,10 +73,20 @@ def check_rows(rows: SignatureRows) -> None:
         raise DataError(f"{int(unknown.sum())} rows have unknown band ids {vals}; expected 102..111")
 
 
+_PATH_COLUMNS = [COL[k] for k in ("tx_lat", "tx_lon", "rx_lat", "rx_lon")]
+_CELL_COLUMNS = _PATH_COLUMNS + [COL[k] for k in ("band", "hour", "month")]
+
+
+def _row_keys(a: np.ndarray, columns: list[int]) -> np.ndarray:
+    """One opaque key per row: the bytes of its float32 values in `columns`. Exact, so two
+    different paths or cells can never be taken for one (a mixed 64-bit hash did collide)."""
+    key = np.ascontiguousarray(a[:, columns], dtype=np.float32)
+    return key.view(np.dtype((np.void, key.dtype.itemsize * len(columns)))).ravel()
+
+
 def _path_keys(a: np.ndarray) -> np.ndarray:
-    """One opaque 16-byte key per (tx, rx) position pair: the four float32 coordinates' bytes.
-    Exact, so two different paths can never be taken for one (a mixed 64-bit hash did collide)."""
-    return np.ascontiguousarray(a[:, :4]).view(np.dtype((np.void, 16))).ravel()
+    """One key per (tx, rx) position pair."""
+    return _row_keys(a, _PATH_COLUMNS)
 
 
 def count_leaked_paths(rows: SignatureRows) -> int:
@@ -85,21 +95,16 @@ def count_leaked_paths(rows: SignatureRows) -> int:
     return int(np.intersect1d(keys[val], keys[~val], assume_unique=False).size)
 
 
-_CELL_COLUMNS = [COL[k] for k in ("tx_lat", "tx_lon", "rx_lat", "rx_lon", "band", "hour", "month")]
-
-
 def cell_mean(rows: np.ndarray, values: np.ndarray) -> np.ndarray:
     """Each row's `values` averaged over the rows of its cell: the same path, band, hour and month
     (rows of one cell differ only in their space-weather class)."""
-    key = np.ascontiguousarray(rows[:, _CELL_COLUMNS], dtype=np.float32)
-    _, cell = np.unique(key.view(np.dtype((np.void, key.dtype.itemsize * key.shape[1]))).ravel(),
-                        return_inverse=True)
+    _, cell = np.unique(_row_keys(rows, _CELL_COLUMNS), return_inverse=True)
     cell = cell.ravel()
     total = np.bincount(cell, weights=np.asarray(values, dtype=np.float64))
     return total[cell] / np.bincount(cell)[cell]
 
 
-def _side(rows: np.ndarray, fs: FeatureSet, device: torch.device) -> Split:
+def _side(rows: np.ndarray, fs: FeatureSet, device: torch.device, training: bool) -> Split:
     c = {name: rows[:, i] for name, i in COL.items()}
     band_idx = np.searchsorted(_BAND_IDS, c["band"])
     freq = np.array([b.freq_hz for b in BANDS], dtype=np.float64)[band_idx]
@@ -115,8 +120,9 @@ def _side(rows: np.ndarray, fs: FeatureSet, device: torch.device) -> Split:
 
     def t(v: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(v, dtype=np.float32)).to(device)
-    sfi_cell = cell_mean(rows, x[:, fs.sfi_idx])[:, None]
-    return Split(t(x), t(y), t(w), t(std), t(sfi_cell))
+    # Only the training step uses the cell means (and sorting 20M rows for them costs ~15 s).
+    sfi_cell = t(cell_mean(rows, x[:, fs.sfi_idx])[:, None]) if training else None
+    return Split(t(x), t(y), t(w), t(std), sfi_cell)
 
 
 def prepare(rows: SignatureRows, fs: FeatureSet, device: torch.device) -> Prepared:
@@ -130,5 +136,5 @@ def prepare(rows: SignatureRows, fs: FeatureSet, device: torch.device) -> Prepar
     a = rows.array
     checksum = float(a[:, COL["median_snr"]].sum(dtype=np.float64)
                      + a[:, COL["spot_count"]].sum(dtype=np.float64) + len(rows))
-    return Prepared(_side(a[~val], fs, device), _side(a[val], fs, device),
+    return Prepared(_side(a[~val], fs, device, training=True), _side(a[val], fs, device, training=False),
                     count_leaked_paths(rows), checksum)
