@@ -36,19 +36,22 @@ class SidecarPanel(Static):
 
 def render_sidecars(m: dict[str, Any]) -> Group:
     """One row per sidecar (three lines, four with a dead one): fits 80x24 beside the plots."""
-    t = Table(box=None, pad_edge=False, show_header=True, header_style="bold", expand=False)
-    t.add_column("")
     # Demo data only: the generator's true effect beside the model's, so recovery shows live.
     truth = m.get("sun_truth_db") is not None or m.get("storm_truth_db") is not None
-    heads = ("fc2.bias", "effect dB") + (("truth dB",) if truth else ()) + ("pinned lo/hi", "gate", "@bound")
+    heads = ("fc2.bias", "effect dB") + (("truth dB",) if truth else ()) + ("pinned lo/hi", "gate @bound")
+    rows = [[name, fmt.num(m.get(f"{name}_fc2_bias"), "+.2f"), fmt.num(m.get(f"{name}_effect_db"), "+.2f"),
+             *((fmt.num(m.get(f"{name}_truth_db"), "+.2f"),) if truth else ()),
+             f"{fmt.share(m.get(f'{name}_pinned_low'))}/{fmt.share(m.get(f'{name}_pinned_high'))}",
+             f"{fmt.num(m.get(f'{name}_gate_mean'), '.2f')}/{fmt.share(m.get(f'{name}_gate_at_bound'))}"]
+            for name in ("sun", "storm")]
+    # Where the panel is narrow (42 columns inside at 120x40) the headers wrap, not the numbers;
+    # gate mean and its at-bound share share one cell so that a demo run's row fits.
+    t = Table(box=None, pad_edge=False, collapse_padding=True, show_header=True, header_style="bold", expand=False)
+    t.add_column("", no_wrap=True)
     for head in heads:
         t.add_column(head, justify="right")
-    for name in ("sun", "storm"):
-        true_cell = (fmt.num(m.get(f"{name}_truth_db"), "+.2f"),) if truth else ()
-        t.add_row(name, fmt.num(m.get(f"{name}_fc2_bias"), "+.3f"), fmt.num(m.get(f"{name}_effect_db"), "+.2f"),
-                  *true_cell,
-                  f"{fmt.share(m.get(f'{name}_pinned_low'))}/{fmt.share(m.get(f'{name}_pinned_high'))}",
-                  fmt.num(m.get(f"{name}_gate_mean"), ".3f"), fmt.share(m.get(f"{name}_gate_at_bound")))
+    for r in rows:
+        t.add_row(*r)
     parts: list[Any] = [t]
     for name in dead_sidecars(m):
         parts.append(Text(f"DEAD SIDECAR: {name} — all weights at the clamp floor", "bold white on red"))
