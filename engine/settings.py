@@ -35,7 +35,7 @@ DEFAULT_FILE = "settings.toml"
 _TOML_FILE: ContextVar[Path | None] = ContextVar("ionis_settings_file", default=None)
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
-# The tool's own tables (ionis_meta, fallback staging names) live under this prefix; the
+# The tool's own tables (fallback staging names, scratch databases) live under this prefix; the
 # signature table may not take such a name, or `data seed` would overwrite them.
 RESERVED_TABLE_PREFIX = "ionis_"
 # Values never shown in an error message (a wrong type would otherwise be echoed back).

@@ -78,7 +78,7 @@ class IonisApp(App[int]):
                                     clock=clock or datetime.now)
         self.detached = rows is None if detached is None else detached
         controller = DetachedController if self.detached else RunController
-        self.runner = controller(self, settings, rows=rows, data_source=self._source_label)
+        self.runner = controller(self, settings, rows=rows, data_origin=self._data_origin)
         self._attach = attach
         self._check_db = check_db and rows is None
         if rows is not None:
@@ -151,12 +151,14 @@ class IonisApp(App[int]):
         self._cancel_seed.set()
         self._cancel_import.set()
 
-    def _source_label(self) -> str:
-        if self.state.data.provenance:  # from the start-up check: says "demo data" when it is
-            return self.state.data.provenance
+    def _data_origin(self) -> dict:
+        """What a run records about its rows: from the start-up check (engine.data.status.
+        data_origin: its provenance decides "demo data?"), else the bare table's name."""
+        if self.state.data.origin:
+            return dict(self.state.data.origin)
         db = self.settings.database
         where = f" {db.host}:{db.port}" if db.mode == "server" else ""
-        return f"{db.mode}{where} {db.database}.{db.table}"
+        return {"data_source": f"{db.mode}{where} {db.database}.{db.table}"}
 
     def redraw(self) -> None:
         """Draw state changes now rather than at the next frame."""

@@ -46,8 +46,15 @@ class DataSource:
     setting: str = ""              # settings key to fix, from DataError.setting
     seed_done: int = 0
     seed_total: int = 0
-    provenance: str = ""           # engine.data.status.source_label: recorded in checkpoints
+    provenance: str = ""           # engine.data.status.source_label: display only
+    # engine.data.status.data_origin: data_source, data_table, data_provenance (for runs)
+    origin: dict = field(default_factory=dict)
     spots: int = 0                 # rows in the raw spots table (`data ingest`); 0 if none
+
+    @property
+    def kind(self) -> str | None:
+        """The table's provenance kind (demo, spots, bundle), None when unknown."""
+        return (self.origin.get("data_provenance") or {}).get("kind")
 
     @property
     def label(self) -> str:

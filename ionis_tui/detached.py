@@ -86,11 +86,11 @@ def trainer_command(settings: Settings, args: list[str],
 
 class DetachedController:
     def __init__(self, app: App, settings: Settings, rows: SignatureRows | None = None,
-                 data_source: Callable[[], str] = lambda: "") -> None:
+                 data_origin: Callable[[], dict] = dict) -> None:
         self.app = app
         self.settings = settings
         self.rows = rows              # saved to a .npy file for the trainer (benchmarks, tests)
-        self.data_source = data_source
+        self.data_origin = data_origin  # unused: the trainer process reads its own
         self.session: DetachedRun | None = None
         self.worker: Worker | None = None
         self.proc: subprocess.Popen | None = None

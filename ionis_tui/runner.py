@@ -28,11 +28,11 @@ WORKER_NAME = "training"
 
 class RunController:
     def __init__(self, app: App, settings: Settings, rows: SignatureRows | None = None,
-                 data_source: Callable[[], str] = lambda: "") -> None:
+                 data_origin: Callable[[], dict] = dict) -> None:
         self.app = app
         self.settings = settings
         self.rows = rows              # given rows skip the database (benchmarks, tests)
-        self.data_source = data_source
+        self.data_origin = data_origin  # data_source/_table/_provenance (engine.data.status)
         self.session: Any = None      # engine.train.session.TrainingSession
         self.worker: Worker | None = None
 
@@ -65,7 +65,7 @@ class RunController:
 
         if self.running:
             raise RuntimeError("a run is already active")
-        kwargs: dict[str, Any] = {"on_event": self._emit, "data_source": self.data_source()}
+        kwargs: dict[str, Any] = {"on_event": self._emit, **self.data_origin()}
         if self.rows is not None:
             kwargs["rows"] = self.rows
         else:

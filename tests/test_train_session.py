@@ -221,7 +221,8 @@ def _wait_for(q: queue.Queue, pred, timeout: float = 30.0):
 def test_pause_checkpoint_snapshot_resume_stop_from_another_thread(tmp_path, rows):
     s = make_settings(tmp_path, epochs=10_000, progress_interval=1e-6)
     q: queue.Queue = queue.Queue()
-    sess = TrainingSession(s, rows=rows, on_event=q.put, data_source="demo data (embedded wspr.t)")
+    sess = TrainingSession(s, rows=rows, on_event=q.put, data_source="embedded wspr.t",
+                           data_provenance={"kind": "demo", "params": {"seed": 1}}, data_table="wspr.t")
     assert sess.snapshot_model() is None
     result: list = []
     t = threading.Thread(target=lambda: result.append(sess.run()), daemon=True)
@@ -243,7 +244,7 @@ def test_pause_checkpoint_snapshot_resume_stop_from_another_thread(tmp_path, row
     lm = sess.snapshot_model()
     assert lm is not None and lm.kind == "live"
     # the live model carries its data source, so truth tests grade it as they grade best.safetensors
-    assert lm.meta["data_source"] == "demo data (embedded wspr.t)" and truth_applies(lm) == (True, "")
+    assert lm.meta["data_provenance"]["kind"] == "demo" and truth_applies(lm) == (True, "")
     p = predict_parts(lm, REF_PATH, 150.0, 2.0)
     assert np.isfinite(p["db"]).all()
 

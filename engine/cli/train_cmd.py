@@ -183,11 +183,11 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         source = {"rows": rows, "data_source": f"rows file {args.rows_file}"}
     else:
         from engine.data.client import connect
-        from engine.data.status import source_label
+        from engine.data.status import data_origin
 
         notify = lambda e: [f(e) for f in channel]  # noqa: E731
         source = {"rows_loader": _loader(lambda: session.settings, notify),
-                  "data_source": source_label(connect(settings.database), settings.database)}
+                  **data_origin(connect(settings.database), settings.database)}
     printer = _Printer()
     session = TrainingSession(settings, on_event=lambda e: [f(e) for f in (printer, *channel)],
                               run_dir=Path(args.run_dir) if args.run_dir else None,

@@ -27,6 +27,7 @@ from engine.checkpoint import (
     model_state,
     save_safetensors,
 )
+from engine.data.provenance import is_demo
 from engine.data.rows import SignatureRows
 from engine.errors import CheckpointError, IonisError, StorageError, describe_os_error
 from engine.features import FEATURE_SETS
@@ -84,7 +85,8 @@ class TrainingSession:
     def __init__(self, settings: Settings, *, rows: SignatureRows | None = None,
                  rows_loader: RowsLoader | None = None, run_dir: Path | None = None,
                  resume: Path | None = None, on_event: Callable[[Event], None] | None = None,
-                 data_source: str = ""):
+                 data_source: str = "", data_provenance: dict[str, Any] | None = None,
+                 data_table: str = ""):
         if (rows is None) == (rows_loader is None):
             raise ValueError("TrainingSession needs exactly one of rows= or rows_loader=")
         if run_dir is not None and resume is not None:
@@ -92,6 +94,8 @@ class TrainingSession:
         self._rows, self._loader = rows, rows_loader
         self._on_event = on_event
         self.data_source = data_source
+        # engine.data.provenance: what the rows are (the kind decides "demo data?"), and where
+        self.data_provenance, self.data_table = data_provenance, data_table
         self._ckpt: dict[str, Any] | None = None
         self._pending_notes: list[str] = []
         try:
@@ -127,7 +131,8 @@ class TrainingSession:
         if self._run_lock.note:
             self._pending_notes.append(self._run_lock.note)
         self._folder.write_settings(self.settings)
-        self._folder.update_state(state=IDLE, run_id=self.run_id, feature_set=self.settings.train.feature_set,
+        self._folder.update_state(**self._data_meta(), state=IDLE, run_id=self.run_id,
+                                  feature_set=self.settings.train.feature_set,
                                   epochs_total=self.settings.train.epochs,
                                   epochs_done=int(self._ckpt["epoch"]) if self._ckpt else 0, message="")
 
@@ -150,6 +155,13 @@ class TrainingSession:
         self._ckpt_req = True
         self._wake.set()
 
+    def _data_meta(self) -> dict[str, Any]:
+        """What checkpoints and the run folder record about the training rows."""
+        out: dict[str, Any] = {"data_source": self.data_source} if self.data_source else {}
+        if self.data_provenance is not None or self.data_table:
+            out.update(data_provenance=self.data_provenance, data_table=self.data_table)
+        return out
+
     @property
     def state(self) -> str:
         return self._state
@@ -167,9 +179,8 @@ class TrainingSession:
         with self._lock:
             if self._model is None:
                 return None
-            meta = {"run_id": self.run_id}
-            if self.data_source:  # as best.safetensors records it: verify grades truth alike
-                meta["data_source"] = self.data_source
+            # as best.safetensors records it: verify grades truth alike
+            meta = {"run_id": self.run_id, **self._data_meta()}
             return from_live(self._model, label=self.run_id, meta=meta)
 
     # ---- the run ------------------------------------------------------------------------------
@@ -372,7 +383,7 @@ class TrainingSession:
             raise _Halt(FAILED, f"validation loss became non-finite at epoch {epoch}; {self._kept()}")
         scores["stats"] = metrics.sidecar_stats(model, tr.clamp_min, tr.clamp_max)
         scores["effects"] = {**metrics.effects(model),
-                              **metrics.true_effects("demo data" in self.data_source)}
+                              **metrics.true_effects(is_demo(self.data_provenance))}
         return scores
 
     def _track_best(self, epoch: int, scores: dict[str, Any]) -> bool:
@@ -414,7 +425,7 @@ class TrainingSession:
                 self._emit(Notice("warning", text))
         self._warnings = warnings
         if improved:
-            meta = {"run_id": self.run_id, "data_source": self.data_source, **self._best,
+            meta = {"run_id": self.run_id, **self._data_meta(), **self._best,
                     "rows_train": self._data.train.n, "rows_val": self._data.val.n}
             path = save_safetensors(self._model, self._folder.file(BEST), meta)
             self._emit(CheckpointSaved(str(path), "best", epoch))
@@ -464,7 +475,7 @@ class TrainingSession:
             "best": dict(self._best),
             "meta": {"format": FORMAT, "feature_set": tr.feature_set, "run_id": self.run_id,
                      "model_config": model_config(self._model),
-                     "data_source": self.data_source,
+                     **self._data_meta(),
                      "epoch": epochs_done, "step": step, "seed": tr.seed, "rows_train": d.train.n,
                      "rows_val": d.val.n, "checksum": d.checksum, "elapsed_s": self._elapsed()},
         }

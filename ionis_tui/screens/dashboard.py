@@ -129,7 +129,7 @@ class DashboardScreen(Screen):
         if action == "build":  # from ingested spots: into an empty table or one built from spots
             d = app.state.data
             return bool(d.spots) and not app.runner.running and (
-                d.status == DataStatus.EMPTY or (d.status == DataStatus.OK and "built from spots" in d.provenance))
+                d.status == DataStatus.EMPTY or (d.status == DataStatus.OK and d.kind == "spots"))
         if action == "recheck":
             return app.state.data.status in (DataStatus.ERROR, DataStatus.EMPTY, DataStatus.OK)
         return True
