@@ -72,8 +72,14 @@ def run_seed(args: argparse.Namespace, settings: Settings) -> int:
     print(f"seeding {rows:,} demo signatures (seed {seed}) into {db.database}.{db.table} "
           f"({where(db)})", file=sys.stderr)
     t0 = time.perf_counter()
+    from engine.cli.data_real_cmd import late_note
+    from engine.data.swap import CommitWindow
+
     client = connect(db)
-    n = seed_demo(client, db, rows, seed, progress=_progress_printer("seeding"), force=args.force)
+    with CommitWindow() as window:
+        n = seed_demo(client, db, rows, seed, progress=_progress_printer("seeding"),
+                      force=args.force)
+        late_note(window, f"{db.database}.{db.table}")
     dt = time.perf_counter() - t0
     print(f"wrote {n:,} signatures to {db.database}.{db.table} in {dt:.1f} s "
           f"({n / dt:,.0f} rows/s)")

@@ -78,7 +78,24 @@ def _ensure_sw(client, settings: Settings, quiet: bool):
     return span
 
 
+def late_note(window, table: str) -> None:
+    """After a command that swapped a table in: say so if a Ctrl-C came too late to stop it
+    (engine.data.swap.CommitWindow); the exit status stays that of the finished command."""
+    if window.late:
+        print(f"Ctrl-C came after the swap had begun: too late to stop, {table} holds the "
+              f"new data", file=sys.stderr)
+
+
 def run_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    from engine.data.swap import CommitWindow
+
+    with CommitWindow() as window:
+        rc = _ingest(args, settings)
+        late_note(window, f"{settings.database.database}.{settings.ingest.spots_table}")
+    return rc
+
+
+def _ingest(args: argparse.Namespace, settings: Settings) -> int:
     from engine.data.client import connect
     from engine.data.ingest import ingest_files, uncovered_spots
     from engine.errors import InputError
@@ -131,6 +148,7 @@ def run_build(args: argparse.Namespace, settings: Settings) -> int:
 
     from engine.data.build import build_signatures, month_bounds
     from engine.data.client import connect
+    from engine.data.swap import CommitWindow
     from engine.errors import InputError
 
     db = settings.database
@@ -147,17 +165,21 @@ def run_build(args: argparse.Namespace, settings: Settings) -> int:
     if not args.json:
         print(f"building signatures {db.database}.{db.table} from {db.database}."
               f"{ing.spots_table}", file=sys.stderr)
-    r = build_signatures(client, db, spots_table=ing.spots_table, sw_table=ing.sw_table,
-                         first=args.first, last=args.last, min_spots=min_spots, force=args.force)
-    if r.late_interrupt:
-        print(f"Ctrl-C came while the new table was being swapped in: too late to stop, "
-              f"{r.table} now holds the build", file=sys.stderr)
-    if args.json:
+    with CommitWindow() as window:  # from the swap on, a Ctrl-C is reported, not obeyed
+        r = build_signatures(client, db, spots_table=ing.spots_table, sw_table=ing.sw_table,
+                             first=args.first, last=args.last, min_spots=min_spots,
+                             force=args.force)
+        _print_build(r, args.json)
+        late_note(window, r.table)
+    return 0
+
+
+def _print_build(r, as_json: bool) -> None:
+    if as_json:
         print(json.dumps(r.as_dict()))
-        return 0
+        return
     dropped = ", ".join(f"{k} {v:,}" for k, v in r.dropped.items() if v) or "none"
     print(f"{r.spots:,} spots, {r.in_span:,} in the chosen months, {r.used:,} used "
           f"(dropped: {dropped})")
     print(f"wrote {r.signatures:,} signatures to {r.table} from spots {r.first_spot} .. "
           f"{r.last_spot} in {r.seconds:.1f} s")
-    return 0

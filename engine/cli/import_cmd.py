@@ -78,9 +78,11 @@ def _progress_printer():
 
 
 def run_import(args: argparse.Namespace, settings: Settings) -> int:
+    from engine.cli.data_real_cmd import late_note
     from engine.data.bundle_file import default_bundle_path, inspect_bundle
     from engine.data.bundle_import import ImportCancelled, import_bundle
     from engine.data.client import connect, where
+    from engine.data.swap import CommitWindow
     from engine.errors import InputError
 
     db = _target(settings.database, args.table)
@@ -107,24 +109,27 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGINT, on_sigint) if in_main else None
     try:
-        report = import_bundle(connect(db), db, info, progress=_progress_printer(),
-                               cancel=stop.is_set, force=args.force, streams=args.streams)
+        with CommitWindow() as window:  # a Ctrl-C once the swap began: reported, not obeyed
+            report = import_bundle(connect(db), db, info, progress=_progress_printer(),
+                                   cancel=stop.is_set, force=args.force, streams=args.streams)
+            _print_import(report, args.json)
+            late_note(window, report.table)
     except ImportCancelled as exc:
         print(f"interrupted: {exc}", file=sys.stderr)
         return 130
     finally:
         if in_main:
             signal.signal(signal.SIGINT, previous)
-    if report.late_interrupt:
-        print(f"Ctrl-C came while the new table was being swapped in: too late to stop, "
-              f"{report.table} now holds the import", file=sys.stderr)
-    if args.json:
+    return 0
+
+
+def _print_import(report, as_json: bool) -> None:
+    if as_json:
         print(json.dumps(report.as_dict()))
-        return 0
+        return
     d = report.as_dict()
     print(f"imported {d['rows']:,} of {d['read']:,} rows into {d['table']} in "
           f"{d['seconds']:.1f} s ({d['rows_per_s']:,.0f} rows/s)")
     excluded = {k: v for k, v in report.excluded.items() if v}
     if excluded:
         print("excluded " + ", ".join(f"{k} {v:,}" for k, v in excluded.items()))
-    return 0

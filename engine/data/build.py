@@ -105,7 +105,6 @@ class BuildReport:
     first_spot: str | None
     last_spot: str | None
     seconds: float
-    late_interrupt: bool = False  # Ctrl-C came during the swap: the new table is in place
 
     def as_dict(self) -> dict:
         return dict(vars(self), seconds=round(self.seconds, 3))
@@ -213,8 +212,7 @@ def _write(client, db: DatabaseSettings, rows: str, filters: dict[str, str], min
             client.command(f"INSERT INTO {name} {_aggregate_sql(rows, filters, min_spots)}")
             n = int(client.query(f"SELECT count() FROM {name}").result_rows[0][0])
             if n:
-                report.late_interrupt = swap_in(client, db, staging, _exists(client, db, db.table),
-                                                provenance(report, n))
+                swap_in(client, db, staging, _exists(client, db, db.table), provenance(report, n))
     finally:
         with translating(db):
             client.command(f"DROP TABLE IF EXISTS {name} SYNC")

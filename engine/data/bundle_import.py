@@ -100,15 +100,13 @@ class ImportReport:
     excluded: dict[str, int] = field(default_factory=dict)
     mean_snr_db: float | None = None
     seconds: float = 0.0
-    late_interrupt: bool = False       # Ctrl-C came during the swap: the new table is in place
 
     def as_dict(self) -> dict[str, Any]:
         return {"file": self.file, "from_table": self.from_table, "size": self.size,
                 "table": self.table, "read": self.read, "rows": self.rows,
                 "excluded": self.excluded, "mean_snr_db": self.mean_snr_db,
                 "seconds": round(self.seconds, 2),
-                "rows_per_s": round(self.read / self.seconds, 1) if self.seconds else None,
-                "late_interrupt": self.late_interrupt}
+                "rows_per_s": round(self.read / self.seconds, 1) if self.seconds else None}
 
 
 def _lit(s: str) -> str:
@@ -263,8 +261,8 @@ def import_bundle(client, db: DatabaseSettings, info: BundleInfo, *,
         with translating(db):
             # One part: the loader's single-threaded read then gives the same order every time.
             client.command(f"OPTIMIZE TABLE {name} FINAL")
-            report.late_interrupt = swap_in(client, db, staging, exists, _provenance(report),
-                                            last_check=lambda: _check_cancel(db, cancel, report))
+            swap_in(client, db, staging, exists, _provenance(report),
+                    last_check=lambda: _check_cancel(db, cancel, report))
     finally:
         _drop(client, f"DROP DATABASE IF EXISTS `{scratch}` SYNC")
         _drop(client, f"DROP TABLE IF EXISTS `{db.database}`.`{staging}` SYNC")

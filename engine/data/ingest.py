@@ -3,9 +3,11 @@
 Every file is read by ClickHouse itself (embedded: the `file()` table function; server: the
 file is streamed to a raw-lines table) into one staging table, with the reason each line is
 refused. Only when every file passes (share of malformed lines <= max_bad_share, at least
-one new spot) are the good spots copied into the spots table, minus those already there
-(content key), in one INSERT ... SELECT. Any refusal drops the staging table: the spots
-table is unchanged.
+one new spot) are the good spots added, minus those already there (content key): into a
+copy of the spots table (its parts hard-linked, not copied), which then replaces the spots
+table in one EXCHANGE (engine.data.swap). So a file's spots appear all or not at all: any
+refusal, error, Ctrl-C or kill before the swap leaves the spots table as it was.
+A file that changes while it is read (truncated, rewritten) is refused.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from pathlib import Path
 from engine.data.client import translating
 from engine.data.spot_formats import Sniffed, sniff
 from engine.data.spot_sql import (
+    INSERT_SETTINGS,
     SKIP_NOT_HF,
     SPOTS_COLUMNS,
     file_source_sql,
     parse_select_sql,
     spots_table_sql,
 )
+from engine.data.swap import swap_in, test_point
 from engine.errors import DataError, InputError
 from engine.settings import DatabaseSettings
 
@@ -58,6 +62,7 @@ class IngestReport:
 
     def as_dict(self) -> dict:
         return {"table": self.table, "rows_added": self.rows_added, "rows_total": self.rows_total,
+
                 "seconds": round(self.seconds, 3),
                 "files": [dict(vars(f), bad_share=round(f.bad_share, 6)) for f in self.files]}
 
@@ -86,7 +91,7 @@ def ingest_files(client, db: DatabaseSettings, files: list[str | Path], fmt: str
         _load_all(client, db, st, paths, sniffed, labels, progress)
         reports = _file_reports(client, db, st, paths, sniffed, labels, target)
         _refuse_bad(reports, max_bad_share)
-        added, total = _move_new(client, db, st.good, target, sum(r.new for r in reports))
+        added, total = _move_new(client, db, st, table, sum(r.new for r in reports))
     finally:
         st.drop(client, db)
     return IngestReport(f"{db.database}.{table}", reports, added, total, time.perf_counter() - t0)
@@ -100,6 +105,8 @@ class _Staging:
     def __init__(self, db: DatabaseSettings, table: str):
         q = lambda s: f"`{db.database}`.`{table}__{s}`"  # noqa: E731
         self.entry, self.good, self.bad, self.lines = q("in"), q("good"), q("bad"), q("lines")
+        self.next_name = f"{table}__next"   # the spots table plus the new spots, swapped in
+        self.next = q("next")
         self.views = (q("mv_good"), q("mv_bad"), q("mv_lines"))
 
     def create(self, client, db: DatabaseSettings) -> None:
@@ -125,7 +132,7 @@ class _Staging:
 
     def drop(self, client, db: DatabaseSettings) -> None:
         with translating(db):
-            for name in (*self.views, self.entry, self.good, self.bad, self.lines):
+            for name in (*self.views, self.entry, self.good, self.bad, self.lines, self.next):
                 client.command(f"DROP TABLE IF EXISTS {name} SYNC")
 
 
@@ -156,14 +163,20 @@ def _load_all(client, db, st: _Staging, paths: list[Path], sniffed: list[Sniffed
     total = sum(p.stat().st_size for p in paths)
     done, entry = 0, st.entry
     for no, (path, sn) in enumerate(zip(paths, sniffed, strict=True)):
+        before = _signature(path)
         try:
+            test_point("ingest.read")
             if db.mode == "embedded":
                 src = file_source_sql(str(path.resolve()), sn.compression)
-                client.command(f"INSERT INTO {entry} {parse_select_sql(sn, src, no, labels[no])}")
+                client.command(f"INSERT INTO {entry} {parse_select_sql(sn, src, no, labels[no])} "
+                               f"SETTINGS {INSERT_SETTINGS}")
             else:
                 _load_via_server(client, entry, path, sn, no, labels[no])
         except Exception as exc:
             raise _file_error(path, exc, db) from None
+        if _signature(path) != before:
+            raise InputError(f"{path}: the file changed while it was read (truncated or "
+                             f"rewritten); nothing was ingested")
         done += path.stat().st_size
         if progress is not None:
             with translating(db):
@@ -183,7 +196,7 @@ def _load_via_server(client, entry: str, path: Path, sn: Sniffed, no: int, label
             client.raw_insert(lines, column_names=["line"], insert_block=fh, fmt="LineAsString",
                               compression="gzip" if sn.compression == "gzip" else None)
         select = parse_select_sql(sn, lines, no, label, line_no="rowNumberInAllBlocks() + 1")
-        client.command(f"INSERT INTO {entry} {select} SETTINGS max_threads = 1")
+        client.command(f"INSERT INTO {entry} {select} SETTINGS max_threads = 1, {INSERT_SETTINGS}")
     finally:
         client.command(f"DROP TABLE IF EXISTS {lines} SYNC")
 
@@ -254,27 +267,49 @@ def _refuse_bad(reports: list[FileReport], max_bad_share: float) -> None:
                              f"the spots table; nothing was ingested")
 
 
-def _move_new(client, db, good: str, target: str, new: int) -> tuple[int, int]:
-    """Put the good spots not in the target yet into it; (added, total). When every staged
-    spot is new and distinct (a fresh file), its partitions are attached as they are (no
-    copy); otherwise one INSERT ... SELECT leaves out what is there already."""
+def _signature(path: Path) -> tuple[int, int, int]:
+    """Size, change time and inode: differs once the file was truncated or rewritten."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
+    return st.st_size, st.st_mtime_ns, st.st_ino
+
+
+def _move_new(client, db, st: _Staging, table: str, new: int) -> tuple[int, int]:
+    """Add the good spots not in the target yet, all at once; (added, total).
+
+    The next table starts as the target's parts (hard links), gets the new spots (a fresh
+    file's partitions are attached as they are, no copy; otherwise one INSERT ... SELECT
+    leaves out what is there already), then replaces the target in one swap."""
+    target = f"`{db.database}`.`{table}`"
     with translating(db):
         before = client.query(f"SELECT count() FROM {target}").result_rows[0][0]
         staged, distinct = client.query(f"SELECT count(), uniqExact(spot_key) "
-                                        f"FROM {good}").result_rows[0]
+                                        f"FROM {st.good}").result_rows[0]
+        client.command(f"DROP TABLE IF EXISTS {st.next} SYNC")
+        client.command(f"CREATE TABLE {st.next} AS {target}")
+        _attach_all(client, db, target, st.next)
         if staged == distinct == new:
-            for (pid,) in client.query(
-                    "SELECT DISTINCT partition_id FROM system.parts WHERE database = {d:String} "
-                    "AND table = {t:String} AND active",
-                    parameters={"d": db.database, "t": good.split(".")[1].strip("`")}).result_rows:
-                client.command(f"ALTER TABLE {target} ATTACH PARTITION ID '{pid}' FROM {good}")
+            _attach_all(client, db, st.good, st.next)
         else:
             cols = ", ".join(f"`{c}`" for c in SPOTS_COLUMNS)
-            client.command(f"INSERT INTO {target} ({cols}) SELECT {cols} FROM {good} "
-                           f"WHERE spot_key NOT IN ({_existing_keys(good, target)}) "
-                           f"LIMIT 1 BY spot_key")
-        after = client.query(f"SELECT count() FROM {target}").result_rows[0][0]
+            client.command(f"INSERT INTO {st.next} ({cols}) SELECT {cols} FROM {st.good} "
+                           f"WHERE spot_key NOT IN ({_existing_keys(st.good, target)}) "
+                           f"LIMIT 1 BY spot_key SETTINGS {INSERT_SETTINGS}")
+        test_point("ingest.move")
+        after = client.query(f"SELECT count() FROM {st.next}").result_rows[0][0]
+        swap_in(client, db, st.next_name, True, table=table)
     return int(after - before), int(after)
+
+
+def _attach_all(client, db, source: str, dest: str) -> None:
+    """Every partition of `source` into `dest` as well (hard links: no data is copied)."""
+    for (pid,) in client.query(
+            "SELECT DISTINCT partition_id FROM system.parts WHERE database = {d:String} "
+            "AND table = {t:String} AND active",
+            parameters={"d": db.database, "t": source.split(".")[1].strip("`")}).result_rows:
+        client.command(f"ALTER TABLE {dest} ATTACH PARTITION ID '{pid}' FROM {source}")
 
 
 def uncovered_spots(client, db: DatabaseSettings, spots_table: str, sw_table: str) -> int:

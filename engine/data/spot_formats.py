@@ -110,6 +110,11 @@ def check_file(path: Path) -> None:
         raise InputError(f"{path}: not a regular file")
     if path.stat().st_size == 0:
         raise InputError(f"{path}: file is empty")
+    try:
+        with path.open("rb") as fh:
+            fh.read(1)
+    except OSError as exc:  # not the runs.dir advice describe_os_error gives
+        raise InputError(f"{path}: cannot read the file: {exc.strerror or exc}") from None
 
 
 def _first_line(path: Path, compression: str) -> str:

@@ -138,6 +138,12 @@ def file_source_sql(path: str, compression: str) -> str:
             f"'{'gzip' if compression == 'gzip' else 'none'}')")
 
 
+# Settings of every INSERT that parses or moves spots: any number of months in one file
+# (ClickHouse refuses more than 100 partitions per INSERT block by default), and plain reads
+# of the file: a file truncated while it is mmap()ed kills the process with SIGBUS.
+INSERT_SETTINGS = "max_partitions_per_insert_block = 0, storage_file_read_method = 'pread'"
+
+
 def parse_select_sql(sn: Sniffed, source_sql: str, file_no: int, label: str,
                      line_no: str = "_row_number + 1") -> str:
     """SELECT of every non-empty line of one file: file_no, line_no, reason, the raw line

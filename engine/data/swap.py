@@ -8,15 +8,14 @@ changes rows and provenance together.
 
 Ctrl-C (SIGINT) is held from just before the swap until the caller has finished: an
 interrupt that comes after the point of no return cannot make a command say "interrupted,
-nothing changed" over a table it has replaced. `swap_in` says whether one came (late)."""
+nothing changed" over a table it has replaced (CommitWindow says whether one came)."""
 
 from __future__ import annotations
 
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 from engine.data.provenance import Provenance, comment_sql
 from engine.settings import DatabaseSettings
@@ -38,32 +37,57 @@ def staging_name(db: DatabaseSettings, suffix: str) -> str:
     return name if len(name) <= 128 else f"ionis_{suffix}"
 
 
-@contextmanager
-def held_interrupts() -> Iterator[list[int]]:
-    """SIGINT is recorded, not raised, inside the block (main thread only; elsewhere Python
-    delivers no signals anyway). The list holds the signals that came."""
-    got: list[int] = []
-    if threading.current_thread() is not threading.main_thread():
-        yield got
-        return
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))
-    try:
-        yield got
-    finally:
-        signal.signal(signal.SIGINT, previous)
+class CommitWindow:
+    """A command's span (CLI): Ctrl-C interrupts as usual until a swap begins; from then on
+    until the window closes it is only recorded (`late`), so the command finishes, cleans
+    up and reports what it did instead of "interrupted" over a table it has replaced."""
+
+    def __init__(self) -> None:
+        self.got: list[int] = []
+        self.held = False
+        self._opened_with = None
+
+    @property
+    def late(self) -> bool:
+        """A Ctrl-C came after the swap began: too late to stop, the new table is in."""
+        return self.held and bool(self.got)
+
+    def __enter__(self) -> CommitWindow:
+        if _main_thread():
+            self._opened_with = signal.getsignal(signal.SIGINT)
+            _windows.append(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self in _windows:
+            _windows.remove(self)
+        if self.held:
+            signal.signal(signal.SIGINT, self._opened_with)
+
+
+_windows: list[CommitWindow] = []
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
 
 
 def swap_in(client, db: DatabaseSettings, staging: str, target_exists: bool,
             provenance: Provenance | None = None, table: str | None = None,
-            last_check: Callable[[], None] | None = None) -> bool:
+            last_check: Callable[[], None] | None = None) -> None:
     """Make `staging` the table `table` (default db.table), carrying `provenance`.
-    last_check() runs first, with Ctrl-C already held: it may still raise to abort (a
-    cancel flag set by an earlier Ctrl-C). Afterwards the staging name holds the OLD rows
-    (or nothing): the caller drops it. True when a Ctrl-C came during the swap (late: the
-    new table is in place)."""
+    Ctrl-C is held (recorded, not raised) from here on: until the swap is done, or, inside
+    a CommitWindow, until the window closes. last_check() runs first, already held: it may
+    still raise to abort (a cancel flag an earlier Ctrl-C set). Afterwards the staging name
+    holds the OLD rows (or nothing): the caller drops it."""
     name = f"`{db.database}`.`{staging}`"
     target = f"`{db.database}`.`{table or db.table}`"
-    with held_interrupts() as got:
+    got: list[int] = []
+    window = _windows[-1] if _windows and _main_thread() else None
+    if window is not None:
+        got = window.got
+    previous = signal.signal(signal.SIGINT, lambda s, f: got.append(s)) if _main_thread() else None
+    try:
         if last_check is not None:
             last_check()
         if provenance is not None:
@@ -71,7 +95,14 @@ def swap_in(client, db: DatabaseSettings, staging: str, target_exists: bool,
         test_point("swap")
         _exchange(client, db, name, target, target_exists)
         test_point("swapped")
-    return bool(got)
+    except BaseException:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        raise
+    if window is not None:
+        window.held = True          # the window restores the handler when it closes
+    elif previous is not None:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _exchange(client, db: DatabaseSettings, name: str, target: str, target_exists: bool) -> None:

@@ -1,0 +1,172 @@
+"""Interrupted data commands never leave the database lying (issue 19, items 3-5), with REAL
+signals: each command runs as its own process, and engine.data.swap.test_point makes it send
+itself SIGINT or SIGKILL at the named moment (IONIS_TEST_SIGNAL=<point>:<INT|KILL|STOP>):
+"swap" just before the atomic swap, "swapped" right after it, "ingest.move" while ingest
+moves a file's spots in, "ingest.read" just before ingest reads a file.
+
+Every process has its own embedded database here (chdb allows one engine per process and
+this test process holds the shared one); what a process left is read back with
+`data status --json`, in another process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from bundle_files import good_rows, write_bundle
+from conftest import SHARED
+
+from engine.data.swap import TEST_SIGNAL_ENV
+
+ROOT = Path(__file__).resolve().parents[1]
+WSPR = SHARED / "data" / "wspr"
+VK6CQ = WSPR / "VU3VWB_wspr-analysis" / "VK6CQ-2023-02.csv"
+QUERY = WSPR / "djsudduth_wspr-reports" / "wsprnet_query_KN0VA_2023-05.csv"
+
+pytestmark = pytest.mark.skipif(not (VK6CQ.is_file() and QUERY.is_file()),
+                                reason=f"real spot files not found under {WSPR}")
+
+
+def _cli(cfg: str, *argv: str, at: str | None = None, timeout: float = 300):
+    env = {k: v for k, v in os.environ.items() if k != TEST_SIGNAL_ENV}
+    if at:
+        env[TEST_SIGNAL_ENV] = at
+    return subprocess.run([sys.executable, "-m", "ionis_tui", "--config", cfg, *argv], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def _ok(cfg: str, *argv: str) -> str:
+    p = _cli(cfg, *argv)
+    assert p.returncode == 0, p.stderr
+    return p.stdout
+
+
+def _status(cfg: str) -> dict:
+    return json.loads(_ok(cfg, "data", "status", "--json"))
+
+
+def _table(cfg: str) -> tuple[str | None, int]:
+    """(provenance kind, rows) of the signature table, checked to belong together: the rows
+    a provenance records are the rows the table holds (never a mix of old and new)."""
+    st = _status(cfg)
+    prov = st["provenance"]
+    if prov is None:
+        return None, st["row_count"]
+    recorded = prov["params"]["signatures" if prov["kind"] == "spots" else "rows"]
+    assert recorded == st["row_count"], st
+    return prov["kind"], st["row_count"]
+
+
+def _spots(cfg: str) -> int:
+    sp = _status(cfg)["spots_table"]
+    return sp["rows"] if sp else 0
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> str:
+    """A config on its own database: demo signatures (seed 7, 1,500 rows), VK6CQ's spots."""
+    d = tmp_path_factory.mktemp("interrupt")
+    cfg = d / "settings.toml"
+    cfg.write_text(f'[database]\npath = "{d / "db.chdb"}"\ntable = "sigs"\n'
+                   f'[runs]\ndir = "{d / "runs"}"\n')
+    _ok(str(cfg), "data", "seed", "--rows", "1500", "--seed", "7")
+    _ok(str(cfg), "data", "ingest", str(VK6CQ))
+    return str(cfg)
+
+
+def test_build_killed_around_the_swap_leaves_table_and_provenance_together(world):
+    assert _table(world) == ("demo", 1500)
+    # item 5: `data build` does not replace demo data without --force (it used to, silently)
+    p = _cli(world, "data", "build")
+    assert p.returncode == 2 and "refusing" in p.stderr and "--force" in p.stderr
+    assert _table(world) == ("demo", 1500)
+    # kill -9 just before the swap: the old table with its old provenance
+    p = _cli(world, "data", "build", "--force", at="swap:KILL")
+    assert p.returncode == -signal.SIGKILL, p.stderr
+    assert _table(world) == ("demo", 1500)
+    # kill -9 right after the swap: the new table with its new provenance
+    p = _cli(world, "data", "build", "--force", at="swapped:KILL")
+    assert p.returncode == -signal.SIGKILL, p.stderr
+    kind, rows = _table(world)
+    assert kind == "spots" and rows > 100
+    # so `data seed` no longer takes the real table for demo data
+    p = _cli(world, "data", "seed", "--rows", "100")
+    assert p.returncode == 2 and "refusing" in p.stderr
+    assert _table(world) == ("spots", rows)
+    # Ctrl-C right after the swap: too late to stop; said so, and the exit status is success
+    p = _cli(world, "data", "build", at="swapped:INT")
+    assert p.returncode == 0 and "too late to stop" in p.stderr and "interrupted" not in p.stderr
+    assert _table(world) == ("spots", rows)
+
+
+def test_import_killed_or_interrupted_after_the_swap(world, tmp_path):
+    bundle = write_bundle(tmp_path / "b.sqlite", good_rows(400, seed=3))
+    _ok(world, "data", "seed", "--rows", "1200", "--seed", "8", "--force")
+    assert _table(world) == ("demo", 1200)
+    p = _cli(world, "data", "import", str(bundle), at="swapped:KILL")
+    assert p.returncode == -signal.SIGKILL, p.stderr
+    assert _table(world) == ("bundle", 400)
+    p = _cli(world, "data", "seed", "--rows", "100")  # an imported table is no demo data
+    assert p.returncode == 2 and "refusing" in p.stderr
+    # a late Ctrl-C (once the swap has begun): never "the old table stays" over a new table
+    for at in ("swap:INT", "swapped:INT"):
+        _ok(world, "data", "seed", "--rows", "1200", "--seed", "8", "--force")
+        p = _cli(world, "data", "import", str(bundle), at=at)
+        assert p.returncode == 0 and "too late to stop" in p.stderr, p.stderr
+        assert "old table stays" not in p.stderr and "interrupted" not in p.stderr
+        assert _table(world) == ("bundle", 400)
+
+
+def test_ingest_is_all_or_nothing_under_signals(world):
+    before = _spots(world)
+    assert before > 1000
+    p = _cli(world, "data", "ingest", str(QUERY), at="ingest.move:INT")
+    assert p.returncode == 130 and "interrupted" in p.stderr
+    assert _spots(world) == before
+    p = _cli(world, "data", "ingest", str(QUERY), at="ingest.move:KILL")
+    assert p.returncode == -signal.SIGKILL
+    assert _spots(world) == before
+    p = _cli(world, "data", "ingest", str(QUERY), "--json", at="swapped:INT")
+    assert p.returncode == 0 and "too late to stop" in p.stderr, p.stderr
+    added = json.loads(p.stdout)["rows_added"]
+    assert added > 1000 and _spots(world) == before + added
+
+
+def _wait_stopped(pid: int, timeout: float = 120.0) -> None:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < timeout:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        if state == "T":
+            return
+        time.sleep(0.02)
+    raise AssertionError("the ingest never reached its read")
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="needs Linux /proc")
+def test_a_file_truncated_while_ingest_reads_it_is_one_error_line(world, tmp_path):
+    f = tmp_path / "k.csv"
+    f.write_bytes(QUERY.read_bytes())
+    before = _spots(world)
+    env = {**os.environ, TEST_SIGNAL_ENV: "ingest.read:STOP"}
+    proc = subprocess.Popen([sys.executable, "-m", "ionis_tui", "--config", world, "data",
+                             "ingest", str(f)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_stopped(proc.pid)             # stopped itself on its way into the read
+        with f.open("r+b") as fh:
+            fh.truncate(f.stat().st_size // 2)
+        proc.send_signal(signal.SIGCONT)
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    lines = err.strip().splitlines()
+    assert proc.returncode == 2, err
+    assert len(lines) == 1 and lines[0].startswith(f"error: {f}:") and "changed while" in err
+    assert _spots(world) == before
