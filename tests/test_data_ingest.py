@@ -342,3 +342,68 @@ def test_unreachable_server_is_one_clear_error(tmp_path, capsys, argv):
                    f'connect_timeout = 3\n')
     rc, _, err = _run(capsys, str(cfg), *argv)
     assert rc == 2 and err.startswith("error: cannot reach the ClickHouse server at 127.0.0.1")
+
+
+def test_a_file_spanning_150_months_is_ingested_whole(chdb_path, capsys, tmp_path):
+    # ClickHouse refuses more than 100 partitions (months) in one INSERT block by default
+    db = "h19_ingest_months"
+    connect(DatabaseSettings(path=chdb_path)).command(f"DROP DATABASE IF EXISTS {db} SYNC")
+    out = []
+    for i, line in enumerate(_head(VK6CQ, 150)):
+        c = line.split(",")
+        c[1] = str(int(datetime(2008 + i // 12, i % 12 + 1, 15, tzinfo=UTC).timestamp()))
+        out.append(",".join(c))
+    p = tmp_path / "months.csv"
+    p.write_text("\n".join(out) + "\n")
+    cfg = _config(tmp_path, chdb_path, db)
+    rc, out_json, err = _run(capsys, cfg, "data", "ingest", "--json", str(p))
+    assert rc == 0, err
+    assert json.loads(out_json)["rows_added"] == 150 == _count(chdb_path, "spots", db)
+
+
+def test_status_with_spots_but_no_signature_table_reports_what_exists(chdb_path, capsys,
+                                                                      tmp_path):
+    db = "h19_status_spots_only"
+    connect(DatabaseSettings(path=chdb_path)).command(f"DROP DATABASE IF EXISTS {db} SYNC")
+    cfg = _config(tmp_path, chdb_path, db)
+    # nothing at all yet: it could look, so it reports (all missing) and exits 0
+    rc, text, err = _run(capsys, cfg, "data", "status", "--json")
+    st = json.loads(text)
+    assert rc == 0 and st["signatures"] == "missing" and st["spots_table"] is None
+    assert st["space_weather"] is None
+    p = tmp_path / "few.csv"
+    p.write_text("\n".join(_head(VK6CQ, 200)) + "\n")
+    assert _run(capsys, cfg, "data", "ingest", str(p))[0] == 0
+    # spots and space weather, no signature table yet: status reports all three, exit 0
+    rc, text, err = _run(capsys, cfg, "data", "status", "--json")
+    st = json.loads(text)
+    assert rc == 0 and st["signatures"] == "missing" and "data build" in st["signatures_hint"]
+    assert st["spots_table"]["rows"] == 200 and st["space_weather"]["days"] > 5000
+    rc, text, err = _run(capsys, cfg, "data", "status")
+    assert rc == 0 and "200 spots" in text and "signatures  missing" in text, err
+    assert "space wx" in text and "error" not in err
+
+
+def test_an_unreadable_spot_file_is_one_error_line_naming_it(chdb_path, capsys, tmp_path):
+    import os
+    import subprocess
+    import sys
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(prefix="ionis-h19-"))  # reachable for the unprivileged user
+    d.chmod(0o777)
+    f = d / "secret.csv"
+    f.write_text("\n".join(_head(VK6CQ, 20)) + "\n")
+    f.chmod(0)
+    cfg = d / "s.toml"
+    cfg.write_text(f'[database]\npath = "{d / "db.chdb"}"\n[runs]\ndir = "{d / "runs"}"\n')
+    cmd = [sys.executable, "-m", "ionis_tui", "--config", str(cfg), "data", "ingest", str(f)]
+    if os.geteuid() == 0:  # root reads any file: run as nobody, as a user would meet it
+        cmd = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *cmd]
+    env = {**os.environ, "HOME": str(d), "IONIS_CONFIG_DIR": str(d / "c"),
+           "IONIS_DATA_DIR": str(d / "data")}
+    r = subprocess.run(cmd, cwd=Path(__file__).resolve().parents[1], env=env,
+                       capture_output=True, text=True, timeout=300)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1, r.stderr
+    assert lines[0].startswith(f"error: {f}: cannot read") and "runs.dir" not in r.stderr

@@ -58,7 +58,8 @@ def _table(cfg: str) -> tuple[str | None, int]:
     prov = st["provenance"]
     if prov is None:
         return None, st["row_count"]
-    recorded = prov["params"]["signatures" if prov["kind"] == "spots" else "rows"]
+    params = prov.get("params", prov)  # (before issue 19 the parameters sat beside the kind)
+    recorded = params["signatures" if prov["kind"] == "spots" else "rows"]
     assert recorded == st["row_count"], st
     return prov["kind"], st["row_count"]
 
@@ -168,5 +169,46 @@ def test_a_file_truncated_while_ingest_reads_it_is_one_error_line(world, tmp_pat
             proc.kill()
     lines = err.strip().splitlines()
     assert proc.returncode == 2, err
+    assert len(lines) == 1 and lines[0].startswith(f"error: {f}:") and "changed while" in err
+    assert _spots(world) == before
+
+
+def _reading(pid: int, path: Path) -> bool:
+    """Whether process pid has `path` open or mapped (its read has begun)."""
+    try:
+        if str(path) in Path(f"/proc/{pid}/maps").read_text():
+            return True
+        return any(os.readlink(fd) == str(path) for fd in Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:  # fds come and go while we look
+        return False
+
+
+@pytest.mark.slow  # writes and parses ~90 MB
+@pytest.mark.skipif(not Path("/proc/self/maps").is_file(), reason="needs Linux /proc")
+def test_a_file_truncated_in_the_middle_of_the_read_is_an_error_not_a_bus_error(world, tmp_path):
+    # Before: ClickHouse mmap()ed the file, and reading the pages cut off killed the process
+    # with SIGBUS (exit 135, no message).
+    f = tmp_path / "big.csv"
+    block = VK6CQ.read_bytes()
+    with f.open("wb") as fh:
+        for _ in range(150):
+            fh.write(block)
+    before = _spots(world)
+    proc = subprocess.Popen([sys.executable, "-m", "ionis_tui", "--config", world, "data",
+                             "ingest", str(f)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        t0 = time.monotonic()
+        while not _reading(proc.pid, f):
+            assert proc.poll() is None and time.monotonic() - t0 < 120, "the read never began"
+            time.sleep(0.005)
+        with f.open("r+b") as fh:
+            fh.truncate(len(block) // 2)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    lines = [ln for ln in err.strip().splitlines() if not ln.startswith("ingest ")]
+    assert proc.returncode == 2, (proc.returncode, err)
     assert len(lines) == 1 and lines[0].startswith(f"error: {f}:") and "changed while" in err
     assert _spots(world) == before
