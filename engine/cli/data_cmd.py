@@ -76,13 +76,13 @@ def run_seed(args: argparse.Namespace, settings: Settings) -> int:
     from engine.data.swap import CommitWindow
 
     client = connect(db)
-    with CommitWindow() as window:
+    with CommitWindow() as window:  # from the swap on, a Ctrl-C is reported, not obeyed
         n = seed_demo(client, db, rows, seed, progress=_progress_printer("seeding"),
                       force=args.force)
+        dt = time.perf_counter() - t0
+        print(f"wrote {n:,} signatures to {db.database}.{db.table} in {dt:.1f} s "
+              f"({n / dt:,.0f} rows/s)")
         late_note(window, f"{db.database}.{db.table}")
-    dt = time.perf_counter() - t0
-    print(f"wrote {n:,} signatures to {db.database}.{db.table} in {dt:.1f} s "
-          f"({n / dt:,.0f} rows/s)")
     return 0
 
 
