@@ -20,11 +20,11 @@ from collections.abc import Callable
 from engine.data.provenance import Provenance, comment_sql
 from engine.settings import DatabaseSettings
 
-TEST_SIGNAL_ENV = "IONIS_TEST_SIGNAL"  # tests only: "<point>:<INT|KILL>", see test_point
+TEST_SIGNAL_ENV = "IONIS_TEST_SIGNAL"  # tests only: "<point>:<INT|KILL|STOP>", see test_point
 
 
 def test_point(name: str) -> None:
-    """Tests only: with IONIS_TEST_SIGNAL=<name>:<INT|KILL> this process sends itself that
+    """Tests only: with IONIS_TEST_SIGNAL=<name>:<INT|KILL|STOP> this process sends itself that
     signal here, so the tests hit "right after the swap" with real signals, every time."""
     point, _, sig = os.environ.get(TEST_SIGNAL_ENV, "").partition(":")
     if point == name:
