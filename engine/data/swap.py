@@ -61,7 +61,7 @@ class CommitWindow:
     def __exit__(self, *exc) -> None:
         if self in _windows:
             _windows.remove(self)
-        if self.held:
+        if self.held and self._opened_with is not None:
             signal.signal(signal.SIGINT, self._opened_with)
 
 
