@@ -11,7 +11,7 @@ unless --keep). Then, in this one process, on a fresh embedded database:
     (every column parsed; the count-only shortcut would skip parsing);
   * ingest:     engine.data.ingest.ingest_files (parse + reasons, staging, dedup, move);
   * bare GROUP BY: count() per (tx grid4, rx grid4, band, hour, month) of the spots table;
-  * build:      engine.data.build.build_signatures (report, join, aggregate, swap, meta).
+  * build:      engine.data.build.build_signatures (report, join, aggregate, swap with provenance).
 Best of --repeat each. peak_rss_mb is the process's peak resident set (ru_maxrss), chdb
 included: ClickHouse streams the file, Python never holds the rows.
 Targets: ratio_vs_bare_parse >= 0.5, ratio_vs_bare_groupby >= 0.5.
