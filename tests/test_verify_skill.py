@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from engine.checkpoint import LoadedModel, load_model
-from engine.evaluate.observations import spots_from_csv
+from engine.evaluate.observations import load_observations
 from engine.evaluate.run import evaluate
 from engine.model import IonisGate
 from engine.settings import DatabaseSettings, Settings
@@ -25,10 +25,12 @@ ARCHITECTURE = {"TST-201", "TST-202", "TST-205", "TST-301", "TST-305", "TST-306"
 
 
 @pytest.fixture(scope="module")
-def real_obs():
+def real_obs(chdb_path):
     if not REAL_SPOTS.is_file():
         pytest.skip(f"real spot file not found at {REAL_SPOTS} (shared/ must sit beside the repo)")
-    return spots_from_csv(REAL_SPOTS)
+    s = Settings()
+    s.database = DatabaseSettings(path=chdb_path, database="h19a_skill")
+    return load_observations(s, spots=REAL_SPOTS)
 
 
 def _source(obs, clim="no training table in this test"):

@@ -55,8 +55,8 @@ def _progress_printer(label: str):
 
 
 def run_seed(args: argparse.Namespace, settings: Settings) -> int:
-    from engine.data.client import connect, where
     from engine.data.aggregation import rules, rules_line
+    from engine.data.client import connect, where
     from engine.demo.seed import seed_demo
     from engine.errors import InputError
     from engine.limits import MAX_DEMO_ROWS

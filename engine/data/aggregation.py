@@ -94,7 +94,8 @@ def spot_rows_sql(db: DatabaseSettings, spots_table: str, sw_table: str) -> str:
     rx_lat, rx_lon = grid_latlon_sql("rx_grid_4")
     return (
         f"SELECT s.time AS time, s.spot_key AS spot_key, s.tx_sign AS tx_sign, "
-        f"s.rx_sign AS rx_sign, "
+        f"s.rx_sign AS rx_sign, s.tx_loc AS tx_loc, s.rx_loc AS rx_loc, "
+        f"s.frequency_hz AS frequency_hz, "
         f"toFixedString({grid4_sql('s.tx_loc')}, 4) AS tx_grid_4, "
         f"toFixedString({grid4_sql('s.rx_loc')}, 4) AS rx_grid_4, "
         f"{tx_lat} AS tx_lat, {tx_lon} AS tx_lon, {rx_lat} AS rx_lat, {rx_lon} AS rx_lon, "

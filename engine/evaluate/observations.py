@@ -79,6 +79,39 @@ def _from_files(settings: Settings, files: list, span, fmt: str) -> Observations
     return obs
 
 
+def spot_columns(settings: Settings, files: list, columns: tuple[str, ...],
+                 filters: tuple[str, ...] = ("space_weather",), fmt: str = "auto"):
+    """Columns of engine.data.aggregation.spot_rows_sql for the spots of `files`, read by
+    `data ingest`'s readers, keeping the rows that pass the named filters (the build's; the
+    default keeps every spot with space weather). Returns (name -> numpy array, lines read,
+    reason -> rows left out): for tools that need a spot's full locator or exact time."""
+    import numpy as np
+
+    from engine.data.aggregation import all_of, first_failed_sql, spot_filter_sql, spot_rows_sql
+    from engine.data.ingest import ingest_files
+
+    db = settings.database
+    client = connect(db)
+    with _scratch(client, db) as names:
+        rep = ingest_files(client, db, files, fmt, table=names["spots"],
+                           max_bad_share=settings.ingest.max_bad_share)
+        rows = spot_rows_sql(db, names["spots"], _space_weather(client, db, settings.ingest.sw_table,
+                                                                 names["sw"]))
+        f = {k: v for k, v in spot_filter_sql(db, names["spots"]).items() if k in filters}
+        with translating(db):
+            why = dict(client.query(f"SELECT {first_failed_sql(f)} AS why, count() FROM ({rows}) "
+                                    f"GROUP BY why").result_rows)
+            cols = client.query(f"SELECT {', '.join(columns)} FROM ({rows}) WHERE {all_of(f)} "
+                                f"ORDER BY time, spot_key").result_columns
+    out = {c.split(" AS ")[-1]: np.asarray(v)  # "expression AS name" is keyed by name
+           for c, v in zip(columns, cols or [[]] * len(columns), strict=True)}
+    dropped = {k: int(v) for k, v in why.items() if k}
+    for r in rep.files:
+        for reason, n in r.reasons.items():
+            dropped[reason] = dropped.get(reason, 0) + n
+    return out, sum(r.lines for r in rep.files), dropped
+
+
 @contextmanager
 def _scratch(client, db):
     """Names of scratch tables for this process, dropped afterwards whatever happens."""

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.bands import BY_ID
-from engine.evaluate.metrics import compare, residual_by_hour
 from engine.evaluate.arrays import Observations
+from engine.evaluate.metrics import compare, residual_by_hour
 from engine.evaluate.tables import climatology_arrays
 from engine.grids import grid_code  # < 2^15 each
 
