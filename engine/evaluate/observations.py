@@ -11,6 +11,7 @@ signature table is read as the loader reads it (engine.evaluate.tables).
 from __future__ import annotations
 
 import os
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -63,20 +64,25 @@ def _from_files(settings: Settings, files: list, span, fmt: str) -> Observations
         label = ", ".join(str(f) for f in files)
         obs = spots_from_table(client, db, names["spots"], sw, span, settings.ingest.min_spots,
                                label)
-    lines = sum(f.lines for f in rep.files)
-    line_reasons: dict[str, int] = {}
-    for f in rep.files:
-        for reason, n in f.reasons.items():
-            line_reasons[reason] = line_reasons.get(reason, 0) + n
-        if f.skipped_not_hf:
-            line_reasons["not an HF band"] = line_reasons.get("not an HF band", 0) + f.skipped_not_hf
-    duplicates = sum(f.spots for f in rep.files) - rep.rows_total
-    if duplicates:
-        line_reasons["duplicate spot"] = duplicates
-    obs.read, obs.dropped = lines, {**line_reasons, **obs.dropped}
+    obs.read = sum(f.lines for f in rep.files)
+    obs.dropped = {**_line_reasons(rep), **obs.dropped}
     obs.notes.append("read by `data ingest`'s readers: " + "; ".join(
         f"{f.path} ({f.format}, {f.lines:,} lines)" for f in rep.files))
     return obs
+
+
+def _line_reasons(rep) -> dict[str, int]:
+    """Lines of the files that never became a spot of the table, by ingest's reason."""
+    out: dict[str, int] = {}
+    for f in rep.files:
+        for reason, n in f.reasons.items():
+            out[reason] = out.get(reason, 0) + n
+        if f.skipped_not_hf:
+            out["not an HF band"] = out.get("not an HF band", 0) + f.skipped_not_hf
+    duplicates = sum(f.spots for f in rep.files) - rep.rows_total
+    if duplicates:
+        out["duplicate spot"] = duplicates
+    return out
 
 
 def spot_columns(settings: Settings, files: list, columns: tuple[str, ...],
@@ -105,17 +111,15 @@ def spot_columns(settings: Settings, files: list, columns: tuple[str, ...],
                                 f"ORDER BY time, spot_key").result_columns
     out = {c.split(" AS ")[-1]: np.asarray(v)  # "expression AS name" is keyed by name
            for c, v in zip(columns, cols or [[]] * len(columns), strict=True)}
-    dropped = {k: int(v) for k, v in why.items() if k}
-    for r in rep.files:
-        for reason, n in r.reasons.items():
-            dropped[reason] = dropped.get(reason, 0) + n
+    dropped = {**_line_reasons(rep), **{k: int(v) for k, v in why.items() if k}}
     return out, sum(r.lines for r in rep.files), dropped
 
 
 @contextmanager
 def _scratch(client, db):
-    """Names of scratch tables for this process, dropped afterwards whatever happens."""
-    base = f"{SCRATCH_PREFIX}_{os.getpid()}"
+    """Names of scratch tables for this call (two evaluations may run at once in one process:
+    the app's screens), dropped afterwards whatever happens."""
+    base = f"{SCRATCH_PREFIX}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     names = {"spots": f"{base}_spots", "sw": f"{base}_sw"}
     _drop(client, db, names)
     try:
@@ -203,10 +207,8 @@ def _arrays(level: str, label: str, cols: list, with_doy: bool) -> Observations:
         return Observations(level, label, e.astype("S4"), e.astype("S4"), e.astype(np.int16),
                             e.astype(np.int8), e.astype(np.int8), None, e.astype(np.float32),
                             e.astype(np.float32), e.astype(np.float32))
-    txg = np.array([str(g).upper() for g in cols[0]], dtype="S4") if not isinstance(
-        cols[0][0], bytes) else np.char.upper(np.array(cols[0], dtype="S4"))
-    rxg = np.array([str(g).upper() for g in cols[1]], dtype="S4") if not isinstance(
-        cols[1][0], bytes) else np.char.upper(np.array(cols[1], dtype="S4"))
+    txg, rxg = (np.char.upper(np.array([g if isinstance(g, bytes) else str(g).encode()
+                                        for g in c], dtype="S4")) for c in cols[:2])
     rest = [np.asarray(c) for c in cols[2:]]
     doy = rest.pop(3).astype(np.int16) if with_doy else None
     return Observations(level, label, txg, rxg, rest[0].astype(np.int16), rest[1].astype(np.int8),
