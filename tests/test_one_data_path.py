@@ -223,3 +223,51 @@ def test_too_few_spots_make_skill_na_with_the_count(capsys, cfg, v22_file, tmp_p
         skill=lambda m: evaluate(m, load_observations(load_settings(cfg), spots=REAL_SPOTS),
                                  "none", levels=("spots",))).results])
     assert (full != "n/a").any()
+
+
+def test_the_seeders_numpy_aggregation_is_the_builds_sql_on_the_same_spots(chdb_path):
+    """The demo seeder aggregates simulated spots in numpy; the build's SQL
+    (engine.data.aggregation.signatures_sql) over the same spots gives the same signatures:
+    same buckets (Kp and SFI classes), same minimum, median, count, std, reliability, means."""
+    from engine.bands import BANDS
+    from engine.data.aggregation import signatures_sql
+    from engine.demo.seed import _draw_cells, aggregate, simulate_spots, stations
+    from engine.demo.space_weather import observed_days
+    from engine.geo import bearing_deg
+
+    rng = np.random.default_rng(5)
+    cells = _draw_cells(rng, stations(rng, 300), 3000)
+    spots = simulate_spots(rng, cells, observed_days())
+    want = aggregate(cells, spots, min_spots=6)
+    r = spots.recorded
+    c = {k: v[spots.cell[r]] for k, v in cells.items()}
+    az = np.rint(bearing_deg(c["tx_lat"], c["tx_lon"], c["rx_lat"], c["rx_lon"])).astype(np.int64) % 360
+    cols = {"tx_grid_4": c["tx"], "rx_grid_4": c["rx"],
+            "band": np.array([b.id for b in BANDS], dtype=np.int32)[c["band_i"]],
+            "hour": c["hour"].astype(np.uint8), "month": c["month"].astype(np.uint8),
+            "snr": spots.snr[r].astype(np.int16), "sfi": spots.sfi[r], "kp": spots.kp[r],
+            "distance_km": np.rint(c["distance"]).astype(np.uint32), "azimuth": az.astype(np.uint16)}
+    db = DatabaseSettings(path=chdb_path, database=DATABASE)
+    client = connect(db)
+    client.command(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
+    client.command(f"DROP TABLE IF EXISTS {DATABASE}.sim SYNC")
+    client.command(f"CREATE TABLE {DATABASE}.sim (tx_grid_4 FixedString(4), rx_grid_4 FixedString(4), "
+                   "band Int32, hour UInt8, month UInt8, snr Int16, sfi Float64, kp Float64, "
+                   "distance_km UInt32, azimuth Nullable(UInt16)) ENGINE = MergeTree ORDER BY tuple()")
+    client.insert("sim", list(cols.values()), column_names=list(cols), column_oriented=True,
+                  database=DATABASE)
+    got = client.query(f"SELECT * FROM ({signatures_sql(f'SELECT * FROM {DATABASE}.sim', {}, 6)}) "
+                       f"ORDER BY tx_grid_4, rx_grid_4, band, hour, month, avg_kp, avg_sfi").result_columns
+    order = np.lexsort((want["avg_sfi"], want["avg_kp"], want["month"], want["hour"], want["band"],
+                        want["rx_grid_4"], want["tx_grid_4"]))
+    names = ("tx_grid_4", "rx_grid_4", "band", "hour", "month", "median_snr", "spot_count", "snr_std",
+             "reliability", "avg_sfi", "avg_kp", "avg_distance", "avg_azimuth")
+    assert len(order) == len(got[0]) > 50
+    for name, col in zip(names, got, strict=True):
+        w = want[name][order]
+        g = np.array([x.encode() if isinstance(x, str) else x for x in col])
+        if name.endswith("_grid_4"):
+            assert (g.astype("S4") == w).all(), name
+        else:
+            np.testing.assert_allclose(g.astype(np.float64), w.astype(np.float64), atol=1e-3,
+                                       err_msg=name)
