@@ -271,3 +271,13 @@ def test_the_seeders_numpy_aggregation_is_the_builds_sql_on_the_same_spots(chdb_
         else:
             np.testing.assert_allclose(g.astype(np.float64), w.astype(np.float64), atol=1e-3,
                                        err_msg=name)
+
+
+def test_a_table_that_is_neither_is_refused_naming_what_it_lacks(capsys, cfg, v22_file, chdb_path):
+    db = DatabaseSettings(path=chdb_path, database=DATABASE)
+    client = connect(db)
+    client.command(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
+    client.command(f"CREATE TABLE IF NOT EXISTS {DATABASE}.other (a Int32) ENGINE = MergeTree ORDER BY a")
+    rc, _, err = _run(capsys, cfg, "evaluate", "--checkpoint", str(v22_file), "--table", "other")
+    assert rc == 2 and err.count("\n") == 1
+    assert "neither a signature table (lacks tx_grid_4" in err and "nor a spots table" in err

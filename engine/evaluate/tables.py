@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.data.client import connect, translating
+from engine.data.client import connect, translating, where
 from engine.data.loader import HAS_SFI, VALID
-from engine.data.schema import check_schema, table_columns
+from engine.data.schema import LOADER_COLUMNS, check_schema, table_columns
 from engine.data.spot_sql import SPOTS_COLUMNS
 from engine.errors import DataError, InputError
 from engine.evaluate.arrays import Observations
@@ -38,19 +38,18 @@ def _checked(db: DatabaseSettings, table: str | None) -> tuple[object, DatabaseS
 
 def table_kind(client, d: DatabaseSettings) -> str:
     """"spots" (the table `data ingest` fills) or "signatures" (checked against the signature
-    schema, whose error names what is missing)."""
+    schema); a table that is neither is refused naming what each lacks."""
     cols = table_columns(client, d)
     if cols and SPOT_TABLE_COLUMNS <= set(cols):
         return "spots"
-    try:
-        check_schema(client, d)
-    except DataError as exc:
-        if not cols:
-            raise
-        raise DataError(f"{exc}; nor is it a spots table (`data ingest`: needs "
-                        f"{', '.join(sorted(SPOT_TABLE_COLUMNS - set(cols)))})",
-                        setting=exc.setting) from None
-    return "signatures"
+    if not cols or set(LOADER_COLUMNS) <= set(cols):
+        check_schema(client, d)  # missing table, or column types
+        return "signatures"
+    lack_sig = [c for c in LOADER_COLUMNS if c not in cols]
+    lack_spots = sorted(SPOT_TABLE_COLUMNS - set(cols))
+    raise DataError(f"{where(d)}: table {d.database}.{d.table} is neither a signature table "
+                    f"(lacks {', '.join(lack_sig)}) nor a spots table from `data ingest` "
+                    f"(lacks {', '.join(lack_spots)})")
 
 
 def months_of(span: tuple[str | None, str | None]) -> list[int] | None:
