@@ -157,11 +157,10 @@ class IngestSettings(_Section):
 class EvaluateSettings(_Section):
     """Real observations for `ionis-tui evaluate` and the verify suite's skill group."""
 
-    spots: str = ""              # spot file (header CSV); "" = none
-    table: str = ""              # signature table (in [database]) used instead of spots; "" = none
+    spots: str = ""              # spot file, any format `data ingest` reads; "" = none
+    table: str = ""              # spots or signature table (in [database]) instead; "" = none
     climatology_table: str = ""  # training table for baselines b/c; "" = database.table
-    min_band_rows: int = Field(100, ge=1)
-    min_group_spots: int = Field(3, ge=1)
+    min_band_rows: int = Field(100, ge=1)  # rows a skill needs, overall and per band
 
 
 _KEY = re.compile(r"^[A-Za-z0-9_+]+$")

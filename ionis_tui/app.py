@@ -207,6 +207,7 @@ class IonisApp(App[int]):
             self.notify("demo data is offered only when the embedded database is empty", severity="warning")
             return
         db, demo = self.settings.database, self.settings.demo
+        min_spots = self.settings.ingest.min_spots
         self.state.set_data(DataSource(status=DataStatus.SEEDING, mode=d.mode, where=d.where, table=d.table,
                                        rows=None, seed_total=2 * demo.rows))
         self.state.note(f"seeding {demo.rows:,} demo rows into {d.table}…")
@@ -215,7 +216,8 @@ class IonisApp(App[int]):
         def work() -> None:
             progress = lambda done, total: self.post_message(SeedProgress(done, total))  # noqa: E731
             self.post_message(DataChecked(datasource.seed(db, demo.rows, demo.seed, progress=progress,
-                                                          cancel=self._cancel_seed.is_set)))
+                                                          cancel=self._cancel_seed.is_set,
+                                                          min_spots=min_spots)))
 
         self.run_worker(work, name="seed", group="data", thread=True, exit_on_error=False)
 

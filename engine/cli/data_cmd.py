@@ -55,6 +55,7 @@ def _progress_printer(label: str):
 
 
 def run_seed(args: argparse.Namespace, settings: Settings) -> int:
+    from engine.data.aggregation import rules, rules_line
     from engine.data.client import connect, where
     from engine.demo.seed import seed_demo
     from engine.errors import InputError
@@ -73,10 +74,13 @@ def run_seed(args: argparse.Namespace, settings: Settings) -> int:
           f"({where(db)})", file=sys.stderr)
     t0 = time.perf_counter()
     client = connect(db)
-    n = seed_demo(client, db, rows, seed, progress=_progress_printer("seeding"), force=args.force)
+    min_spots = settings.ingest.min_spots
+    n = seed_demo(client, db, rows, seed, progress=_progress_printer("seeding"), force=args.force,
+                  min_spots=min_spots)
     dt = time.perf_counter() - t0
     print(f"wrote {n:,} signatures to {db.database}.{db.table} in {dt:.1f} s "
           f"({n / dt:,.0f} rows/s)")
+    print(rules_line(rules(min_spots)))
     return 0
 
 

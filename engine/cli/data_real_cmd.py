@@ -129,6 +129,7 @@ def run_sw(args: argparse.Namespace, settings: Settings) -> int:
 def run_build(args: argparse.Namespace, settings: Settings) -> int:
     from pydantic import ValidationError
 
+    from engine.data.aggregation import rules_line
     from engine.data.build import build_signatures, month_bounds
     from engine.data.client import connect
     from engine.errors import InputError
@@ -160,4 +161,5 @@ def run_build(args: argparse.Namespace, settings: Settings) -> int:
           f"(dropped: {dropped})")
     print(f"wrote {r.signatures:,} signatures to {r.table} from spots {r.first_spot} .. "
           f"{r.last_spot} in {r.seconds:.1f} s")
+    print(rules_line(r.rules))
     return 0

@@ -20,8 +20,8 @@ def skill_source(settings, levels: tuple[str, ...] | None = None) -> Callable | 
     if not cfg.spots and not cfg.table:
         return "no real-spot source configured (settings [evaluate] spots or table)"
     try:
-        obs = load_observations(spots=cfg.spots or None, table=None if cfg.spots else cfg.table,
-                                db=settings.database)
+        obs = load_observations(settings, spots=cfg.spots or None,
+                                table=None if cfg.spots else cfg.table)
     except IonisError as exc:
         return f"real-spot source unusable: {exc}"
     try:
@@ -33,6 +33,5 @@ def skill_source(settings, levels: tuple[str, ...] | None = None) -> Callable | 
     lv = levels or (("spots",) if obs.level == "spots" else ("signatures",))
 
     def run(lm):
-        return evaluate(lm, obs, clim, min_band_rows=cfg.min_band_rows,
-                        min_group_spots=cfg.min_group_spots, levels=lv)
+        return evaluate(lm, obs, clim, min_band_rows=cfg.min_band_rows, levels=lv)
     return run
