@@ -15,8 +15,6 @@ from typing import Any
 
 from engine.train import events as ev
 
-ACTIVE_STATES = (ev.LOADING, ev.TRAINING, ev.PAUSED)
-
 # Parts of the screen; apply() reports which ones an event touched.
 HEADER, PLOTS, SIDECAR, INFO, LOG, DATA = "header", "plots", "sidecar", "info", "log", "data"
 
@@ -105,7 +103,10 @@ class DashboardState:
     # ----------------------------------------------------------------- derived values
     @property
     def active(self) -> bool:
-        return self.state in ACTIVE_STATES
+        """A run is shown and its trainer is at work (IDLE here, with no run id, is "no run")."""
+        from engine.train.runs import is_live
+
+        return bool(self.run_id) and is_live(self.state)
 
     @property
     def last(self) -> dict[str, Any]:

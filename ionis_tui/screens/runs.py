@@ -54,7 +54,7 @@ class RunsScreen(Screen):
 
     def action_reload(self) -> None:
         from engine.errors import StorageError
-        from engine.train.runs import list_runs
+        from engine.train.runs import is_live, list_runs
 
         try:
             self.runs = list_runs(self.runs_dir)
@@ -70,7 +70,7 @@ class RunsScreen(Screen):
                       f"{r.epochs_done}/{r.epochs_total}", fmt.num(r.best_val_pearson, "+.4f"),
                       fmt.num(r.best_val_rmse_db, ".2f"), r.state, "yes" if r.resumable else "",
                       r.run_id, key=str(r.path))
-        live = sum(r.state in ("loading", "training", "paused") for r in self.runs)
+        live = sum(is_live(r.state) for r in self.runs)
         note = (f"{len(self.runs)} run(s) in {self.runs_dir} · best = lowest validation loss"
                 + (f" · {live} live: a attaches" if live else "")
                 if self.runs else f"no runs in {self.runs_dir} yet: press escape, then s to start one")
