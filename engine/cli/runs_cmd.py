@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from engine.settings import Settings
 
 CONTROL_ACTIONS = ("pause", "resume", "stop", "checkpoint")
-LIVE = (ev.LOADING, ev.TRAINING, ev.PAUSED)
 
 
 def add_parser(sub) -> None:
@@ -59,7 +58,7 @@ def _as_dict(r) -> dict:
 
 
 def _list(settings: Settings, as_json: bool) -> int:
-    from engine.train.runs import list_runs
+    from engine.train.runs import LIVE, list_runs
 
     runs = list_runs(settings.runs.dir)
     if as_json:
@@ -88,11 +87,11 @@ def _answered(action: str, e: ev.Event) -> bool:
 
 def control(run, action: str, wait_s: float) -> tuple[bool, str]:
     """Send `action` to the run's trainer; (acknowledged, what the trainer said)."""
-    from engine.train.control import EventReader, send
+    from engine.train.control import EventReader, send, withdraw
 
     reader = EventReader(run.path)
     reader.offset = reader.size()  # only answers to this command count
-    send(run.path, action)
+    sent = send(run.path, action, ttl_s=wait_s)
     end = time.monotonic() + wait_s
     while time.monotonic() < end:
         for e in reader.read():
@@ -103,10 +102,16 @@ def control(run, action: str, wait_s: float) -> tuple[bool, str]:
                     return True, f"checkpoint saved: {e.path} (epoch {e.epoch})"
                 return True, e.state + (f" ({e.reason})" if e.reason else "")
         time.sleep(0.02)
-    return False, f"no answer within {wait_s:g} s (the trainer acts at its next step boundary)"
+    if withdraw(sent):  # nobody waits for it any more: it must not be carried out later
+        return False, (f"no answer within {wait_s:g} s: the trainer did not take the command, so it was "
+                       "withdrawn (is the trainer stalled? `ionis-tui runs` shows it)")
+    return False, (f"no answer within {wait_s:g} s: the trainer took the command but has not "
+                   "acted on it yet")
 
 
 def _control(settings: Settings, args: argparse.Namespace) -> int:
+    from engine.train.runs import LIVE  # a stalled trainer may wake up: it takes commands
+
     run = find_run(settings.runs.dir, args.run_id)
     if run.state not in LIVE:
         raise InputError(f"run {run.run_id} is not running (state: {run.state}); only a live run takes "

@@ -16,9 +16,11 @@ from engine.train.events import FINISHED, LOADING, PAUSED, TRAINING
 from engine.train.rundir import LAST, METRICS, SETTINGS, STATE, read_json, read_metrics  # noqa: F401 (re-exported)
 
 INTERRUPTED = "interrupted"   # said "running" but its process is gone (killed, crashed, power cut)
+STALLED = "stalled"           # its process is there but has made no progress for stall_after_s
 UNKNOWN = "unknown"           # no readable state.json
 _ID_TIME = re.compile(r"^(\d{8}-\d{6})")
-_LIVE = (LOADING, TRAINING, PAUSED)
+LIVE = (LOADING, TRAINING, PAUSED, STALLED)
+DEFAULT_STALL_S = 60.0        # for runs whose state.json predates stall_after_s
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,15 @@ def _alive(state: dict[str, Any], path: Path) -> bool:
     return pid_alive(pid)
 
 
+def _stalled(state: dict[str, Any], path: Path) -> bool:
+    """Has the live trainer not moved for longer than its stall_after_s (engine.train.heartbeat)?"""
+    from engine.train.heartbeat import age
+
+    quiet = age(path)
+    limit = _num(state.get("stall_after_s")) or DEFAULT_STALL_S
+    return quiet is not None and quiet > limit
+
+
 def _created(path: Path, state: dict[str, Any]) -> datetime:
     try:
         dt = datetime.fromisoformat(state["created"])
@@ -76,8 +87,10 @@ def run_info(path: Path) -> RunInfo | None:
     st = read_json(path / STATE)
     state = str(st.get("state", UNKNOWN)) if st else UNKNOWN
     st = st or {}
-    if state in _LIVE and not _alive(st, path):
+    if state in LIVE and not _alive(st, path):
         state = INTERRUPTED
+    elif state in LIVE and _stalled(st, path):
+        state = STALLED
     done, total = _int(st.get("epochs_done")), _int(st.get("epochs_total"))
     pearson, rmse = _num(st.get("best_val_pearson")), _num(st.get("best_val_rmse_db"))
     if not st:  # fall back on the metrics history
@@ -87,7 +100,7 @@ def run_info(path: Path) -> RunInfo | None:
             done, total = _int(lines[-1].get("epoch")), _int(lines[-1].get("epochs"))
             pearson, rmse = _num(best.get("val_pearson")), _num(best.get("val_rmse_db"))
     has_last = (path / LAST).is_file() and (path / LAST).stat().st_size > 0
-    resumable = has_last and state not in _LIVE and state != FINISHED
+    resumable = has_last and state not in LIVE and state != FINISHED
     pid = st.get("pid") if isinstance(st.get("pid"), int) else None
     return RunInfo(path.name, path, _created(path, st), state, done, total, pearson, rmse, resumable,
                    pid, str(st.get("host", "")))
