@@ -29,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from engine.atomic import named
 from engine.train import events as ev
 
 EVENTS, CONTROL = "events.jsonl", "control"
@@ -66,12 +67,18 @@ class EventWriter:
     def __call__(self, event: ev.Event) -> None:
         with self._lock:
             if not self._fh.closed:
-                self._fh.write(encode(event))
-                self._fh.flush()
+                try:
+                    self._fh.write(encode(event))
+                    self._fh.flush()
+                except OSError as exc:  # a full disk: say which file
+                    raise named(exc, self._fh.name) if exc.filename is None else exc from None
 
     def close(self) -> None:
         with self._lock:
-            self._fh.close()
+            try:
+                self._fh.close()
+            except OSError:
+                pass  # the buffered line a full disk refused: the run already failed on it
 
 
 class EventReader:
