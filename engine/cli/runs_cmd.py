@@ -23,9 +23,11 @@ CONTROL_ACTIONS = ("pause", "resume", "stop", "checkpoint")
 def add_parser(sub) -> None:
     p = sub.add_parser("runs", help="list runs; attach to, pause, resume, stop or checkpoint a live run",
                        description="Without an action: list the runs under runs.dir, newest first, with "
-                                   "state, trainer pid, epochs and best metrics. A run whose trainer "
-                                   "died shows as interrupted. ID is a run id, a unique prefix of one, "
-                                   "or a run folder.")
+                                   "state, trainer pid, epochs, best metrics and data (provenance kind and "
+                                   "table; the phase after a resume --force on changed data). A run whose "
+                                   "trainer died shows as interrupted, one whose trainer makes no progress "
+                                   "for runs.stall_after_s as stalled, one that hit a fault (a full disk) "
+                                   "as failed. ID is a run id, a unique prefix of one, or a run folder.")
     p.add_argument("action", nargs="?", choices=("list", "attach", *CONTROL_ACTIONS), default="list")
     p.add_argument("run_id", nargs="?", metavar="ID", help="the run (attach and the controls)")
     p.add_argument("--json", action="store_true", help="the list as JSON")
@@ -54,7 +56,9 @@ def _as_dict(r) -> dict:
     return {"run_id": r.run_id, "path": str(r.path), "state": r.state, "pid": r.pid, "host": r.host,
             "created": r.created.isoformat(timespec="seconds"), "epochs_done": r.epochs_done,
             "epochs_total": r.epochs_total, "best_val_pearson": r.best_val_pearson,
-            "best_val_rmse_db": r.best_val_rmse_db, "resumable": r.resumable}
+            "best_val_rmse_db": r.best_val_rmse_db, "resumable": r.resumable,
+            "data": {"kind": r.data_kind or None, "table": r.data_table or None, "rows": r.data_rows},
+            "phase": r.phase, "phases": list(r.phases)}
 
 
 def _list(settings: Settings, as_json: bool) -> int:
@@ -67,13 +71,13 @@ def _list(settings: Settings, as_json: bool) -> int:
     if not runs:
         print(f"no runs in {settings.runs.dir}")
         return 0
-    print(f"{'run':<28} {'state':<12} {'pid':>8} {'epochs':>9} {'Pearson':>8} {'RMSE dB':>8}")
+    print(f"{'run':<28} {'state':<12} {'pid':>8} {'epochs':>9} {'Pearson':>8} {'RMSE dB':>8}  data")
     for r in runs:
         pid = str(r.pid) if r.pid is not None and r.state in LIVE else "-"
         pear = "-" if r.best_val_pearson is None else f"{r.best_val_pearson:+.4f}"
         rmse = "-" if r.best_val_rmse_db is None else f"{r.best_val_rmse_db:.2f}"
         print(f"{r.run_id:<28} {r.state:<12} {pid:>8} {f'{r.epochs_done}/{r.epochs_total}':>9} "
-              f"{pear:>8} {rmse:>8}")
+              f"{pear:>8} {rmse:>8}  {r.data_label}")
     return 0
 
 

@@ -65,7 +65,7 @@ def of_table(client, db: DatabaseSettings, source: str = "") -> DataIdentity:
         rows = int(client.query(f"SELECT count() FROM {db.qualified_table}").result_rows[0][0])
     prov = dict(provenance(client, db) or {})
     kind = str(prov.pop("kind", "") or UNKNOWN_KIND)
-    return DataIdentity(db.qualified_table, kind, rows, source, prov)
+    return DataIdentity(f"{db.database}.{db.table}", kind, rows, source, prov)
 
 
 def changes(then: DataIdentity, now: DataIdentity) -> list[str]:

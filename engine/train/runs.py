@@ -36,6 +36,17 @@ class RunInfo:
     resumable: bool
     pid: int | None = None     # the process that last wrote state.json (the trainer)
     host: str = ""
+    data_kind: str = ""        # provenance kind of the data the current phase trains on ("" unknown)
+    data_table: str = ""       # qualified table name ("" for a rows file or unknown)
+    data_rows: int | None = None
+    data_name: str = ""        # "demo ionis.signatures", "file rows.npy" (DataIdentity.label)
+    phase: int = 1             # > 1 after a resume forced onto changed data (engine.train.data_identity)
+    phases: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def data_label(self) -> str:
+        """"demo ionis.signatures", "spots db.t, phase 2", "-" when the run recorded nothing."""
+        return (self.data_name or "-") + (f", phase {self.phase}" if self.phase > 1 else "")
 
 
 def _alive(state: dict[str, Any], path: Path) -> bool:
@@ -103,7 +114,17 @@ def run_info(path: Path) -> RunInfo | None:
     resumable = has_last and state not in LIVE and state != FINISHED
     pid = st.get("pid") if isinstance(st.get("pid"), int) else None
     return RunInfo(path.name, path, _created(path, st), state, done, total, pearson, rmse, resumable,
-                   pid, str(st.get("host", "")))
+                   pid, str(st.get("host", "")), **_data(st))
+
+
+def _data(st: dict[str, Any]) -> dict[str, Any]:
+    from engine.train.data_identity import DataIdentity
+
+    d = DataIdentity.from_dict(st)
+    phases = st.get("phases") if isinstance(st.get("phases"), list) else []
+    return {"data_kind": d.kind if d else "", "data_table": d.table if d else "",
+            "data_rows": d.rows if d else None, "data_name": d.label if d else "", "phase": _int(st.get("phase")) or 1,
+            "phases": tuple(p for p in phases if isinstance(p, dict))}
 
 
 def list_runs(runs_dir: str | os.PathLike) -> list[RunInfo]:

@@ -216,7 +216,6 @@ class TrainingSession:
         except DataChanged as exc:  # found after loading: the run goes back to how it was
             self._folder.state = dict(self._prior)
             self._folder.update_state()
-            self._emit(Notice("error", str(exc)))
             self._emit(RunEnded(str(self._prior.get("state", STOPPED)), str(exc), dict(self._best)))
             raise
         except IonisError as exc:
@@ -301,6 +300,13 @@ class TrainingSession:
 
     def _restore(self, model: IonisGate) -> tuple[int, int, torch.Tensor]:
         ck, tr = self._ckpt, self.settings.train
+        epoch, step = int(ck["epoch"]), int(ck["step"])
+        partial = ck.get("partial_losses", torch.empty(0))
+        if self._rows_changed(ck["meta"]):
+            # The saved step count and partial losses index the old data's batches: redo the epoch.
+            step, partial = 0, torch.empty(0)
+        if self._changed:
+            self._new_phase(epoch + 1)  # refused here unless forced
         try:
             model.load_state_dict(ck["model"])
             self._opt.load_state_dict(ck["optimizer"])
@@ -318,24 +324,22 @@ class TrainingSession:
                                       f"{int(ck['epoch']) + 1}: {rates})"))
         self._gen.set_state(ck["rng"]["perm"])
         torch.set_rng_state(ck["rng"]["torch"])
-        meta = ck["meta"]
-        self._elapsed0 = float(meta.get("elapsed_s", 0.0))
-        d = self._data
-        epoch, step = int(ck["epoch"]), int(ck["step"])
-        partial = ck.get("partial_losses", torch.empty(0))
-        if (meta.get("rows_train"), meta.get("rows_val"), meta.get("checksum")) != (d.train.n, d.val.n, d.checksum):
-            self._changed.append(f"train/val rows: {meta.get('rows_train')}/{meta.get('rows_val')} then, "
-                                 f"{d.train.n}/{d.val.n} now" if (meta.get("rows_train"), meta.get("rows_val"))
-                                 != (d.train.n, d.val.n) else "the rows' values (same counts, other checksum)")
-            # The saved step count and partial losses index the old data's batches: redo the epoch.
-            step, partial = 0, torch.empty(0)
-        if self._changed:
-            self._new_phase(epoch + 1)
+        self._elapsed0 = float(ck["meta"].get("elapsed_s", 0.0))
         self._folder.keep_metrics_through(epoch)
         self._emit(Notice("info", f"resumed from {self._folder.file(LAST)} at epoch {epoch + 1}"
                                   + (f", step {step + 1}" if step else "")))
         self._ckpt = None
         return epoch + 1, step, partial
+
+    def _rows_changed(self, meta: dict[str, Any]) -> bool:
+        """Do the loaded rows differ from the checkpoint's (counts, checksum)? Says how."""
+        d = self._data
+        then, now = (meta.get("rows_train"), meta.get("rows_val")), (d.train.n, d.val.n)
+        if (*then, meta.get("checksum")) == (*now, d.checksum):
+            return False
+        self._changed.append(f"train/val rows: {then[0]}/{then[1]} then, {now[0]}/{now[1]} now" if then != now
+                             else "the rows' values (same counts, other checksum)")
+        return True
 
     def _new_phase(self, from_epoch: int) -> None:
         """Data changed: refused unless forced; forced, the run goes on as a new phase whose
