@@ -133,6 +133,8 @@ class DemoSettings(_Section):
 
 class RunsSettings(_Section):
     dir: str = Field("", validate_default=True)  # "" = runs/ in the user data folder
+    # A live trainer that makes no progress for longer than this is shown as stalled.
+    stall_after_s: float = Field(60.0, ge=1, le=86400)
 
     @field_validator("dir")
     @classmethod

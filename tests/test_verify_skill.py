@@ -107,8 +107,10 @@ def demo_model(chdb_path, tmp_path_factory):
     # 10 epochs: at 6 the model passed only one model check more than the best random model
     # (12 vs 11 on main) and tied with it once buckets were split by SFI class too (11 vs 11).
     s.train.epochs, s.train.batch_size, s.train.device = 10, 1024, "cpu"
+    from engine.train.data_identity import DataIdentity
+
     session = TrainingSession(s, rows=rows, data_source="demo",
-                              data_provenance={"kind": "demo", "params": {}})
+                              data=DataIdentity("wspr.t", "demo", len(rows)))
     assert session.run().state == "finished"
     return load_model(session.run_dir / "best.safetensors")
 
