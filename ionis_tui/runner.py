@@ -87,10 +87,12 @@ class RunController:
         sampled and split as the settings say."""
         from engine.data.client import connect
         from engine.data.loader import load_rows
+        from engine.train.memory import ensure_fits
 
         db, tr = self.session.settings.database, self.session.settings.train
         rows = load_rows(connect(db), db, limit_rows=tr.limit_rows, seed=tr.seed,
-                         val_fraction=tr.val_fraction, progress=progress, cancel=cancel)
+                         val_fraction=tr.val_fraction, progress=progress, cancel=cancel,
+                         before_read=lambda n: ensure_fits(n, tr.feature_set))
         report = getattr(rows, "report", None)
         if report is not None:
             self._emit(ev.Notice("info", f"data: {report.summary()}"))

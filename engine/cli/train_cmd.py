@@ -156,11 +156,14 @@ def _loader(settings_of, notify):
     run's own sample, not today's)."""
     from engine.data.client import close_all, connect
     from engine.data.loader import load_rows
+    from engine.train.memory import ensure_fits
 
     def loader(progress, cancel):
         db, tr = settings_of().database, settings_of().train
+        # Too many rows for this machine's memory: said before a row is read.
         rows = load_rows(connect(db), db, limit_rows=tr.limit_rows, seed=tr.seed,
-                         val_fraction=tr.val_fraction, progress=progress, cancel=cancel)
+                         val_fraction=tr.val_fraction, progress=progress, cancel=cancel,
+                         before_read=lambda n: ensure_fits(n, tr.feature_set))
         report = getattr(rows, "report", None)
         if report is not None:
             print(f"data: {report.summary()}", file=sys.stderr, flush=True)
