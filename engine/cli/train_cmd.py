@@ -182,8 +182,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     settings = _effective_settings(args, settings)
     channel: list[EventWriter] = []  # filled once the run folder exists
     if args.rows_file:
-        rows = _rows_file(args.rows_file)
-        source = {"rows": rows, "data_source": f"rows file {args.rows_file}"}
+        source = {"rows": _rows_file(args.rows_file), "data_source": f"rows file {args.rows_file}"}
     else:
         from engine.data.client import connect
         from engine.data.status import source_label
@@ -195,6 +194,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     session = TrainingSession(settings, on_event=lambda e: [f(e) for f in (printer, *channel)],
                               run_dir=Path(args.run_dir) if args.run_dir else None,
                               resume=Path(args.resume) if args.resume else None, **source)
+    source.clear()  # the session alone holds the rows now: it frees them once they are prepared
     # The run's control channel (engine/train/control.py): viewers follow events.jsonl,
     # `ionis-tui runs pause|resume|stop|checkpoint` and the app drop commands in control/.
     writer = EventWriter(session.run_dir)
