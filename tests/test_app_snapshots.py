@@ -101,8 +101,11 @@ def test_database_error_panel_80x24(snap_compare, tmp_path):
 
 
 def test_help_on_the_dashboard_80x24(snap_compare, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)   # help names the runs folder: a relative one, the same everywhere
-    app = make_app("runs")
+    # Help names the folders in use relative to the working folder: the same on every machine
+    # and under any --basetemp (issue 22: an absolute path changed the wrapping and scrollbar).
+    monkeypatch.chdir(tmp_path)
+    app = make_app(tmp_path / "runs")
+    app.settings.database.path = str(tmp_path / "ionis.chdb")
 
     async def run_before(pilot):
         replay(app, 7)

@@ -12,6 +12,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from engine.locations import short_path
 from ionis_tui import fmt
 from ionis_tui.messages import AttachRequested, ResumeRequested
 
@@ -71,9 +72,10 @@ class RunsScreen(Screen):
                       fmt.num(r.best_val_rmse_db, ".2f"), r.state, "yes" if r.resumable else "",
                       r.run_id, key=str(r.path))
         live = sum(r.state in ("loading", "training", "paused") for r in self.runs)
-        note = (f"{len(self.runs)} run(s) in {self.runs_dir} · best = lowest validation loss"
+        where = short_path(self.runs_dir)  # as help names it: not the machine's absolute path
+        note = (f"{len(self.runs)} run(s) in {where} · best = lowest validation loss"
                 + (f" · {live} live: a attaches" if live else "")
-                if self.runs else f"no runs in {self.runs_dir} yet: press escape, then s to start one")
+                if self.runs else f"no runs in {where} yet: press escape, then s to start one")
         self.query_one("#runs-note", Static).update(note)
 
     @property
