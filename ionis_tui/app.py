@@ -471,8 +471,8 @@ class IonisApp(App[int]):
         name = f"help-{type(screen).__name__}-{hash(keys) & 0xFFFFFFFF:x}"
         if not self.is_screen_installed(name):
             title = HELP_TITLES.get(type(screen).__name__, type(screen).__name__)
-            self.install_screen(HelpScreen(keys, title, self.settings.runs.dir,
-                                           paths_in_use(self.settings)), name)
+            paths = paths_in_use(self.settings, short=True)  # its length: not the machine's
+            self.install_screen(HelpScreen(keys, title, paths["runs"], paths), name)
         self.push_screen(name)
 
     def _fatal_error(self) -> None:

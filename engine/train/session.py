@@ -56,7 +56,13 @@ from engine.train.heartbeat import Heartbeat
 from engine.train.lock import RunLock
 from engine.train.physics_recipe import init_sidecars, storm_weights
 from engine.train.prepare import prepare
-from engine.train.recipe import build_optimizer, build_scheduler, compared, training_step
+from engine.train.recipe import (
+    build_optimizer,
+    build_scheduler,
+    compared,
+    restore_optimizer,
+    training_step,
+)
 from engine.train.rundir import BEST, LAST, RunFolder, resume_settings
 
 RowsLoader = Callable[[Callable[[int, int], None], Callable[[], bool]], SignatureRows | None]
@@ -266,8 +272,9 @@ class TrainingSession:
                                          "validation rows: validation scores will be optimistic"))
         torch.manual_seed(tr.seed)
         model = IonisGate(tr.feature_set).to(device)
-        init_sidecars(model, tr.sidecar_init_weight, tr.seed, sun_weight=tr.sun_sidecar_init_weight)
-        data.train.w = storm_weights(data.train.x, data.train.w, FEATURE_SETS[tr.feature_set], tr.storm_weight)
+        ex = tr.experimental
+        init_sidecars(model, ex.sidecar_init_weight, tr.seed, sun_weight=ex.sun_sidecar_init_weight)
+        data.train.w = storm_weights(data.train.x, data.train.w, FEATURE_SETS[tr.feature_set], ex.storm_weight)
         opt = build_optimizer(model, tr)
         sched = build_scheduler(opt, tr)
         gen = torch.Generator().manual_seed(tr.seed)  # CPU generator: same order on every device
@@ -318,7 +325,7 @@ class TrainingSession:
             self._new_phase(epoch + 1)  # refused here unless forced
         try:
             model.load_state_dict(ck["model"])
-            self._opt.load_state_dict(ck["optimizer"])
+            restore_optimizer(self._opt, ck["optimizer"])
             self._sched.load_state_dict(ck["scheduler"])
         except (RuntimeError, ValueError, KeyError, TypeError) as exc:
             lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
@@ -464,10 +471,13 @@ class TrainingSession:
         return scores
 
     def _track_best(self, epoch: int, scores: dict[str, Any]) -> bool:
-        improved = not self._best or scores["val_loss"] < self._best["val_loss"]
+        # The best epoch is the one the training objective scores best on validation rows (runs
+        # saved before val_objective existed kept that objective in val_loss).
+        b = self._best
+        improved = not b or scores["val_objective"] < b.get("val_objective", b["val_loss"])
         if improved:
             self._best = {"epoch": epoch, **{k: scores[k] for k in (
-                "val_loss", "val_rmse_sigma", "val_rmse_db", "val_pearson")}}
+                "val_loss", "val_objective", "val_rmse_sigma", "val_rmse_db", "val_pearson")}}
         return improved
 
     def _metrics_line(self, epoch: int, train_loss: float, samples_per_s: float, epoch_s: float,
@@ -481,7 +491,7 @@ class TrainingSession:
             "train_loss": train_loss,
             "val_loss": scores["val_loss"], "val_rmse_sigma": scores["val_rmse_sigma"],
             "val_rmse_db": scores["val_rmse_db"], "val_pearson": scores["val_pearson"],
-            **scores["stats"], **scores["effects"],
+            "val_objective": scores["val_objective"], **scores["stats"], **scores["effects"],
             "sun_gate_mean": scores["sun_gate_mean"], "storm_gate_mean": scores["storm_gate_mean"],
             "sun_gate_at_bound": scores["sun_gate_at_bound"], "storm_gate_at_bound": scores["storm_gate_at_bound"],
             **lrs, "samples_per_s": samples_per_s, "epoch_s": epoch_s, "elapsed_s": self._elapsed(),
