@@ -49,4 +49,5 @@ def group_gates(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Meas
     return Measurement(value=float(ok), verdict=ok == len(gates), detail=detail,
                        threshold=f"all {len(gates)} gates",
                        extra={"raw_pass": n["raw_pass"], "override_pass": n["override_pass"], "hard": n["hard"],
-                              "regressions": n["regressions"], "gates": {t: g for t, g in gates}})
+                              "regressions": n["regressions"],
+                              "gates": [{"gate": t, "passed": g} for t, g in gates]})

@@ -44,6 +44,7 @@ class Result:
     override_value: float | None = None  # judged value after the peer's override rule (KI7MT group)
     override_status: str | None = None   # "pass"/"fail" with the override; None when it does not apply
     override_fired: int = 0              # predictions the override clamped
+    extra: dict[str, Any] = field(default_factory=dict)  # the kind's own numbers (e.g. the KI7MT gates)
 
     @property
     def counted(self) -> bool:
@@ -60,13 +61,15 @@ class Result:
                 "explanation": self.explanation, "status": self.status, "value": num(self.value),
                 "unit": self.unit, "conditions": _jsonable(self.conditions),
                 "architecture": self.architecture, "original": self.original, "soft": self.soft,
-                "aggregate": self.aggregate, "counted": self.counted,
+                "aggregate": self.aggregate, "counted": self.counted, "extra": _jsonable(self.extra),
                 "override": None if self.override_status is None else {
                     "value": num(self.override_value), "status": self.override_status,
                     "clamped": self.override_fired}}
 
 
 def _jsonable(v: Any) -> Any:
+    if hasattr(v, "dtype") and hasattr(v, "item") and getattr(v, "ndim", 1) == 0:
+        v = v.item()  # a numpy scalar
     if isinstance(v, dict):
         return {k: _jsonable(x) for k, x in v.items()}
     if isinstance(v, list | tuple):
@@ -219,7 +222,8 @@ def _judge(spec: TestSpec, m: Measurement) -> Result:
     if spec.aggregate:
         why += "; the group's verdict, not counted (its tests are)"
     r = Result(spec.id, spec.name, spec.group, _float(m.value_db), _float(m.value_sigma), threshold, passed,
-               grade, why, PASS if passed else FAIL, _float(m.value), spec.unit, cond, **flags)
+               grade, why, PASS if passed else FAIL, _float(m.value), spec.unit, cond, **flags,
+               extra=dict(m.extra))
     if m.override is not None and spec.pass_rule is not None:
         r.override_value, r.override_fired = float(m.override[0]), int(m.override[1])
         r.override_status = PASS if spec.pass_rule.holds(r.override_value) else FAIL
