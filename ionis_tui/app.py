@@ -36,7 +36,7 @@ from ionis_tui.messages import (
 from ionis_tui.runner import WORKER_NAME, RunController
 from ionis_tui.screens.confirm import ConfirmScreen
 from ionis_tui.screens.dashboard import DashboardScreen
-from ionis_tui.screens.help import HelpScreen, key_rows
+from ionis_tui.screens.help import HelpScreen, help_title, key_rows
 from ionis_tui.screens.quit import QuitScreen
 from ionis_tui.terminal import detach_terminal, exit_later
 
@@ -49,8 +49,6 @@ EXIT_GRACE_S = 15.0     # after a hangup, time allowed for a normal exit before 
 # State changes (a handful per run) are drawn at once, so keys feel immediate; everything
 # else (progress, epochs, checkpoints, notices) waits for the next 4 Hz frame.
 URGENT = (ev.StateChanged, ev.RunStarted, ev.RunEnded)
-HELP_TITLES = {"DashboardScreen": "dashboard keys", "RunsScreen": "runs list keys",
-               "RunDetailScreen": "run keys", "VerifyScreen": "verify keys", "MatrixScreen": "matrix keys"}
 
 
 class IonisApp(App[int]):
@@ -126,7 +124,7 @@ class IonisApp(App[int]):
 
     def _show_device(self, device: str) -> None:
         if self.state.device == "…":  # a run that started meanwhile has set the real one
-            self.state.device = device
+            self.state.set_device(device)
             self.redraw()
 
     @staticmethod
@@ -452,8 +450,7 @@ class IonisApp(App[int]):
         # Kept per screen and key set: showing it again costs a render, not a compose.
         name = f"help-{type(screen).__name__}-{hash(keys) & 0xFFFFFFFF:x}"
         if not self.is_screen_installed(name):
-            title = HELP_TITLES.get(type(screen).__name__, type(screen).__name__)
-            self.install_screen(HelpScreen(keys, title, self.settings.runs.dir,
+            self.install_screen(HelpScreen(keys, help_title(screen), self.settings.runs.dir,
                                            paths_in_use(self.settings)), name)
         self.push_screen(name)
 
