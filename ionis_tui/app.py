@@ -35,7 +35,7 @@ from ionis_tui.messages import (
 )
 from ionis_tui.screens.confirm import ConfirmScreen
 from ionis_tui.screens.dashboard import DashboardScreen
-from ionis_tui.screens.help import HelpScreen, key_rows
+from ionis_tui.screens.help import HelpScreen, help_title, key_rows
 from ionis_tui.screens.quit import QuitScreen
 from ionis_tui.terminal import detach_terminal, exit_later
 
@@ -48,8 +48,6 @@ EXIT_GRACE_S = 15.0     # after a hangup, time allowed for a normal exit before 
 # State changes (a handful per run) are drawn at once, so keys feel immediate; everything
 # else (progress, epochs, checkpoints, notices) waits for the next 4 Hz frame.
 URGENT = (ev.StateChanged, ev.RunStarted, ev.RunEnded)
-HELP_TITLES = {"DashboardScreen": "dashboard keys", "RunsScreen": "runs list keys",
-               "RunDetailScreen": "run keys", "VerifyScreen": "verify keys", "MatrixScreen": "matrix keys"}
 
 
 class IonisApp(App[int]):
@@ -122,7 +120,7 @@ class IonisApp(App[int]):
 
     def _show_device(self, device: str) -> None:
         if self.state.device == "…":  # a run that started meanwhile has set the real one
-            self.state.device = device
+            self.state.set_device(device)
             self.redraw()
 
     @staticmethod
@@ -470,9 +468,8 @@ class IonisApp(App[int]):
         # Kept per screen and key set: showing it again costs a render, not a compose.
         name = f"help-{type(screen).__name__}-{hash(keys) & 0xFFFFFFFF:x}"
         if not self.is_screen_installed(name):
-            title = HELP_TITLES.get(type(screen).__name__, type(screen).__name__)
             paths = paths_in_use(self.settings, short=True)  # its length: not the machine's
-            self.install_screen(HelpScreen(keys, title, paths["runs"], paths), name)
+            self.install_screen(HelpScreen(keys, help_title(screen), paths["runs"], paths), name)
         self.push_screen(name)
 
     def _fatal_error(self) -> None:

@@ -169,6 +169,11 @@ class DashboardState:
         self.log_seq += 1
         self.dirty.add(LOG)
 
+    def set_device(self, device: str) -> None:
+        """The device the trainer would use, known once torch has loaded (idle header)."""
+        self.device = device
+        self.dirty.add(HEADER)
+
     def set_data(self, data: DataSource) -> None:
         self.data = data
         self.dirty |= {DATA, HEADER}

@@ -40,6 +40,7 @@ FRAME_S = 0.25  # at most 4 redraws a second
 
 
 class DashboardScreen(Screen):
+    HELP_TITLE = "dashboard"  # the `?` screen's title and the README key table's row
     # Below 110 columns: plots side by side over the sidecars and the log (80x24 shows them
     # all), the rest scrolls; above, plots sit left. Taller terminals give the plots more rows.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]

@@ -25,6 +25,7 @@ IDLE_REFRESH_TICKS = 5   # without one: every 5 s
 
 
 class RunsScreen(Screen):
+    HELP_TITLE = "runs list"  # the `?` screen's title and the README key table's row
     BINDINGS = [
         Binding("escape", "app.pop_screen", "back"),
         # priority: the table would take enter for itself, and the footer would not show it.
