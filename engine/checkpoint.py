@@ -48,7 +48,12 @@ class LoadedModel:
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
-    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
+    def write(tmp: str) -> None:
+        # Through a Python file: a full disk is then an OSError (ENOSPC), not torch's
+        # RuntimeError "unexpected pos", and the caller can say which file and why.
+        with open(tmp, "wb") as fh:
+            torch.save(obj, fh)
+    return atomic_write(path, write)
 
 
 def model_state(model: IonisGate) -> dict[str, torch.Tensor]:

@@ -60,8 +60,9 @@ def check(db: DatabaseSettings, spots_table: str = "") -> DataSource:
 
 def seed(db: DatabaseSettings, rows: int, seed_value: int,
          progress: Callable[[int, int], None] | None = None,
-         cancel: Callable[[], bool] | None = None) -> DataSource:
-    """Write the demo signatures into the embedded database, then check it again."""
+         cancel: Callable[[], bool] | None = None, min_spots: int | None = None) -> DataSource:
+    """Write the demo signatures into the embedded database, then check it again
+    (min_spots: [ingest] min_spots, the build's minimum)."""
     from engine.data.client import connect
     from engine.demo.seed import seed_demo
 
@@ -71,7 +72,8 @@ def seed(db: DatabaseSettings, rows: int, seed_value: int,
         d.message = "demo data is only written into the embedded database, never into a server"
         return d
     try:
-        seed_demo(connect(db), db, rows, seed_value, progress=progress, cancel=cancel)
+        seed_demo(connect(db), db, rows, seed_value, progress=progress, cancel=cancel,
+                  min_spots=min_spots)
     except DataError as exc:
         d = describe(db)
         d.status, d.message, d.setting = DataStatus.ERROR, f"seeding failed: {exc}", exc.setting

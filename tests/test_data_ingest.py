@@ -16,7 +16,7 @@ import pytest
 from conftest import SHARED
 
 from engine.cli import main
-from engine.data.build import KP_CLASS_EDGES, SFI_CLASS_EDGES
+from engine.data.aggregation import KP_CLASS_EDGES, SFI_CLASS_EDGES
 from engine.data.client import connect
 from engine.data.spot_formats import sniff
 from engine.demo.space_weather import observed_days
@@ -116,7 +116,7 @@ def test_ingest_counts_every_file_and_dedups_across_formats(ingested, chdb_path,
 
 
 def test_spot_rows_carry_the_days_sfi_and_the_blocks_kp(ingested, chdb_path):
-    from engine.data.build import spot_rows_sql
+    from engine.data.aggregation import spot_rows_sql
 
     db = DatabaseSettings(path=chdb_path, database=DATABASE, table="sigs")
     rows = connect(db).query(
@@ -134,7 +134,7 @@ def test_spot_rows_carry_the_days_sfi_and_the_blocks_kp(ingested, chdb_path):
 
 
 def test_build_keys_the_kp_and_sfi_classes_like_the_demo_seeder():
-    from engine.data.build import class_sql
+    from engine.data.aggregation import class_sql
     from engine.demo.seed import KP_CLASS_EDGES as DEMO_EDGES
     from engine.demo.seed import SFI_CLASS_EDGES as DEMO_SFI_EDGES
 

@@ -55,6 +55,7 @@ def _progress_printer(label: str):
 
 
 def run_seed(args: argparse.Namespace, settings: Settings) -> int:
+    from engine.data.aggregation import rules, rules_line
     from engine.data.client import connect, where
     from engine.demo.seed import seed_demo
     from engine.errors import InputError
@@ -76,12 +77,14 @@ def run_seed(args: argparse.Namespace, settings: Settings) -> int:
     from engine.data.swap import CommitWindow
 
     client = connect(db)
+    min_spots = settings.ingest.min_spots
     with CommitWindow() as window:  # from the swap on, a Ctrl-C is reported, not obeyed
         n = seed_demo(client, db, rows, seed, progress=_progress_printer("seeding"),
-                      force=args.force)
+                      force=args.force, min_spots=min_spots)
         dt = time.perf_counter() - t0
         print(f"wrote {n:,} signatures to {db.database}.{db.table} in {dt:.1f} s "
               f"({n / dt:,.0f} rows/s)")
+        print(rules_line(rules(min_spots)))
         late_note(window, f"{db.database}.{db.table}")
     return 0
 

@@ -175,6 +175,8 @@ def run_build(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _print_build(r, as_json: bool) -> None:
+    from engine.data.aggregation import rules_line
+
     if as_json:
         print(json.dumps(r.as_dict()))
         return
@@ -183,3 +185,4 @@ def _print_build(r, as_json: bool) -> None:
           f"(dropped: {dropped})")
     print(f"wrote {r.signatures:,} signatures to {r.table} from spots {r.first_spot} .. "
           f"{r.last_spot} in {r.seconds:.1f} s")
+    print(rules_line(r.rules))

@@ -29,13 +29,13 @@ from engine.data.provenance import Provenance, guard_replace, read_provenance
 from engine.data.schema import SCHEMA, create_table_sql
 from engine.data.swap import staging_name, swap_in
 from engine.errors import DataError, InputError
+from engine.grids import valid_sql
 from engine.settings import DatabaseSettings
 
 Progress = Callable[[int, int], None]
 Cancel = Callable[[], bool]
 
 CHUNK_ROWS = 500_000  # rowids per reader per INSERT: bounds memory, sets progress/cancel steps
-GRID_RE = "^[A-Ra-r]{2}[0-9]{2}$"
 # A WSPR bundle's median SNR averages about -18 dB (per-band means -17.3 .. -18.8, sd ~6.7);
 # a mean outside this window means another SNR scale (RBN/contest/PSKR), not WSPR.
 WSPR_MEAN_SNR_WINDOW = (-28.0, -8.0)
@@ -54,7 +54,7 @@ def _whole(c: str, lo: int, hi: int) -> str:
 REASONS: dict[str, str] = {
     "null": " OR ".join(f"isNull({c})" for c in SCHEMA),
     "non_finite": " OR ".join(f"NOT isFinite({c})" for c in _NUMERIC),
-    "grid": f"NOT (match(tx_grid_4, '{GRID_RE}') AND match(rx_grid_4, '{GRID_RE}'))",
+    "grid": f"NOT ({valid_sql('tx_grid_4')} AND {valid_sql('rx_grid_4')})",
     "band": f"band NOT IN ({_BANDS})",
     "hour": _whole("hour", 0, 23),
     "month": _whole("month", 1, 12),
