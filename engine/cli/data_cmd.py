@@ -147,8 +147,14 @@ def _print_provenance(st: dict) -> None:
         print(f"demo        seed {d['seed']}, {d['rows']:,} rows, written {d['written_at']}, "
               f"space weather {d['space_weather_first_day']} .. {d['space_weather_last_day']}")
     elif prov:
-        details = ", ".join(f"{k} {v}" for k, v in prov["params"].items() if v is not None)
+        params = prov["params"]
+        details = ", ".join(f"{k} {v}" for k, v in params.items()
+                            if v is not None and k != "rules")
         print(f"provenance  {prov['kind']}: {details}")
+        if isinstance(params.get("rules"), dict):
+            from engine.data.aggregation import rules_line
+
+            print(f"            {rules_line(params['rules'])}")
     else:
         print("provenance  unknown (not written by data seed, build or import)")
 
