@@ -33,3 +33,21 @@ def test_is_demo_reads_the_kind_only():
     assert not is_demo({"kind": "spots", "params": {"table": "demo"}})
     assert not is_demo("demo data") and not is_demo(None) and not is_demo({"kind": "other"})
     assert Provenance.from_dict(demo) == Provenance("demo", {"seed": 1})
+
+
+def test_the_rename_fallback_of_an_ordinary_database_carries_the_provenance_too(chdb_path):
+    from engine.data.swap import swap_in
+
+    db = DatabaseSettings(path=chdb_path, database="h19_ordinary", table="t")
+    client = connect(db)
+    client.command("DROP DATABASE IF EXISTS h19_ordinary SYNC")
+    # EXCHANGE needs an Atomic database; an Ordinary one gets one RENAME of both tables
+    client.command("CREATE DATABASE h19_ordinary ENGINE = Ordinary",
+                   settings={"allow_deprecated_database_ordinary": 1})
+    for name in ("t", "t__new"):
+        client.command(create_table_sql(db, name))
+    client.command("INSERT INTO h19_ordinary.t__new (band) VALUES (107), (105)")
+    swap_in(client, db, "t__new", True, Provenance("spots", {"signatures": 2}))
+    assert read_provenance(client, db) == Provenance("spots", {"signatures": 2})
+    assert client.query(f"SELECT count() FROM {db.qualified_table}").result_rows == [(2,)]
+    client.command("DROP DATABASE h19_ordinary SYNC")
