@@ -50,10 +50,11 @@ def check(db: DatabaseSettings, spots_table: str = "") -> DataSource:
             d.message = (f"The table {d.table} on the ClickHouse server {d.where} has no usable rows "
                          f"(rows need avg_sfi > 0 and valid grids, band, hour, month, Kp).")
         return d
-    from engine.data.status import source_label
+    from engine.data.status import data_origin
 
     d.status = DataStatus.OK
-    d.provenance = source_label(client, db)
+    d.origin = data_origin(client, db)
+    d.provenance = d.origin["data_source"]
     return d
 
 

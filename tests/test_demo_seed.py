@@ -8,7 +8,7 @@ import pytest
 
 from engine.bands import BY_ID
 from engine.data.client import connect
-from engine.data.meta import read_meta
+from engine.data.provenance import read_provenance
 from engine.data.schema import SCHEMA, ensure_table
 from engine.demo import seed as seed_mod
 from engine.demo.seed import (
@@ -159,8 +159,9 @@ def test_seed_writes_rows_and_metadata(db):
     client = connect(db)
     assert seed_demo(client, db, 3000, seed=5, force=True) == 3000
     assert _checksum(client, db)[0] == 3000
-    meta = read_meta(client, db, "seed")
-    assert meta["demo"] is True and meta["rows"] == 3000 and meta["seed"] == 5
+    prov = read_provenance(client, db)
+    meta = prov.params
+    assert prov.is_demo and meta["rows"] == 3000 and meta["seed"] == 5
     assert meta["space_weather_last_day"] == observed_days().last
     # Reseeding replaces (no duplicates); same seed -> same content.
     first = _checksum(client, db)

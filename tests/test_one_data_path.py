@@ -144,7 +144,7 @@ def test_build_and_seed_show_the_aggregation_parameters(capsys, built, chdb_path
 
 
 def test_the_seeder_takes_min_spots_from_the_settings(tmp_path, chdb_path, capsys):
-    from engine.data.meta import read_meta
+    from engine.data.provenance import read_provenance
 
     p = tmp_path / "settings.toml"
     p.write_text(f'[database]\npath = "{chdb_path}"\ndatabase = "h19a_seed"\ntable = "sigs"\n'
@@ -155,7 +155,7 @@ def test_the_seeder_takes_min_spots_from_the_settings(tmp_path, chdb_path, capsy
     db = DatabaseSettings(path=chdb_path, database="h19a_seed", table="sigs")
     n, least = connect(db).query(f"SELECT count(), min(spot_count) FROM {db.qualified_table}").result_rows[0]
     assert n == 3000 and least == 9  # the demo default (5) would give rows with 5..8 spots
-    assert read_meta(connect(db), db, "seed")["rules"]["min_spots"] == 9
+    assert read_provenance(connect(db), db).params["rules"]["min_spots"] == 9
 
 
 def test_sql_and_numpy_classes_agree(chdb_path):

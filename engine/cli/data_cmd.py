@@ -86,29 +86,34 @@ def run_seed(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_status(args: argparse.Namespace, settings: Settings) -> int:
     from engine.data.client import connect
-    from engine.data.status import data_status, spots_status
-    from engine.errors import DataError
+    from engine.data.status import overview
     from engine.locations import paths_in_use
 
-    db = settings.database
-    client = connect(db)
-    spots = spots_status(client, db, settings.ingest.spots_table, settings.ingest.sw_table)
-    if spots and not getattr(args, "json", False):
-        _print_spots(spots)
-    try:
-        st = data_status(client, db)
-    except DataError as exc:
-        if spots and spots["rows"]:
-            raise DataError(f"{exc}; or build it from the ingested spots: `ionis-tui data "
-                            f"build`", setting=exc.setting) from None
-        raise
-    st["spots_table"] = spots
+    db, ing = settings.database, settings.ingest
+    st = overview(connect(db), db, ing.spots_table, ing.sw_table)
     st["paths"] = paths_in_use(settings)
     if getattr(args, "json", False):
         print(json.dumps(st))
         return 0
+    if st["spots_table"]:
+        _print_spots(st["spots_table"])
+    else:
+        sw = st["space_weather"]
+        print(f"spots table {db.database}.{ing.spots_table}: missing (`ionis-tui data ingest FILE`)")
+        print("space wx    " + (f"{sw['first_day']} .. {sw['last_day']} ({sw['days']:,} observed "
+                                f"days)" if sw else "missing (`ionis-tui data sw`)") + "\n")
     print(f"mode        {st['mode']}  ({st['where']})")
     print(f"table       {st['table']}")
+    if st["signatures"] == "missing":
+        print(f"signatures  missing: {st['signatures_hint']}")
+    else:
+        _print_signatures(st)
+    for name, path in st["paths"].items():
+        print(f"{name:<11} {path}")
+    return 0
+
+
+def _print_signatures(st: dict) -> None:
     print(f"rows        {st['row_count']:,}  (usable {st['usable_rows']:,}, without SFI "
           f"{st['rows_without_sfi']:,}, malformed {st['malformed_rows']:,})")
     if st["malformed_reasons"]:
@@ -128,9 +133,6 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
         from engine.data.bundle_import import bundle_lines
 
         print("\n".join(f"source      {ln}" for ln in bundle_lines(st["bundle"])))
-    for name, path in st["paths"].items():
-        print(f"{name:<11} {path}")
-    return 0
 
 
 def _print_provenance(st: dict) -> None:
@@ -140,7 +142,7 @@ def _print_provenance(st: dict) -> None:
         print(f"demo        seed {d['seed']}, {d['rows']:,} rows, written {d['written_at']}, "
               f"space weather {d['space_weather_first_day']} .. {d['space_weather_last_day']}")
     elif prov:
-        details = ", ".join(f"{k} {v}" for k, v in prov.items() if k != "kind" and v is not None)
+        details = ", ".join(f"{k} {v}" for k, v in prov["params"].items() if v is not None)
         print(f"provenance  {prov['kind']}: {details}")
     else:
         print("provenance  unknown (not written by data seed, build or import)")

@@ -44,6 +44,9 @@ def add_real_parsers(dsub) -> None:
     b.add_argument("--to", dest="last", metavar="YYYY-MM", help="last month of spots used")
     b.add_argument("--min-spots", type=int,
                    help="spots a signature needs (default ingest.min_spots)")
+    b.add_argument("--force", action="store_true",
+                   help="replace a table that `data build` did not write (demo data, an "
+                        "imported bundle, a table of unknown origin)")
     b.add_argument("--json", action="store_true", help="print the report as one JSON object")
     b.set_defaults(run=run_build)
 
@@ -146,7 +149,10 @@ def run_build(args: argparse.Namespace, settings: Settings) -> int:
         print(f"building signatures {db.database}.{db.table} from {db.database}."
               f"{ing.spots_table}", file=sys.stderr)
     r = build_signatures(client, db, spots_table=ing.spots_table, sw_table=ing.sw_table,
-                         first=args.first, last=args.last, min_spots=min_spots)
+                         first=args.first, last=args.last, min_spots=min_spots, force=args.force)
+    if r.late_interrupt:
+        print(f"Ctrl-C came while the new table was being swapped in: too late to stop, "
+              f"{r.table} now holds the build", file=sys.stderr)
     if args.json:
         print(json.dumps(r.as_dict()))
         return 0

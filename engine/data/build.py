@@ -1,8 +1,9 @@
 """`data build`: raw spots + space weather -> the signature table, in ClickHouse.
 
 One SQL statement per step: count what the filters drop (the report), aggregate into a
-staging table, swap it in (engine.data.swap), record provenance. A failed or empty build
-leaves the old signature table as it was.
+staging table, swap it in with its provenance (engine.data.swap, engine.data.provenance).
+A failed or empty build leaves the old signature table as it was. A table that `data build`
+did not write (demo, imported, foreign) is only replaced with force.
 
 The rows, filters and aggregation are engine.data.aggregation's, the same ones `evaluate`
 and the demo seeder use; the report carries their parameters (`rules`).
@@ -22,14 +23,11 @@ from engine.data.aggregation import (
     spot_rows_sql,
 )
 from engine.data.client import translating
-from engine.data.meta import write_meta
+from engine.data.provenance import Provenance, guard_replace
 from engine.data.schema import create_table_sql
 from engine.data.swap import staging_name, swap_in
 from engine.errors import DataError, InputError
 from engine.settings import DatabaseSettings
-
-SOURCE_META_KEY = "source"
-SEED_META_KEY = "seed"       # the demo seeder's document (engine.demo.seed.META_KEY)
 
 
 @dataclass
@@ -43,6 +41,7 @@ class BuildReport:
     first_spot: str | None
     last_spot: str | None
     seconds: float
+    late_interrupt: bool = False  # Ctrl-C came during the swap: the new table is in place
     rules: dict = field(default_factory=dict)  # the aggregation's parameters
 
     def as_dict(self) -> dict:
@@ -60,9 +59,11 @@ def _report_sql(rows: str, filters: dict[str, str]) -> str:
 
 def build_signatures(client, db: DatabaseSettings, *, spots_table: str, sw_table: str,
                      first: str | None = None, last: str | None = None, min_spots: int = 5,
-                     progress: Callable[[int, int], None] | None = None) -> BuildReport:
-    """Aggregate the spots into `db.table` (replaced atomically); raise InputError if
-    nothing would be built (the old table stays). progress(step, 3) after each step."""
+                     progress: Callable[[int, int], None] | None = None,
+                     force: bool = False) -> BuildReport:
+    """Aggregate the spots into `db.table` (replaced atomically, with its provenance); raise
+    InputError if nothing would be built (the old table stays), DataError if the table holds
+    rows `data build` did not write and not force. progress(step, 3) after each step."""
     step = progress or (lambda done, total: None)
     t0 = time.perf_counter()
     start, end = month_bounds(first, last)
@@ -70,6 +71,7 @@ def build_signatures(client, db: DatabaseSettings, *, spots_table: str, sw_table
         raise InputError(f"--min-spots must be >= 1, got {min_spots}")
     _require(client, db, spots_table, "spots table", "run `ionis-tui data ingest FILE` first")
     _require(client, db, sw_table, "space-weather table", "run `ionis-tui data sw` first")
+    guard_replace(client, db, ("spots",), force, "`data build`")
     rows = spot_rows_sql(db, spots_table, sw_table)
     filters = spot_filter_sql(db, spots_table, start, end)
     step(0, 3)
@@ -83,23 +85,28 @@ def build_signatures(client, db: DatabaseSettings, *, spots_table: str, sw_table
     if report.used:
         report.first_spot, report.last_spot = (str(r[3 + len(checks)]), str(r[4 + len(checks)]))
     report.rules = rules(min_spots)
-    report.signatures = _write(client, db, rows, filters, min_spots, report)
+    report.signatures = _write(client, db, rows, filters, min_spots, report,
+                               _provenance(db, spots_table, sw_table, first, last, min_spots))
     step(2, 3)
     report.seconds = time.perf_counter() - t0
-    write_meta(client, db, SOURCE_META_KEY, {
-        "kind": "spots", "spots_table": f"{db.database}.{spots_table}",
-        "space_weather_table": f"{db.database}.{sw_table}", "from": first, "to": last,
-        "first_spot": report.first_spot, "last_spot": report.last_spot,
-        "spots_used": report.used, "signatures": report.signatures, "min_spots": min_spots,
-        "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
-    # the table is no longer the seeder's: `data seed` must not replace it without --force
-    write_meta(client, db, SEED_META_KEY, {"demo": False, "replaced_by": "data build"})
     step(3, 3)
     return report
 
 
+def _provenance(db: DatabaseSettings, spots_table: str, sw_table: str, first: str | None,
+                last: str | None, min_spots: int) -> Callable[[BuildReport, int], Provenance]:
+    def make(report: BuildReport, n: int) -> Provenance:
+        return Provenance("spots", {
+            "spots_table": f"{db.database}.{spots_table}",
+            "space_weather_table": f"{db.database}.{sw_table}", "from": first, "to": last,
+            "first_spot": report.first_spot, "last_spot": report.last_spot,
+            "spots_used": report.used, "signatures": n, "rules": rules(min_spots),
+            "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    return make
+
+
 def _write(client, db: DatabaseSettings, rows: str, filters: dict[str, str], min_spots: int,
-           report: BuildReport) -> int:
+           report: BuildReport, provenance: Callable[[BuildReport, int], Provenance]) -> int:
     staging = staging_name(db, "build")
     name = f"`{db.database}`.`{staging}`"
     try:
@@ -109,7 +116,8 @@ def _write(client, db: DatabaseSettings, rows: str, filters: dict[str, str], min
             client.command(f"INSERT INTO {name} {signatures_sql(rows, filters, min_spots)}")
             n = int(client.query(f"SELECT count() FROM {name}").result_rows[0][0])
             if n:
-                swap_in(client, db, staging, _exists(client, db, db.table))
+                report.late_interrupt = swap_in(client, db, staging, _exists(client, db, db.table),
+                                                provenance(report, n))
     finally:
         with translating(db):
             client.command(f"DROP TABLE IF EXISTS {name} SYNC")

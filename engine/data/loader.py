@@ -162,7 +162,8 @@ def _check_args(limit_rows: int, seed: int, val_fraction: float) -> None:
 
 def load_rows(client, db: DatabaseSettings, *, limit_rows: int = 0, seed: int = 42,
               val_fraction: float = 0.2, progress: Progress | None = None,
-              cancel: Cancel | None = None) -> LoadedRows:
+              cancel: Cancel | None = None,
+              before_read: Callable[[int], None] | None = None) -> LoadedRows:
     """Read usable signature rows as a LoadedRows (float32 (N, 12), columns as rows.COLUMNS).
 
     limit_rows > 0 keeps a deterministic seeded sample of that many rows. The split puts a
@@ -170,7 +171,9 @@ def load_rows(client, db: DatabaseSettings, *, limit_rows: int = 0, seed: int = 
     val_fraction, so a path is never on both sides. progress(done, total) is called once per
     block (total is the table's row count until the last call, which reports the rows
     actually kept); cancel() is checked per block and True raises LoadCancelled (a
-    DataError): a partial load is never returned. Malformed and SFI-less rows are skipped
+    DataError): a partial load is never returned. before_read(rows) is called with the most
+    rows the read can return before anything is read or allocated (a memory check raises
+    there). Malformed and SFI-less rows are skipped
     in SQL and counted in `.report`. Without sampling, rows come in storage order
     (single-threaded read), so the same table gives the same rows in the same order.
     """
@@ -178,6 +181,8 @@ def load_rows(client, db: DatabaseSettings, *, limit_rows: int = 0, seed: int = 
     t0 = time.perf_counter()
     check_schema(client, db)
     report, capacity = _size(client, db, limit_rows)
+    if before_read is not None:
+        before_read(capacity)
     params = {"seed": int(seed), "cut": int(round(float(val_fraction) * _SPLIT_SCALE)),
               "limit": int(capacity)}
     out = _stream(client, db, limit_rows, params, capacity, progress, cancel)

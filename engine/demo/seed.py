@@ -37,7 +37,7 @@ from engine.data.aggregation import (
     space_class,
 )
 from engine.data.client import translating
-from engine.data.meta import read_meta, write_meta
+from engine.data.provenance import Provenance, guard_replace
 from engine.data.schema import create_table_sql
 from engine.data.swap import staging_name, swap_in
 from engine.demo.space_weather import ObservedDays, observed_days
@@ -62,7 +62,6 @@ N_STATIONS = 6000          # station population per seed
 CELLS_PER_BATCH = 200_000
 SPOT_CHUNK = 65_536
 INSERT_CHUNK = 250_000
-META_KEY = "seed"
 
 # Regional clusters: (lat, lon, sd_lat, sd_lon, share of stations). WSPR activity is
 # dominated by North America and Europe, then Japan and Australia.
@@ -285,22 +284,13 @@ def _row_keys(rows: dict) -> np.ndarray:
     return key * N_CLASSES + rows["space_class"]
 
 
-def _rows_in(client, db: DatabaseSettings, table: str) -> int | None:
-    """Row count of database.table, None when the table does not exist."""
-    with translating(db):
-        n = client.query("SELECT count() FROM system.tables WHERE database = {d:String} AND "
-                         "name = {t:String}", parameters={"d": db.database, "t": table}).result_rows
-        if not n[0][0]:
-            return None
-        return int(client.query(f"SELECT count() FROM `{db.database}`.`{table}`").result_rows[0][0])
-
-
 def seed_demo(client, db: DatabaseSettings, rows: int, seed: int,
               progress: Progress | None = None, cancel: Callable[[], bool] | None = None,
               force: bool = False, min_spots: int | None = None) -> int:
     """Generate `rows` demo signatures and make them the content of db's table.
 
-    Rows go to a staging table first, which then replaces the target in one EXCHANGE: a
+    Rows go to a staging table first, which then replaces the target in one EXCHANGE that
+    also carries the table's provenance (kind "demo", seed, rows, space-weather span): a
     cancel (SeedCancelled) or an error leaves the old table untouched, never half-written.
     A target holding rows that `data seed` did not write is refused unless force=True, so
     real data is never overwritten by accident. progress(done, total) counts rows generated
@@ -310,37 +300,21 @@ def seed_demo(client, db: DatabaseSettings, rows: int, seed: int,
     min_spots = default_min_spots() if min_spots is None else int(min_spots)
     if rows < 1:
         raise InputError(f"number of demo rows must be >= 1, got {rows}")
-    t0 = time.perf_counter()
-    existing = _rows_in(client, db, db.table)
-    if existing and not force:
-        _refuse_foreign(client, db, existing)
+    existing = guard_replace(client, db, ("demo",), force, "`data seed`")
     total = 2 * rows
     gen_progress = (lambda done, _n: progress(done, total)) if progress else None
     cols = generate_signatures(rows, seed, progress=gen_progress, cancel=cancel,
                                min_spots=min_spots)
-    _write_staged(client, db, cols, rows, progress, cancel, target_exists=existing is not None)
     first, last = demo_span()
-    write_meta(client, db, META_KEY, {
-        "demo": True, "rows": rows, "seed": int(seed), "space_weather_first_day": first,
-        "space_weather_last_day": last, "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                                    time.gmtime()),
-        "seconds": round(time.perf_counter() - t0, 2), "rules": rules(min_spots),
-    })
+    prov = Provenance("demo", {"seed": int(seed), "rows": rows, "space_weather_first_day": first,
+                               "space_weather_last_day": last, "rules": rules(min_spots),
+                               "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    _write_staged(client, db, cols, rows, progress, cancel, existing is not None, prov)
     return rows
 
 
-def _refuse_foreign(client, db: DatabaseSettings, existing: int) -> None:
-    """Real data is never overwritten by accident: only a table `data seed` wrote is replaced."""
-    meta = read_meta(client, db, META_KEY)
-    if not meta or not meta.get("demo"):
-        raise DataError(
-            f"{db.database}.{db.table} holds {existing:,} rows that `ionis-tui data seed` did "
-            f"not write; refusing to replace them (use --force, or point database.table / "
-            f"database.database elsewhere)", setting="database.table")
-
-
 def _write_staged(client, db: DatabaseSettings, cols: dict, rows: int, progress: Progress | None,
-                  cancel: Callable[[], bool] | None, target_exists: bool) -> None:
+                  cancel: Callable[[], bool] | None, target_exists: bool, prov: Provenance) -> None:
     """Insert the columns into a staging table, then swap it in (see seed_demo)."""
     total = 2 * rows
     staging = staging_name(db, "seeding")
@@ -363,7 +337,7 @@ def _write_staged(client, db: DatabaseSettings, cols: dict, rows: int, progress:
         with translating(db):
             # One part: reads in storage order are then the same every time.
             client.command(f"OPTIMIZE TABLE {name} FINAL")
-            swap_in(client, db, staging, target_exists=target_exists)
+            swap_in(client, db, staging, target_exists, prov)
     finally:
         # After the swap the staging name holds the OLD rows; after a failure, partial new
         # ones. Either way it goes; a failure here must not hide the original error.
