@@ -66,7 +66,7 @@ async def test_evaluate_screen_without_a_source_says_how_to_set_one(v22_file, tm
     async with app.run_test(size=(80, 24)) as pilot:
         scr = app.screen
         await _done(pilot, scr)
-        assert "settings [evaluate] spots" in plain(scr, "#ev-status") and scr.evaluation is None
+        assert "[evaluate] spots" in plain(scr, "#ev-status") and scr.evaluation is None
         await pilot.press("w")  # nothing to save: no crash, nothing written
         assert not (tmp_path / "runs" / "evaluate").exists()
 
