@@ -18,7 +18,7 @@ from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
 from engine.data.rows import SignatureRows
-from engine.errors import IonisError
+from engine.errors import IonisError, StorageError
 from engine.locations import paths_in_use
 from engine.settings import Settings
 from engine.train import events as ev
@@ -328,8 +328,12 @@ class IonisApp(App[int]):
                 self.notify(f"{self._attach} is not a run folder", severity="error")
                 return
         else:
-            live = [r for r in list_runs(self.settings.runs.dir)
-                    if is_live(r.state) and r.host == socket.gethostname()]
+            try:
+                runs = list_runs(self.settings.runs.dir)
+            except StorageError as exc:  # a start says so again; the app lives on
+                self.state.note(f"cannot look for live runs: {exc}", "warning")
+                return
+            live = [r for r in runs if is_live(r.state) and r.host == socket.gethostname()]
             if not live:
                 return
             info = live[0]

@@ -3,7 +3,7 @@
 start() spawns `python -m ionis_tui train --headless` in a new session (a hangup of the
 terminal, closing the app or an app crash never reach it), its output going to the run's
 trainer.log. A thread worker follows the run's events.jsonl (engine/train/control.py) and
-posts the same TrainEvent messages the in-process RunController does; pause, stop and
+posts them to the app as TrainEvent messages; pause, stop and
 checkpoint are command files the trainer picks up. attach() follows a run some other
 process started. Implements ionis_tui.controller.RunController, the app's only run path."""
 
@@ -45,7 +45,7 @@ STEP_LINE = '{"type": "StepProgress"'  # how engine.train.control.encode starts 
 
 @dataclass
 class DetachedRun:
-    """What the app knows of the run it follows (the in-process controller's `session`)."""
+    """What the app knows of the run it follows (ionis_tui.controller.RunHandle)."""
     run_dir: Path
     pid: int | None
     state: str = ev.IDLE
@@ -143,7 +143,12 @@ class DetachedController:
             (run_dir / EVENTS).unlink(missing_ok=True)  # the old feed must not be read as new
             args = ["--resume", str(run_dir)]
         else:
-            run_dir = RunFolder.create(self.settings.runs.dir, self.settings.train.feature_set).path
+            try:
+                run_dir = RunFolder.create(self.settings.runs.dir, self.settings.train.feature_set).path
+            except OSError as exc:  # runs.dir is a file, not writable, on a full disk...
+                from engine.errors import StorageError, describe_os_error
+
+                raise StorageError(describe_os_error(exc)) from None
             args = ["--run-dir", str(run_dir)]
         if self.rows is not None:
             self._rows_tmp = self._rows_file()
