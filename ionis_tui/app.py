@@ -1,6 +1,7 @@
-"""IonisApp: wiring only. It owns the settings, the dashboard state, the training controller
-and the database check; screens (ionis_tui/screens) hold layout and keys, widgets
-(ionis_tui/widgets) draw, and all the work happens in engine/ inside worker threads."""
+"""IonisApp: wiring only. It owns the settings, the dashboard state, the run controller and
+the database check; screens (ionis_tui/screens) hold layout and keys, widgets
+(ionis_tui/widgets) draw, and the work happens in engine/: data jobs in worker threads, every
+training run in its own trainer process (ionis_tui/detached.py), which the app follows."""
 
 from __future__ import annotations
 
