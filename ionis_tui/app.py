@@ -36,7 +36,7 @@ from ionis_tui.messages import (
 )
 from ionis_tui.screens.confirm import ConfirmScreen
 from ionis_tui.screens.dashboard import DashboardScreen
-from ionis_tui.screens.help import HelpScreen, key_rows
+from ionis_tui.screens.help import HelpScreen, help_title, key_rows
 from ionis_tui.screens.quit import QuitScreen
 from ionis_tui.terminal import detach_terminal, exit_later
 
@@ -49,8 +49,6 @@ EXIT_GRACE_S = 15.0     # after a hangup, time allowed for a normal exit before 
 # State changes (a handful per run) are drawn at once, so keys feel immediate; everything
 # else (progress, epochs, checkpoints, notices) waits for the next 4 Hz frame.
 URGENT = (ev.StateChanged, ev.RunStarted, ev.RunEnded)
-HELP_TITLES = {"DashboardScreen": "dashboard keys", "RunsScreen": "runs list keys",
-               "RunDetailScreen": "run keys", "VerifyScreen": "verify keys", "MatrixScreen": "matrix keys"}
 
 
 class IonisApp(App[int]):
@@ -76,7 +74,7 @@ class IonisApp(App[int]):
         self.state = DashboardState(device=_device_now(settings.train.device),
                                     clock=clock or datetime.now)
         self.runner: RunController = DetachedController(self, settings, rows=rows,
-                                                         data_source=self._source_label)
+                                                         data_origin=self._data_origin)
         self._attach = attach
         self._check_db = check_db and rows is None
         if rows is not None:
@@ -123,7 +121,7 @@ class IonisApp(App[int]):
 
     def _show_device(self, device: str) -> None:
         if self.state.device == "…":  # a run that started meanwhile has set the real one
-            self.state.device = device
+            self.state.set_device(device)
             self.redraw()
 
     @staticmethod
@@ -146,12 +144,14 @@ class IonisApp(App[int]):
         self._cancel_seed.set()
         self._cancel_import.set()
 
-    def _source_label(self) -> str:
-        if self.state.data.provenance:  # from the start-up check: says "demo data" when it is
-            return self.state.data.provenance
+    def _data_origin(self) -> dict:
+        """What a run records about its rows: from the start-up check (engine.data.status.
+        data_origin: its provenance decides "demo data?"), else the bare table's name."""
+        if self.state.data.origin:
+            return dict(self.state.data.origin)
         db = self.settings.database
         where = f" {db.host}:{db.port}" if db.mode == "server" else ""
-        return f"{db.mode}{where} {db.database}.{db.table}"
+        return {"data_source": f"{db.mode}{where} {db.database}.{db.table}"}
 
     def redraw(self) -> None:
         """Draw state changes now rather than at the next frame."""
@@ -204,6 +204,7 @@ class IonisApp(App[int]):
             self.answer("demo data is offered only when the embedded database is empty")
             return
         db, demo = self.settings.database, self.settings.demo
+        min_spots = self.settings.ingest.min_spots
         self.state.set_data(DataSource(status=DataStatus.SEEDING, mode=d.mode, where=d.where, table=d.table,
                                        rows=None, seed_total=2 * demo.rows))
         self.state.note(f"seeding {demo.rows:,} demo rows into {d.table}…")
@@ -212,7 +213,8 @@ class IonisApp(App[int]):
         def work() -> None:
             progress = lambda done, total: self.post_message(SeedProgress(done, total))  # noqa: E731
             self.post_message(DataChecked(datasource.seed(db, demo.rows, demo.seed, progress=progress,
-                                                          cancel=self._cancel_seed.is_set)))
+                                                          cancel=self._cancel_seed.is_set,
+                                                          min_spots=min_spots)))
 
         self.run_worker(work, name="seed", group="data", thread=True, exit_on_error=False)
 
@@ -471,9 +473,8 @@ class IonisApp(App[int]):
         # Kept per screen and key set: showing it again costs a render, not a compose.
         name = f"help-{type(screen).__name__}-{hash(keys) & 0xFFFFFFFF:x}"
         if not self.is_screen_installed(name):
-            title = HELP_TITLES.get(type(screen).__name__, type(screen).__name__)
-            self.install_screen(HelpScreen(keys, title, self.settings.runs.dir,
-                                           paths_in_use(self.settings)), name)
+            paths = paths_in_use(self.settings, short=True)  # its length: not the machine's
+            self.install_screen(HelpScreen(keys, help_title(screen), paths["runs"], paths), name)
         self.push_screen(name)
 
     def _fatal_error(self) -> None:

@@ -44,8 +44,15 @@ class DataSource:
     setting: str = ""              # settings key to fix, from DataError.setting
     seed_done: int = 0
     seed_total: int = 0
-    provenance: str = ""           # engine.data.status.source_label: recorded in checkpoints
+    provenance: str = ""           # engine.data.status.source_label: display only
+    # engine.data.status.data_origin: data_source, data_table, data_provenance (for runs)
+    origin: dict = field(default_factory=dict)
     spots: int = 0                 # rows in the raw spots table (`data ingest`); 0 if none
+
+    @property
+    def kind(self) -> str | None:
+        """The table's provenance kind (demo, spots, bundle), None when unknown."""
+        return (self.origin.get("data_provenance") or {}).get("kind")
 
     @property
     def label(self) -> str:
@@ -161,6 +168,11 @@ class DashboardState:
         self.log.append(LogLine(level, text, when.strftime("%H:%M:%S")))
         self.log_seq += 1
         self.dirty.add(LOG)
+
+    def set_device(self, device: str) -> None:
+        """The device the trainer would use, known once torch has loaded (idle header)."""
+        self.device = device
+        self.dirty.add(HEADER)
 
     def set_data(self, data: DataSource) -> None:
         self.data = data

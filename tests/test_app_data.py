@@ -123,7 +123,8 @@ async def test_missing_table_is_seeded_then_trained_on(tmp_path, chdb_path):
         assert any(line.text.startswith("data: 2,000 rows loaded") for line in app.state.log)
         # the checkpoint remembers the rows were demo data, so verification applies the truth
         best = load_model(app.runner.session.run_dir / "best.safetensors")
-        assert "demo data" in best.meta["data_source"] and truth_applies(best)[0]
+        assert best.meta["data_provenance"]["kind"] == "demo" and truth_applies(best)[0]
+        assert best.meta["data_table"] == f"{db.database}.{db.table}"
     connect(db).command(f"DROP TABLE IF EXISTS {db.qualified_table}")
 
 

@@ -16,6 +16,7 @@ from conftest import recorded_notifications, wait_until
 from pilot_tools import screen_text
 
 from engine.data.rows import COL, SignatureRows
+from engine.locations import short_path
 from engine.settings import RunsSettings, Settings, TrainSettings
 from engine.train import events as ev
 from engine.train.runs import list_runs, read_metrics
@@ -242,4 +243,35 @@ async def test_help_shows_the_paths_in_use(tmp_path):
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         shown = str(app.screen.query_one("#help-paths").content)
-        assert f"runs: {(tmp_path / 'runs').resolve()}" in shown and "database: " in shown
+        assert f"runs: {short_path(tmp_path / 'runs')}" in shown and "database: " in shown
+
+
+async def test_help_paths_do_not_depend_on_where_it_runs(tmp_path, monkeypatch):
+    """Issue 22: help named the folders by absolute path, so its layout (wrapping, scrollbar)
+    changed with the length of the folder a test or a user ran in. Inside the working folder
+    they are relative; the runs folder is named the same way in the notes."""
+    deep = tmp_path / ("d" * 120)
+    deep.mkdir()
+    monkeypatch.chdir(deep)
+    s = settings(deep, epochs=1)
+    s.database.path = str(deep / "ionis.chdb")
+    app = IonisApp(s, rows=ROWS, check_db=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        shown = str(app.screen.query_one("#help-paths").content)
+        assert "runs: runs" in shown.splitlines() and "database: ionis.chdb" in shown.splitlines()
+        assert "kept in runs/ " in str(app.screen.query_one("#help-notes").content)
+        assert str(tmp_path) not in screen_text(app)
+
+
+def test_short_path_is_relative_home_or_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert short_path(tmp_path / "runs") == "runs" and short_path(tmp_path) == "."
+    assert short_path("runs/../x") == "x"
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    assert short_path(tmp_path / "home" / "r") == "~/r" and short_path(tmp_path / "home") == "~"
+    assert short_path(tmp_path / "other") == str((tmp_path / "other").resolve())
+    monkeypatch.chdir("/")  # started in /: absolute, not "tmp/..."
+    assert short_path(tmp_path / "other") == str((tmp_path / "other").resolve())

@@ -297,7 +297,7 @@ async def test_keys_answer_while_the_live_model_is_reread(tmp_path):
         t0 = time.perf_counter()
         send_key(app, "right")
         while scr.path.hour == hour:
-            assert time.perf_counter() - t0 < 20, "the key was not handled"  # 2 CPUs, a trainer
+            assert time.perf_counter() - t0 < 60, "the key was not handled"  # a hang guard, generous
             await asyncio.sleep(0.001)
         assert scr.path.hour == (hour + 1) % 24
         # pushed is not yet composed: wait for its list (under load the query came first)

@@ -40,6 +40,7 @@ FRAME_S = 0.25  # at most 4 redraws a second
 
 
 class DashboardScreen(Screen):
+    HELP_TITLE = "dashboard"  # the `?` screen's title and the README key table's row
     # Below 110 columns: plots side by side over the sidecars and the log (80x24 shows them
     # all), the rest scrolls; above, plots sit left. Taller terminals give the plots more rows.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
@@ -130,7 +131,7 @@ class DashboardScreen(Screen):
         if action == "build":  # from ingested spots: into an empty table or one built from spots
             d = app.state.data
             return bool(d.spots) and not app.runner.running and (
-                d.status == DataStatus.EMPTY or (d.status == DataStatus.OK and "built from spots" in d.provenance))
+                d.status == DataStatus.EMPTY or (d.status == DataStatus.OK and d.kind == "spots"))
         if action == "recheck":
             return app.state.data.status in (DataStatus.ERROR, DataStatus.EMPTY, DataStatus.OK)
         return True

@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from engine.locations import short_path
 from ionis_tui import fmt
 from ionis_tui.messages import AttachRequested, ResumeRequested
 
@@ -24,6 +25,7 @@ IDLE_REFRESH_TICKS = 5   # without one: every 5 s
 
 
 class RunsScreen(Screen):
+    HELP_TITLE = "runs list"  # the `?` screen's title and the README key table's row
     BINDINGS = [
         Binding("escape", "app.pop_screen", "back"),
         # priority: the table would take enter for itself, and the footer would not show it.
@@ -94,9 +96,10 @@ class RunsScreen(Screen):
             if chosen in keys:  # the cursor stays on its run
                 t.move_cursor(row=keys.index(chosen))
         live = sum(is_live(r.state) for r in self.runs)
-        note = (f"{len(self.runs)} run(s) in {self.runs_dir} · best = lowest validation loss"
+        where = short_path(self.runs_dir)  # as help names it: not the machine's absolute path
+        note = (f"{len(self.runs)} run(s) in {where} · best = lowest validation loss"
                 + (f" · {live} live: a attaches" if live else "")
-                if self.runs else f"no runs in {self.runs_dir} yet: press escape, then s to start one")
+                if self.runs else f"no runs in {where} yet: press escape, then s to start one")
         self.query_one("#runs-note", Static).update(note)
 
     def selected_index(self, t: DataTable) -> int | None:
