@@ -161,7 +161,7 @@ class DetachedController:
                 raise StorageError(describe_os_error(exc)) from None
             args = ["--run-dir", str(run_dir)]
         if self.rows is not None:
-            self._rows_tmp = self._rows_file()
+            self._rows_tmp = self._rows_file(run_dir)
             args += ["--rows-file", self._rows_tmp]
         elif self.settings.database.mode == "embedded":
             from engine.data.client import close_all
@@ -170,13 +170,19 @@ class DetachedController:
         self.proc = self._spawn(run_dir, args)
         self._follow(DetachedRun(run_dir, self.proc.pid), replay=False)
 
-    def _rows_file(self) -> str:
+    def _rows_file(self, run_dir: Path) -> str:
+        """The given rows as the trainer's --rows-file, beside the run's folder (a dot file the
+        runs list skips) under a name of the run's own: a resume of the run hands the same
+        file again, so the trainer's data check sees the same source (and the session's
+        checksum any change of content). Removed once the trainer has read it."""
         import numpy as np
 
-        fd, path = tempfile.mkstemp(prefix="ionis-rows-", suffix=".npy")
-        with os.fdopen(fd, "wb") as fh:
+        path = run_dir.parent / f".{run_dir.name}.rows.npy"
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as fh:
             np.save(fh, self.rows.array)
-        return path
+        os.replace(tmp, path)
+        return str(path)
 
     def _spawn(self, run_dir: Path, args: list[str]) -> subprocess.Popen:
         argv, env, self._settings_tmp = trainer_command(self.settings, args)
