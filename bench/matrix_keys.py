@@ -2,12 +2,12 @@
 
     python bench/matrix_keys.py [--rows 200000] [--batch 65536] [--presses 40] [--json]
 
-The real IonisApp under Textual's Pilot (80x24): the run is started with `s`, the matrix
-screen opened with `m` on the live model (re-read every 2 s in a worker: the snapshot waits
-for the lock a whole optimizer step holds). Then `right` (next hour) is pressed --presses
-times, every ~0.25 s so that several live polls fall among them, each timed from the key
-event entering the app (as the terminal driver delivers it) to the screen holding the new
-hour and its recomputed matrix. A large batch makes each step (and so each lock hold) long.
+The real IonisApp under Textual's Pilot (80x24): the run is started with `s` (it trains in
+its own process, competing for the CPUs), the matrix screen opened with `m` on the live model
+(the trainer's newest last.pt, re-read every 2 s in a worker). Then `right` (next hour) is
+pressed --presses times, every ~0.25 s so that several live polls fall among them, each timed
+from the key event entering the app (as the terminal driver delivers it) to the screen holding
+the new hour and its recomputed matrix. A large batch makes each step long.
 Target: key_latency_ms_p95 < 100.
 """
 
@@ -65,7 +65,7 @@ async def measure(settings: Settings, rows, presses: int) -> tuple[list[float], 
                         and scr.result.path.hour == scr.path.hour, 30)
             latencies.append((time.perf_counter() - t0) * 1000.0)
         await until(lambda: bool(app.state.history), 600, 0.1, "the first epoch's end")
-        # One lock hold per optimizer step: the epoch's time over its steps.
+        # The epoch's time over its steps.
         step_s = app.state.history[-1]["epoch_s"] / max(app.state.steps, 1)
         app.runner.stop()
         await until(lambda: not app.runner.running, 600, 0.1, "stop")

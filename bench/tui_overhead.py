@@ -1,45 +1,33 @@
 """Benchmark: what the live dashboard costs the trainer, and how fast keys answer while training.
 
     python bench/tui_overhead.py [--rows 400000] [--batch 16384] [--epochs 3] [--repeats 4] [--presses 60]
-                                 [--mode inprocess|detached|both] [--json]
+                                 [--mode detached|keys|both] [--json]
 
-In this one process, on the same synthetic signature rows (engine.train.synthetic):
-  1. throughput, in pairs run back to back (headless+app, app+headless, headless+app, ...):
-     * headless: TrainingSession(rows=...).run() in a thread, the main thread just waiting
-       (exactly how `ionis-tui train` drives it, minus printing);
-     * app: the real IonisApp under Textual's Pilot (headless terminal, 120x40), the run
-       started with the `s` key and watched (the dashboard redraws as in real use);
-  2. key latency: one more app run; while it trains, `?` is pressed --presses times,
-     every ~0.5 s, timing each from the key event entering the app (as the terminal
-     driver delivers it) to the help screen being current and laid out (then escape);
-     then the run is stopped. Pilot.press() is not used for this: it also waits for the
-     whole process to go idle, which a training process never does.
-Throughput is the trainer's own samples/s per epoch (metrics.jsonl), epoch 1 left out as
-warm-up. ratio_vs_headless is the median over pairs of app / headless (a pair is close in
-time, so a burst of load from other processes hits both of its sides alike); the ratio of
-the overall means is reported too. ui_cpu_share is the event-loop thread's CPU time divided
-by wall time while the watched app trains: what the UI takes from the machine, a figure
-that other processes' load does not move. The app's cost is a small redraw per frame
-(4 a second) plus one relayout per epoch (new curves, panels, log lines); --rows sets the
-epoch length, and short epochs overstate the per-epoch part (a real epoch on the full
-table lasts minutes).
-Targets: ratio_vs_headless >= 0.95, key_latency_ms_p95 < 100.
-
---mode detached (or both) measures the path users get by default, where the run trains in its
-own process (`ionis-tui train --headless`, rows from a .npy file) and the app follows it:
-  3. attached_ratio: pairs of trainer processes, one alone and one with this process's app
-     attached to it (--attach: history, then events.jsonl), samples/s from metrics.jsonl;
-     viewer_cpu_share: this process's CPU time (UI and follower threads) over wall time
-     while it watches, the viewer's cost in a form other processes' load does not move;
-  4. latency: an app starts a detached run with s, then presses p --presses times; each
-     press is timed from the key event to (a) ack: the trainer's "command received" notice
-     reaching the app's state (command file -> trainer -> events.jsonl -> app), and (b)
-     state: the state the trainer reported back (paused, then training again). (b) includes
-     waiting for the step in progress to end (a step is atomic), so it grows with --batch;
-     step_ms is the median step time of that run, for reference.
-Targets: attached_ratio_vs_alone >= 0.95, ack_latency_ms_p95 < 100.
+Every run trains in its own process (`ionis-tui train --headless`, rows from a .npy file), the
+one path the app has; the app follows it. On the same synthetic signature rows
+(engine.train.synthetic):
+  1. attached_ratio (--mode detached): pairs of trainer processes, one alone and one with this
+     process's app attached to it (--attach: history, then events.jsonl), run back to back in
+     alternating order; samples/s per epoch from metrics.jsonl, epoch 1 left out as warm-up;
+     the median over pairs of attached / alone (a pair is close in time, so a burst of load
+     from other processes hits both of its sides alike). viewer_cpu_share: this process's CPU
+     time (UI and follower threads) over wall time while it watches, the viewer's cost in a
+     form other processes' load does not move;
+  2. ack latency (--mode detached): an app starts a run with s, then presses p --presses times;
+     each press is timed from the key event to (a) ack: the trainer's "command received" notice
+     reaching the app's state (command file -> trainer -> events.jsonl -> app), and (b) state:
+     the state the trainer reported back (paused, then training again). (b) includes waiting
+     for the step in progress to end (a step is atomic), so it grows with --batch; step_ms is
+     the median step time of that run, for reference;
+  3. key latency (--mode keys): an app starts a run with s; while it trains, `?` is pressed
+     --presses times, every ~0.5 s, timing each from the key event entering the app (as the
+     terminal driver delivers it) to the help screen being current and laid out (then escape);
+     then the run is stopped. Pilot.press() is not used for this: it also waits for the whole
+     process to go idle, which a training process never does. ui_cpu_share: the event-loop
+     thread's CPU time over wall time meanwhile.
+Targets: attached_ratio_vs_alone >= 0.95, ack_latency_ms_p95 < 100, key_latency_ms_p95 < 100.
 The load average is printed with the result: on a shared machine other processes move
-samples/s a lot, which is why the modes alternate and pairs are compared.
+samples/s a lot, which is why the sides of a pair alternate.
 """
 
 from __future__ import annotations
@@ -51,7 +39,6 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -63,7 +50,6 @@ from pilot_tools import send_key  # noqa: E402
 from engine.model import pick_device  # noqa: E402
 from engine.settings import RunsSettings, Settings, TrainSettings  # noqa: E402
 from engine.train import events as ev  # noqa: E402
-from engine.train.session import TrainingSession  # noqa: E402
 from engine.train.synthetic import synthetic_rows  # noqa: E402
 from ionis_tui.app import IonisApp  # noqa: E402
 from ionis_tui.screens.dashboard import DashboardScreen  # noqa: E402
@@ -77,18 +63,6 @@ def steady(history: list[dict]) -> list[float]:
     return [float(m["samples_per_s"]) for m in history if m["epoch"] > 1]
 
 
-def run_headless(settings: Settings, rows) -> list[float]:
-    history: list[dict] = []
-    session = TrainingSession(settings, rows=rows,
-                              on_event=lambda e: history.append(e.metrics) if isinstance(e, ev.EpochEnd) else None)
-    t = threading.Thread(target=session.run, name="training")
-    t.start()
-    t.join()
-    if session.state != ev.FINISHED:
-        raise SystemExit(f"headless run ended {session.state}")
-    return steady(history)
-
-
 async def until(predicate, timeout: float, step: float = 0.001, what: str = "a key") -> None:
     """Poll with plain asyncio sleeps. Not pilot.pause(): that walks every widget and forces
     a screen refresh on each call, work the app would not do on its own."""
@@ -100,8 +74,8 @@ async def until(predicate, timeout: float, step: float = 0.001, what: str = "a k
 
 
 async def run_app(settings: Settings, rows, presses: int = 0) -> tuple[list[float], list[float], float]:
-    """One app run. presses=0: watch it to the end; else press `?` that many times while it
-    trains, then stop the run (x) and return."""
+    """One app run (the run trains in its own process). presses=0: watch it to the end; else
+    press `?` that many times while it trains, then stop the run and return."""
     app = IonisApp(settings, rows=rows)
     latencies: list[float] = []
 
@@ -247,98 +221,61 @@ def p95(values: list[float]) -> float:
     return s[min(len(s) - 1, int(round(0.95 * (len(s) - 1))))]
 
 
+def keys_main(args: argparse.Namespace, rows, tmp: str) -> dict:
+    settings = Settings(train=TrainSettings(epochs=1000, batch_size=args.batch, device=args.device),
+                        runs=RunsSettings(dir=tmp))
+    _, lat, ui_share = asyncio.run(run_app(settings, rows, presses=args.presses))
+    if not lat:
+        raise SystemExit("no key press landed while training: use more --rows")
+    return {"key_latency_ms_p95": round(p95(lat), 2), "key_latency_ms_p50": round(statistics.median(lat), 2),
+            "key_latency_ms_max": round(max(lat), 2), "key_presses": len(lat),
+            "ui_cpu_share_while_pressing_keys": round(ui_share, 4),
+            "keys_targets": {"key_latency_ms_p95": "< 100"}}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=400_000)
     ap.add_argument("--batch", type=int, default=16384)
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=4)
-    ap.add_argument("--presses", type=int, default=60, help="key presses in the latency run")
+    ap.add_argument("--presses", type=int, default=60, help="key presses in the latency runs")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--mode", choices=("inprocess", "detached", "both"), default="both",
-                    help="in-process app (1, 2), detached trainer process (3, 4), or both")
+    ap.add_argument("--mode", choices=("detached", "keys", "both"), default="both",
+                    help="attached trainer vs alone and p latency (1, 2), ? latency (3), or both")
     args = ap.parse_args()
     if args.epochs < 2:
         raise SystemExit("--epochs must be >= 2 (epoch 1 is warm-up and not counted)")
 
     rows = synthetic_rows(args.rows, seed=11)
     load_before = os.getloadavg()
-    if args.mode != "inprocess":
+    result: dict = {}
+    if args.mode != "keys":
         with tempfile.TemporaryDirectory() as tmp:
-            detached = detached_main(args, rows, tmp)
-        if args.mode == "detached":
-            detached.update(rows=args.rows, batch_size=args.batch, epochs=args.epochs, repeats=args.repeats,
-                            cpu_count=os.cpu_count(), loadavg_1min_before=round(load_before[0], 2),
-                            loadavg_1min_after=round(os.getloadavg()[0], 2))
-            print(json.dumps(detached) if args.json else
-                  f"attached_ratio_vs_alone {detached['attached_ratio_vs_alone']:.3f} (target >= 0.95; viewer "
-                  f"{100 * detached['viewer_cpu_share']:.1f}% of a CPU); "
-                  f"press -> acknowledged p50 {detached['ack_latency_ms_p50']:.1f} ms, p95 "
-                  f"{detached['ack_latency_ms_p95']:.1f} ms (target < 100) over {detached['ack_presses']} presses; "
-                  f"press -> paused/training p50 {detached['state_latency_ms_p50']:.1f} ms, p95 "
-                  f"{detached['state_latency_ms_p95']:.1f} ms (steps of {detached['step_ms']:.0f} ms)")
-            return 0
-    else:
-        detached = {}
-    per_repeat = []
-    head_all: list[float] = []
-    app_all: list[float] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(train=TrainSettings(epochs=args.epochs, batch_size=args.batch, device=args.device),
-                            runs=RunsSettings(dir=tmp))
-        for r in range(args.repeats):
-            # Alternate which side of a pair goes first, so neither always gets the warmer
-            # (or the more disturbed) slot.
-            if r % 2 == 0:
-                head = run_headless(settings, rows)
-                app, _, ui_share = asyncio.run(run_app(settings, rows))
-            else:
-                app, _, ui_share = asyncio.run(run_app(settings, rows))
-                head = run_headless(settings, rows)
-            head_all += head
-            app_all += app
-            per_repeat.append({"headless_samples_per_s": round(statistics.mean(head), 1),
-                               "app_samples_per_s": round(statistics.mean(app), 1),
-                               "ratio": round(statistics.mean(app) / statistics.mean(head), 4),
-                               "ui_cpu_share": round(ui_share, 4)})
-            if not args.json:
-                print(f"pair {r + 1}: headless {statistics.mean(head):,.0f} samples/s, "
-                      f"app {statistics.mean(app):,.0f} samples/s (ratio {per_repeat[-1]['ratio']:.3f}), "
-                      f"UI thread {100 * ui_share:.1f}% CPU", flush=True)
-        long_run = settings.model_copy(update={"train": settings.train.model_copy(update={"epochs": 1000})})
-        _, lat_all, keys_ui_share = asyncio.run(run_app(long_run, rows, presses=args.presses))
+            result.update(detached_main(args, rows, tmp))
         if not args.json:
-            print(f"key latency run: {len(lat_all)} presses, UI thread {100 * keys_ui_share:.1f}% CPU",
+            print(f"attached_ratio_vs_alone {result['attached_ratio_vs_alone']:.3f} (target >= 0.95; viewer "
+                  f"{100 * result['viewer_cpu_share']:.1f}% of a CPU); "
+                  f"press -> acknowledged p50 {result['ack_latency_ms_p50']:.1f} ms, p95 "
+                  f"{result['ack_latency_ms_p95']:.1f} ms (target < 100) over {result['ack_presses']} presses; "
+                  f"press -> paused/training p50 {result['state_latency_ms_p50']:.1f} ms, p95 "
+                  f"{result['state_latency_ms_p95']:.1f} ms (steps of {result['step_ms']:.0f} ms)", flush=True)
+    if args.mode != "detached":
+        with tempfile.TemporaryDirectory() as tmp:
+            result.update(keys_main(args, rows, tmp))
+        if not args.json:
+            print(f"? -> help shown p50 {result['key_latency_ms_p50']:.1f} ms, p95 "
+                  f"{result['key_latency_ms_p95']:.1f} ms (target < 100) over {result['key_presses']} presses "
+                  f"while training; UI thread {100 * result['ui_cpu_share_while_pressing_keys']:.1f}% CPU",
                   flush=True)
-    if not lat_all:
-        raise SystemExit("no key press landed while training: use more --rows or --epochs")
-    result = {
-        "ratio_vs_headless": round(statistics.median(p["ratio"] for p in per_repeat), 4),
-        "ratio_of_means": round(statistics.mean(app_all) / statistics.mean(head_all), 4),
-        "ui_cpu_share": round(statistics.mean(p["ui_cpu_share"] for p in per_repeat), 4),
-        "key_latency_ms_p95": round(p95(lat_all), 2),
-        "key_latency_ms_p50": round(statistics.median(lat_all), 2),
-        "key_latency_ms_max": round(max(lat_all), 2),
-        "key_presses": len(lat_all),
-        "ui_cpu_share_while_pressing_keys": round(keys_ui_share, 4),
-        "headless_samples_per_s": round(statistics.mean(head_all), 1),
-        "app_samples_per_s": round(statistics.mean(app_all), 1),
-        "per_repeat": per_repeat,
-        "rows": args.rows, "batch_size": args.batch, "epochs": args.epochs, "repeats": args.repeats,
-        "device": pick_device(args.device).type, "cpu_count": os.cpu_count(),
-        "loadavg_1min_before": round(load_before[0], 2), "loadavg_1min_after": round(os.getloadavg()[0], 2),
-        "targets": {"ratio_vs_headless": ">= 0.95", "key_latency_ms_p95": "< 100"},
-        **detached,
-    }
+    result.update(rows=args.rows, batch_size=args.batch, epochs=args.epochs, repeats=args.repeats,
+                  device=pick_device(args.device).type, cpu_count=os.cpu_count(),
+                  loadavg_1min_before=round(load_before[0], 2), loadavg_1min_after=round(os.getloadavg()[0], 2))
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"ratio_vs_headless {result['ratio_vs_headless']:.3f} (median of pairs; target >= 0.95; "
-              f"ratio of means {result['ratio_of_means']:.3f}); UI thread {100 * result['ui_cpu_share']:.1f}% CPU  "
-              f"key latency p50 {result['key_latency_ms_p50']:.1f} ms, p95 {result['key_latency_ms_p95']:.1f} ms "
-              f"(target < 100) over {len(lat_all)} presses; load average {load_before[0]:.1f} -> "
-              f"{result['loadavg_1min_after']:.1f} on {os.cpu_count()} CPUs")
+        print(f"load average {load_before[0]:.1f} -> {result['loadavg_1min_after']:.1f} on {os.cpu_count()} CPUs")
     return 0
 
 

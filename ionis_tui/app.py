@@ -1,6 +1,7 @@
-"""IonisApp: wiring only. It owns the settings, the dashboard state, the training controller
-and the database check; screens (ionis_tui/screens) hold layout and keys, widgets
-(ionis_tui/widgets) draw, and all the work happens in engine/ inside worker threads."""
+"""IonisApp: wiring only. It owns the settings, the dashboard state, the run controller and
+the database check; screens (ionis_tui/screens) hold layout and keys, widgets
+(ionis_tui/widgets) draw, and the work happens in engine/: data jobs in worker threads, every
+training run in its own trainer process (ionis_tui/detached.py), which the app follows."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
 from engine.data.rows import SignatureRows
-from engine.errors import IonisError
+from engine.errors import IonisError, StorageError
 from engine.locations import paths_in_use
 from engine.settings import Settings
 from engine.train import events as ev
@@ -330,8 +331,12 @@ class IonisApp(App[int]):
                 self.notify(f"{self._attach} is not a run folder", severity="error")
                 return
         else:
-            live = [r for r in list_runs(self.settings.runs.dir)
-                    if is_live(r.state) and r.host == socket.gethostname()]
+            try:
+                runs = list_runs(self.settings.runs.dir)
+            except StorageError as exc:  # a start says so again; the app lives on
+                self.state.note(f"cannot look for live runs: {exc}", "warning")
+                return
+            live = [r for r in runs if is_live(r.state) and r.host == socket.gethostname()]
             if not live:
                 return
             info = live[0]

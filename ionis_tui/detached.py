@@ -3,7 +3,7 @@
 start() spawns `python -m ionis_tui train --headless` in a new session (a hangup of the
 terminal, closing the app or an app crash never reach it), its output going to the run's
 trainer.log. A thread worker follows the run's events.jsonl (engine/train/control.py) and
-posts the same TrainEvent messages the in-process RunController does; pause, stop and
+posts them to the app as TrainEvent messages; pause, stop and
 checkpoint are command files the trainer picks up. attach() follows a run some other
 process started. Implements ionis_tui.controller.RunController, the app's only run path."""
 
@@ -45,7 +45,7 @@ STEP_LINE = '{"type": "StepProgress"'  # how engine.train.control.encode starts 
 
 @dataclass
 class DetachedRun:
-    """What the app knows of the run it follows (the in-process controller's `session`)."""
+    """What the app knows of the run it follows (ionis_tui.controller.RunHandle)."""
     run_dir: Path
     pid: int | None
     state: str = ev.IDLE
@@ -153,10 +153,15 @@ class DetachedController:
             (run_dir / EVENTS).unlink(missing_ok=True)  # the old feed must not be read as new
             args = ["--resume", str(run_dir)]
         else:
-            run_dir = RunFolder.create(self.settings.runs.dir, self.settings.train.feature_set).path
+            try:
+                run_dir = RunFolder.create(self.settings.runs.dir, self.settings.train.feature_set).path
+            except OSError as exc:  # runs.dir is a file, not writable, on a full disk...
+                from engine.errors import StorageError, describe_os_error
+
+                raise StorageError(describe_os_error(exc)) from None
             args = ["--run-dir", str(run_dir)]
         if self.rows is not None:
-            self._rows_tmp = self._rows_file()
+            self._rows_tmp = self._rows_file(run_dir)
             args += ["--rows-file", self._rows_tmp]
         elif self.settings.database.mode == "embedded":
             from engine.data.client import close_all
@@ -165,13 +170,19 @@ class DetachedController:
         self.proc = self._spawn(run_dir, args)
         self._follow(DetachedRun(run_dir, self.proc.pid), replay=False)
 
-    def _rows_file(self) -> str:
+    def _rows_file(self, run_dir: Path) -> str:
+        """The given rows as the trainer's --rows-file, beside the run's folder (a dot file the
+        runs list skips) under a name of the run's own: a resume of the run hands the same
+        file again, so the trainer's data check sees the same source (and the session's
+        checksum any change of content). Removed once the trainer has read it."""
         import numpy as np
 
-        fd, path = tempfile.mkstemp(prefix="ionis-rows-", suffix=".npy")
-        with os.fdopen(fd, "wb") as fh:
+        path = run_dir.parent / f".{run_dir.name}.rows.npy"
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as fh:
             np.save(fh, self.rows.array)
-        return path
+        os.replace(tmp, path)
+        return str(path)
 
     def _spawn(self, run_dir: Path, args: list[str]) -> subprocess.Popen:
         argv, env, self._settings_tmp = trainer_command(self.settings, args)
