@@ -181,6 +181,8 @@ def _build(state: dict[str, torch.Tensor], path: Path, meta: dict[str, Any], kin
         first = " ".join(lines[:2])[:400]
         raise CheckpointError(f"{path}: weights do not fit the IONIS {fs.name} model: {first}") from None
     model.eval()
+    if "data_provenance" in meta:  # safetensors metadata is text: the same dict as last.pt's
+        meta = {**meta, "data_provenance": _meta_dict(meta, "data_provenance") or None}
     return LoadedModel(model, fs, path, kind, meta, _norm_from_meta(meta))
 
 

@@ -62,7 +62,7 @@ def _as_dict(r) -> dict:
 
 
 def _list(settings: Settings, as_json: bool) -> int:
-    from engine.train.runs import LIVE, list_runs
+    from engine.train.runs import is_live, list_runs
 
     runs = list_runs(settings.runs.dir)
     if as_json:
@@ -73,7 +73,7 @@ def _list(settings: Settings, as_json: bool) -> int:
         return 0
     print(f"{'run':<28} {'state':<12} {'pid':>8} {'epochs':>9} {'Pearson':>8} {'RMSE dB':>8}  data")
     for r in runs:
-        pid = str(r.pid) if r.pid is not None and r.state in LIVE else "-"
+        pid = str(r.pid) if r.pid is not None and is_live(r.state) else "-"
         pear = "-" if r.best_val_pearson is None else f"{r.best_val_pearson:+.4f}"
         rmse = "-" if r.best_val_rmse_db is None else f"{r.best_val_rmse_db:.2f}"
         print(f"{r.run_id:<28} {r.state:<12} {pid:>8} {f'{r.epochs_done}/{r.epochs_total}':>9} "
@@ -114,10 +114,10 @@ def control(run, action: str, wait_s: float) -> tuple[bool, str]:
 
 
 def _control(settings: Settings, args: argparse.Namespace) -> int:
-    from engine.train.runs import LIVE  # a stalled trainer may wake up: it takes commands
+    from engine.train.runs import is_live  # a stalled trainer may wake up: it takes commands
 
     run = find_run(settings.runs.dir, args.run_id)
-    if run.state not in LIVE:
+    if not is_live(run.state):
         raise InputError(f"run {run.run_id} is not running (state: {run.state}); only a live run takes "
                          f"{args.action}" + ("; resume it with `ionis-tui train --resume "
                                              f"{run.path}`" if run.resumable else ""))

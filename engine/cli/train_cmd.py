@@ -165,11 +165,14 @@ def _loader(settings_of, notify):
     run's own sample, not today's)."""
     from engine.data.client import close_all, connect
     from engine.data.loader import load_rows
+    from engine.train.memory import ensure_fits
 
     def loader(progress, cancel):
         db, tr = settings_of().database, settings_of().train
+        # Too many rows for this machine's memory: said before a row is read.
         rows = load_rows(connect(db), db, limit_rows=tr.limit_rows, seed=tr.seed,
-                         val_fraction=tr.val_fraction, progress=progress, cancel=cancel)
+                         val_fraction=tr.val_fraction, progress=progress, cancel=cancel,
+                         before_read=lambda n: ensure_fits(n, tr.feature_set))
         report = getattr(rows, "report", None)
         if report is not None:
             print(f"data: {report.summary()}", file=sys.stderr, flush=True)
@@ -189,9 +192,8 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     settings = _effective_settings(args, settings)
     channel: list[EventWriter] = []  # filled once the run folder exists
     if args.rows_file:
-        rows = _rows_file(args.rows_file)
-        data = data_identity.of_rows_file(args.rows_file, len(rows))
-        source = {"rows": rows}
+        source = {"rows": _rows_file(args.rows_file)}
+        data = data_identity.of_rows_file(args.rows_file, len(source["rows"]))
     else:
         notify = lambda e: [f(e) for f in channel]  # noqa: E731
         data = data_identity.current(settings)
@@ -201,6 +203,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
                               run_dir=Path(args.run_dir) if args.run_dir else None,
                               resume=Path(args.resume) if args.resume else None,
                               data_source=data.source, data=data, force=args.force, **source)
+    source.clear()  # the session alone holds the rows now: it frees them once they are prepared
     # The run's control channel (engine/train/control.py): viewers follow events.jsonl,
     # `ionis-tui runs pause|resume|stop|checkpoint` and the app drop commands in control/.
     writer = EventWriter(session.run_dir)

@@ -1,7 +1,7 @@
 """A run's control and progress channel: two plain files next to the run, no server.
 
     <run>/events.jsonl   the trainer's events (engine.train.events), one JSON object a line,
-                         {"type": "<EventClass>", ...its fields}. Written by the trainer process
+                         {"type": "<EventClass>", "t": <unix time written>, ...its fields}. Written by the trainer process
                          only, truncated when a trainer starts on the folder, append-only after.
                          Any number of viewers read it from any offset (tail -f style).
     <run>/control/       commands to the trainer: one file per command, named
@@ -41,19 +41,29 @@ _TYPES: dict[str, type] = {c.__name__: c for c in (ev.StateChanged, ev.LoadProgr
                                                     ev.Notice, ev.RunEnded)}
 
 
-def encode(event: ev.Event) -> str:
-    """One line; "type" comes first so readers can skip a line without parsing it."""
-    return json.dumps({"type": type(event).__name__, **dataclasses.asdict(event)}) + "\n"
+def encode(event: ev.Event, t: float | None = None) -> str:
+    """One line; "type" comes first so readers can skip a line without parsing it; "t" is
+    when it happened (unix seconds), so a viewer that attaches later shows the real times."""
+    return json.dumps({"type": type(event).__name__, "t": time.time() if t is None else t,
+                       **dataclasses.asdict(event)}) + "\n"
+
+
+def decode_timed(line: str) -> tuple[ev.Event, float | None] | None:
+    """The event on a line and when it was written (None for a line without a time), or
+    None for a torn, foreign or unknown line."""
+    try:
+        obj = json.loads(line)
+        cls = _TYPES[obj.pop("type")]
+        t = obj.pop("t", None)
+        return cls(**obj), (float(t) if isinstance(t, int | float) else None)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def decode(line: str) -> ev.Event | None:
     """The event on a line, or None for a torn, foreign or unknown line."""
-    try:
-        obj = json.loads(line)
-        cls = _TYPES[obj.pop("type")]
-        return cls(**obj)
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None
+    got = decode_timed(line)
+    return got[0] if got else None
 
 
 class EventWriter:

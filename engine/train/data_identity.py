@@ -46,6 +46,12 @@ class DataIdentity:
                    dict(prov.get("params") or {}))
 
     @property
+    def is_demo(self) -> bool:
+        from engine.data.provenance import is_demo
+
+        return is_demo({"kind": self.kind, "params": self.params})
+
+    @property
     def label(self) -> str:
         """Short form for lists: "demo signatures.v22", "file rows.npy"."""
         return f"{self.kind} {self.table or Path(self.params.get('file', '')).name}".strip()
@@ -59,13 +65,13 @@ def of_rows_file(path: str | os.PathLike, rows: int) -> DataIdentity:
 def of_table(client, db: DatabaseSettings, source: str = "") -> DataIdentity:
     """The configured table as it is now: its row count and provenance."""
     from engine.data.client import translating
-    from engine.data.status import provenance
+    from engine.data.provenance import read_provenance
 
     with translating(db):
         rows = int(client.query(f"SELECT count() FROM {db.qualified_table}").result_rows[0][0])
-    prov = dict(provenance(client, db) or {})
-    kind = str(prov.pop("kind", "") or UNKNOWN_KIND)
-    return DataIdentity(f"{db.database}.{db.table}", kind, rows, source, prov)
+    prov = read_provenance(client, db)
+    return DataIdentity(f"{db.database}.{db.table}", prov.kind if prov else UNKNOWN_KIND, rows,
+                        source, dict(prov.params) if prov else {})
 
 
 def changes(then: DataIdentity, now: DataIdentity) -> list[str]:
@@ -115,7 +121,9 @@ def current(settings: Settings, rows_file: str | None = None) -> DataIdentity:
         arr = np.load(rows_file, mmap_mode="r", allow_pickle=False)
         return of_rows_file(rows_file, int(arr.shape[0]))
     from engine.data.client import connect
+    from engine.data.provenance import read_provenance
     from engine.data.status import source_label
 
     client = connect(settings.database)
-    return of_table(client, settings.database, source_label(client, settings.database))
+    label = source_label(read_provenance(client, settings.database), settings.database)
+    return of_table(client, settings.database, label)

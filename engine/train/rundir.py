@@ -87,6 +87,13 @@ def _first_problem(exc: Exception) -> str:
 RESUME_FROM_CALLER = ("epochs", "device", "progress_interval")
 
 
+def _flat_train(tr: TrainSettings) -> dict[str, Any]:
+    """[train] keys, with [train.experimental]'s as experimental.<key>."""
+    d = tr.model_dump()
+    ex = d.pop("experimental")
+    return {**d, **{f"experimental.{k}": v for k, v in ex.items()}}
+
+
 def resume_settings(run_dir: str | os.PathLike, given: Settings,
                     epochs: int | None = None) -> tuple[Settings, list[str]]:
     """Settings to resume run_dir with: the run's own training recipe and data sample (its
@@ -96,8 +103,8 @@ def resume_settings(run_dir: str | os.PathLike, given: Settings,
     saved = load_run_settings(run_dir).train
     upd: dict[str, Any] = {"device": given.train.device, "progress_interval": given.train.progress_interval,
                            "epochs": saved.epochs if epochs is None else epochs}
-    changed = [k for k in TrainSettings.model_fields
-               if k not in RESUME_FROM_CALLER and getattr(given.train, k) != getattr(saved, k)]
+    mine, theirs = _flat_train(given.train), _flat_train(saved)
+    changed = [k for k in mine if k not in RESUME_FROM_CALLER and mine[k] != theirs[k]]
     note = "resuming with the run's own recipe; taken from today's settings: " + ", ".join(
         f"{k}={upd[k]}" for k in RESUME_FROM_CALLER)
     if changed:

@@ -12,15 +12,24 @@ from pathlib import Path
 from typing import Any
 
 from engine.process import pid_alive
-from engine.train.events import FINISHED, LOADING, PAUSED, TRAINING
+from engine.train.events import FINISHED, IDLE, LOADING, PAUSED, TRAINING
 from engine.train.rundir import LAST, METRICS, SETTINGS, STATE, read_json, read_metrics  # noqa: F401 (re-exported)
 
 INTERRUPTED = "interrupted"   # said "running" but its process is gone (killed, crashed, power cut)
 STALLED = "stalled"           # its process is there but has made no progress for stall_after_s
 UNKNOWN = "unknown"           # no readable state.json
 _ID_TIME = re.compile(r"^(\d{8}-\d{6})")
-LIVE = (LOADING, TRAINING, PAUSED, STALLED)
+# The one definition of a live run: a trainer process holds it and may still change it (from
+# opening the folder, IDLE, until it ends; a stalled one may wake up). The app, `runs` and the
+# runs list all ask is_live().
+LIVE_STATES = (IDLE, LOADING, TRAINING, PAUSED, STALLED)
 DEFAULT_STALL_S = 60.0        # for runs whose state.json predates stall_after_s
+
+
+def is_live(state: str) -> bool:
+    """Is a run in this state (as run_state() or the trainer's events report it) being
+    trained now? Ended, interrupted and unknown runs are not."""
+    return state in LIVE_STATES
 
 
 @dataclass(frozen=True)
@@ -91,17 +100,26 @@ def _int(v: Any) -> int:
     return int(v) if isinstance(v, int | float) and math.isfinite(v) else 0
 
 
+def run_state(path: Path, st: dict[str, Any] | None) -> str:
+    """The one rule for a run's state, from its folder: what its state.json (`st`, already
+    read, or None) says, except that a live state whose trainer process is gone is
+    INTERRUPTED, one whose trainer has not moved for its stall_after_s is STALLED, and a
+    folder without a readable state.json is UNKNOWN."""
+    state = str(st.get("state", UNKNOWN)) if st else UNKNOWN
+    if is_live(state) and not _alive(st or {}, path):
+        return INTERRUPTED
+    if is_live(state) and _stalled(st or {}, path):
+        return STALLED
+    return state
+
+
 def run_info(path: Path) -> RunInfo | None:
     """None for a folder that is not a run at all."""
     if not any((path / f).exists() for f in (STATE, SETTINGS, METRICS, LAST)):
         return None
     st = read_json(path / STATE)
-    state = str(st.get("state", UNKNOWN)) if st else UNKNOWN
+    state = run_state(path, st)
     st = st or {}
-    if state in LIVE and not _alive(st, path):
-        state = INTERRUPTED
-    elif state in LIVE and _stalled(st, path):
-        state = STALLED
     done, total = _int(st.get("epochs_done")), _int(st.get("epochs_total"))
     pearson, rmse = _num(st.get("best_val_pearson")), _num(st.get("best_val_rmse_db"))
     if not st:  # fall back on the metrics history
@@ -111,7 +129,7 @@ def run_info(path: Path) -> RunInfo | None:
             done, total = _int(lines[-1].get("epoch")), _int(lines[-1].get("epochs"))
             pearson, rmse = _num(best.get("val_pearson")), _num(best.get("val_rmse_db"))
     has_last = (path / LAST).is_file() and (path / LAST).stat().st_size > 0
-    resumable = has_last and state not in LIVE and state != FINISHED
+    resumable = has_last and not is_live(state) and state != FINISHED
     pid = st.get("pid") if isinstance(st.get("pid"), int) else None
     return RunInfo(path.name, path, _created(path, st), state, done, total, pearson, rmse, resumable,
                    pid, str(st.get("host", "")), **_data(st))

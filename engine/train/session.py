@@ -56,7 +56,13 @@ from engine.train.heartbeat import Heartbeat
 from engine.train.lock import RunLock
 from engine.train.physics_recipe import init_sidecars, storm_weights
 from engine.train.prepare import prepare
-from engine.train.recipe import build_optimizer, build_scheduler, compared, training_step
+from engine.train.recipe import (
+    build_optimizer,
+    build_scheduler,
+    compared,
+    restore_optimizer,
+    training_step,
+)
 from engine.train.rundir import BEST, LAST, RunFolder, resume_settings
 
 RowsLoader = Callable[[Callable[[int, int], None], Callable[[], bool]], SignatureRows | None]
@@ -91,15 +97,16 @@ class TrainingSession:
                  rows_loader: RowsLoader | None = None, run_dir: Path | None = None,
                  resume: Path | None = None, on_event: Callable[[Event], None] | None = None,
                  data_source: str = "", data: DataIdentity | None = None, force: bool = False):
-        """data: what the rows are (recorded in state.json; a resume compares it with the run's).
-        force: a resume whose data changed continues as a new phase instead of being refused."""
+        """data: what the rows are (recorded in state.json and checkpoints; its provenance kind
+        decides "demo data?"; a resume compares it with the run's). force: a resume whose data
+        changed continues as a new phase instead of being refused."""
         if (rows is None) == (rows_loader is None):
             raise ValueError("TrainingSession needs exactly one of rows= or rows_loader=")
         if run_dir is not None and resume is not None:
             raise ValueError("run_dir= and resume= exclude each other: a resumed run keeps its folder")
         self._rows, self._loader = rows, rows_loader
         self._on_event = on_event
-        self.data_source = data_source
+        self.data_source = data_source or (data.source if data else "")
         self._data_id, self._force = data, force
         self._changed: list[str] = []  # what differs from the run's data (a forced resume)
         self._ckpt: dict[str, Any] | None = None
@@ -139,7 +146,8 @@ class TrainingSession:
         self._prior = dict(self._folder.state)
         self._check_data(resume)
         self._folder.write_settings(self.settings)
-        self._folder.update_state(state=IDLE, run_id=self.run_id, feature_set=self.settings.train.feature_set,
+        self._folder.update_state(**self._data_meta(), state=IDLE, run_id=self.run_id,
+                                  feature_set=self.settings.train.feature_set,
                                   epochs_total=self.settings.train.epochs,
                                   epochs_done=int(self._ckpt["epoch"]) if self._ckpt else 0, message="",
                                   stall_after_s=self.settings.runs.stall_after_s)
@@ -179,6 +187,14 @@ class TrainingSession:
         self._ckpt_req = True
         self._wake.set()
 
+    def _data_meta(self) -> dict[str, Any]:
+        """What checkpoints and the run folder record about the training rows."""
+        out: dict[str, Any] = {"data_source": self.data_source} if self.data_source else {}
+        if self._data_id is not None:
+            d = self._data_id.to_dict()
+            out.update(data_provenance=d["data_provenance"], data_table=d["data_table"])
+        return out
+
     @property
     def state(self) -> str:
         return self._state
@@ -196,9 +212,8 @@ class TrainingSession:
         with self._lock:
             if self._model is None:
                 return None
-            meta = {"run_id": self.run_id}
-            if self.data_source:  # as best.safetensors records it: verify grades truth alike
-                meta["data_source"] = self.data_source
+            # as best.safetensors records it: verify grades truth alike
+            meta = {"run_id": self.run_id, **self._data_meta()}
             return from_live(self._model, label=self.run_id, meta=meta)
 
     # ---- the run ------------------------------------------------------------------------------
@@ -257,8 +272,9 @@ class TrainingSession:
                                          "validation rows: validation scores will be optimistic"))
         torch.manual_seed(tr.seed)
         model = IonisGate(tr.feature_set).to(device)
-        init_sidecars(model, tr.sidecar_init_weight, tr.seed, sun_weight=tr.sun_sidecar_init_weight)
-        data.train.w = storm_weights(data.train.x, data.train.w, FEATURE_SETS[tr.feature_set], tr.storm_weight)
+        ex = tr.experimental
+        init_sidecars(model, ex.sidecar_init_weight, tr.seed, sun_weight=ex.sun_sidecar_init_weight)
+        data.train.w = storm_weights(data.train.x, data.train.w, FEATURE_SETS[tr.feature_set], ex.storm_weight)
         opt = build_optimizer(model, tr)
         sched = build_scheduler(opt, tr)
         gen = torch.Generator().manual_seed(tr.seed)  # CPU generator: same order on every device
@@ -309,7 +325,7 @@ class TrainingSession:
             self._new_phase(epoch + 1)  # refused here unless forced
         try:
             model.load_state_dict(ck["model"])
-            self._opt.load_state_dict(ck["optimizer"])
+            restore_optimizer(self._opt, ck["optimizer"])
             self._sched.load_state_dict(ck["scheduler"])
         except (RuntimeError, ValueError, KeyError, TypeError) as exc:
             lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
@@ -451,14 +467,17 @@ class TrainingSession:
             raise _Halt(FAILED, f"validation loss became non-finite at epoch {epoch}; {self._kept()}")
         scores["stats"] = metrics.sidecar_stats(model, tr.clamp_min, tr.clamp_max)
         scores["effects"] = {**metrics.effects(model),
-                              **metrics.true_effects("demo data" in self.data_source)}
+                              **metrics.true_effects(bool(self._data_id and self._data_id.is_demo))}
         return scores
 
     def _track_best(self, epoch: int, scores: dict[str, Any]) -> bool:
-        improved = not self._best or scores["val_loss"] < self._best["val_loss"]
+        # The best epoch is the one the training objective scores best on validation rows (runs
+        # saved before val_objective existed kept that objective in val_loss).
+        b = self._best
+        improved = not b or scores["val_objective"] < b.get("val_objective", b["val_loss"])
         if improved:
             self._best = {"epoch": epoch, **{k: scores[k] for k in (
-                "val_loss", "val_rmse_sigma", "val_rmse_db", "val_pearson")}}
+                "val_loss", "val_objective", "val_rmse_sigma", "val_rmse_db", "val_pearson")}}
         return improved
 
     def _metrics_line(self, epoch: int, train_loss: float, samples_per_s: float, epoch_s: float,
@@ -472,7 +491,7 @@ class TrainingSession:
             "train_loss": train_loss,
             "val_loss": scores["val_loss"], "val_rmse_sigma": scores["val_rmse_sigma"],
             "val_rmse_db": scores["val_rmse_db"], "val_pearson": scores["val_pearson"],
-            **scores["stats"], **scores["effects"],
+            "val_objective": scores["val_objective"], **scores["stats"], **scores["effects"],
             "sun_gate_mean": scores["sun_gate_mean"], "storm_gate_mean": scores["storm_gate_mean"],
             "sun_gate_at_bound": scores["sun_gate_at_bound"], "storm_gate_at_bound": scores["storm_gate_at_bound"],
             **lrs, "samples_per_s": samples_per_s, "epoch_s": epoch_s, "elapsed_s": self._elapsed(),
@@ -494,7 +513,7 @@ class TrainingSession:
                 self._emit(Notice("warning", text))
         self._warnings = warnings
         if improved:
-            meta = {"run_id": self.run_id, "data_source": self.data_source, **self._best,
+            meta = {"run_id": self.run_id, **self._data_meta(), **self._best,
                     "rows_train": self._data.train.n, "rows_val": self._data.val.n}
             path = save_safetensors(self._model, self._folder.file(BEST), meta)
             self._emit(CheckpointSaved(str(path), "best", epoch))
@@ -544,7 +563,7 @@ class TrainingSession:
             "best": dict(self._best),
             "meta": {"format": FORMAT, "feature_set": tr.feature_set, "run_id": self.run_id,
                      "model_config": model_config(self._model),
-                     "data_source": self.data_source,
+                     **self._data_meta(),
                      "epoch": epochs_done, "step": step, "seed": tr.seed, "rows_train": d.train.n,
                      "rows_val": d.val.n, "checksum": d.checksum, "elapsed_s": self._elapsed()},
         }
