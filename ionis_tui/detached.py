@@ -204,7 +204,23 @@ class DetachedController:
                             return
                     self._deliver(ev.RunEnded(self._dead_state(run), self._dead_message(run)))
                     return
+                self._check_stall(run)
             time.sleep(FOLLOW_S)
+
+    def _check_stall(self, run: DetachedRun) -> None:
+        """A live trainer that stopped moving (SIGSTOP, a hung device) shows as stalled, by the
+        one run-state rule (engine.train.runs.run_state), and as itself again once it moves."""
+        from engine.train.rundir import STATE, read_json
+        from engine.train.runs import STALLED, run_state
+
+        st = read_json(run.run_dir / STATE)
+        now = run_state(run.run_dir, st)
+        if now == STALLED and run.state != STALLED:
+            limit = (st or {}).get("stall_after_s", "?")
+            self._deliver(ev.StateChanged(STALLED, f"no progress for over {limit} s; trainer pid {run.pid} "
+                                                   "is alive but not moving (stopped? a hung device?)"))
+        elif run.state == STALLED and now != STALLED and now in (ev.LOADING, ev.TRAINING, ev.PAUSED):
+            self._deliver(ev.StateChanged(now, "moving again"))
 
     def _replay(self, reader: Any) -> None:
         """Catch up with a running trainer: its start, the epochs from metrics.jsonl, its
