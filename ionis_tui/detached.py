@@ -141,8 +141,9 @@ class DetachedController:
         return lm
 
     # ------------------------------------------------------------------ start / attach
-    def start(self, resume: str | None = None) -> None:
-        """Spawn a trainer for a new run (or `resume` = a run folder) and follow it."""
+    def start(self, resume: str | None = None, force: bool = False) -> None:
+        """Spawn a trainer for a new run (or `resume` = a run folder; `force`: go on although
+        its data changed, as a new phase) and follow it."""
         from engine.train.control import EVENTS
         from engine.train.rundir import RunFolder
 
@@ -151,7 +152,7 @@ class DetachedController:
         if resume:
             run_dir = Path(resume)
             (run_dir / EVENTS).unlink(missing_ok=True)  # the old feed must not be read as new
-            args = ["--resume", str(run_dir)]
+            args = ["--resume", str(run_dir), *(["--force"] if force else [])]
         else:
             run_dir = RunFolder.create(self.settings.runs.dir, self.settings.train.feature_set).path
             args = ["--run-dir", str(run_dir)]

@@ -120,14 +120,16 @@ def refusal(run_dir: str | os.PathLike, what_changed: list[str]) -> str:
             f"or resume with --force to continue on the new data as a new phase of this run")
 
 
-def resume_data_changes(run_dir: str | os.PathLike, settings: Settings,
-                        rows_file: str | None = None) -> list[str]:
+def resume_data_changes(run_dir: str | os.PathLike, settings: Settings, rows_file: str | None = None,
+                        rows=None) -> list[str]:
     """Before a resume (CLI, app): how today's data differ from the run's; [] when they do
-    not, or when the run recorded nothing to compare with. Opens the database (not torch)."""
+    not, or when the run recorded nothing to compare with. Opens the database (not torch).
+    rows: in-memory SignatureRows the caller will hand the trainer as a rows file."""
     then = recorded(run_dir)
     if then is None:
         return []
-    return changes(then, current(settings, rows_file))
+    now = of_rows_file("in-memory rows", rows.array) if rows is not None else current(settings, rows_file)
+    return changes(then, now)
 
 
 def current(settings: Settings, rows_file: str | None = None) -> DataIdentity:
