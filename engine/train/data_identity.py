@@ -92,8 +92,8 @@ def changes(then: DataIdentity, now: DataIdentity) -> list[str]:
         out.append(f"source: {then.where} then, {now.where} now")
     if then.kind != now.kind:
         out.append(f"data kind: {then.kind} then, {now.kind} now")
-    elif then.kind == FILE_KIND:
-        if then.params.get("digest") != now.params.get("digest"):
+    elif then.kind == FILE_KIND:  # (no digest recorded: the session's checksum still compares)
+        if then.params.get("digest") and then.params["digest"] != now.params.get("digest"):
             out.append(f"rows file content: other rows in {now.where}")
     else:  # how the writer made the table (demo seed, build span, bundle file...)
         keys = sorted(k for k in {*then.params, *now.params} if then.params.get(k) != now.params.get(k))
