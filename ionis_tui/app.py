@@ -81,7 +81,7 @@ class IonisApp(App[int]):
             self.state.set_data(DataSource(status=DataStatus.OK, mode="in-memory", table="rows",
                                            rows=len(rows)))
         self._quitting = False
-        self._start_after_check: tuple[str | None] | None = None  # `s` pressed during the check
+        self._start_after_check: tuple[str | None, bool] | None = None  # `s` pressed during the check
         self._sighup = False
         self._keys_for: tuple = ()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -196,7 +196,7 @@ class IonisApp(App[int]):
         self.redraw()
         pending, self._start_after_check = self._start_after_check, None
         if pending is not None and d.status != DataStatus.CHECKING:
-            self.start_run(resume=pending[0])  # the start key pressed during the check
+            self.start_run(*pending)  # the start key pressed during the check
 
     def seed_demo(self) -> None:
         d = self.state.data
@@ -285,7 +285,7 @@ class IonisApp(App[int]):
         self.notify(text, severity=severity)
         self.redraw()
 
-    def start_run(self, resume: str | None = None) -> bool:
+    def start_run(self, resume: str | None = None, force: bool = False) -> bool:
         if self.runner.running:
             self.answer("a run is already active: p pauses it, x stops it")
             return False
@@ -293,7 +293,7 @@ class IonisApp(App[int]):
         if d.status == DataStatus.CHECKING:
             # A key typed before the check has answered (often before the first frame) is
             # kept: the run starts when the check ends well (on_data_checked), else says why.
-            self._start_after_check = (resume,)
+            self._start_after_check = (resume, force)
             self.state.note("start requested: the run starts once the database check has answered")
             self.redraw()
             return True
@@ -308,7 +308,7 @@ class IonisApp(App[int]):
         self.state.reset_run()
         self.state.note(f"resuming run {resume}…" if resume else "starting a new run…")
         try:
-            self.runner.start(resume=resume)
+            self.runner.start(resume=resume, force=force)
         except (IonisError, OSError) as exc:
             self.state.fail(str(exc))
             self.notify(str(exc), severity="error")
@@ -379,9 +379,33 @@ class IonisApp(App[int]):
         if self.runner.running:
             self.notify("a run is already active: stop it first (x)", severity="warning")
             return
+        changed = self._resume_data_changes(run)
+        if changed:
+            question = (f"The data of run {run.run_id} changed since it last trained: {'; '.join(changed)}.\n"
+                        "Continue it on the new data as a new phase? Its best epoch is then tracked on "
+                        "the new data only; a new run (s on the dashboard) keeps the two apart.")
+            self.push_screen(ConfirmScreen(question, yes="New phase", no="Cancel"),
+                             lambda yes: self._resume(run, force=True) if yes else self.answer(
+                                 f"run {run.run_id} not resumed: its data changed", "information"))
+            return
+        self._resume(run, force=False)
+
+    def _resume(self, run: RunInfo, force: bool) -> None:
         while len(self.screen_stack) > 1:
             self.pop_screen()
-        self.start_run(resume=str(run.path))
+        self.start_run(resume=str(run.path), force=force)
+
+    def _resume_data_changes(self, run: RunInfo) -> list[str]:
+        """The engine's resume check (engine.train.data_identity), asked before a resume so
+        the user can confirm a new phase; [] when it cannot ask now (the trainer still checks)."""
+        from engine.train.data_identity import resume_data_changes
+
+        if self.runner.rows is None and self.state.data.status != DataStatus.OK:
+            return []  # the database is not ready: the trainer refuses with the same words
+        try:
+            return resume_data_changes(run.path, self.settings, rows=self.runner.rows)
+        except (IonisError, OSError, ValueError):
+            return []
 
     def on_attach_requested(self, msg: AttachRequested) -> None:
         """The runs list asks to follow a run another process trains."""

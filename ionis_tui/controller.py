@@ -43,8 +43,9 @@ class RunController(Protocol):
 
     def live_model(self) -> LoadedModel | None: ...
 
-    def start(self, resume: str | None = None) -> None:
-        """Start a trainer for a new run (or resume = a run folder) and follow it."""
+    def start(self, resume: str | None = None, force: bool = False) -> None:
+        """Start a trainer for a new run (or resume = a run folder; force: on changed data,
+        as a new phase) and follow it."""
 
     def attach(self, run_dir: str | os.PathLike, pid: int | None, state: str) -> None:
         """Follow a run another process trains."""

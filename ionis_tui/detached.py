@@ -141,8 +141,9 @@ class DetachedController:
         return lm
 
     # ------------------------------------------------------------------ start / attach
-    def start(self, resume: str | None = None) -> None:
-        """Spawn a trainer for a new run (or `resume` = a run folder) and follow it."""
+    def start(self, resume: str | None = None, force: bool = False) -> None:
+        """Spawn a trainer for a new run (or `resume` = a run folder; `force`: go on although
+        its data changed, as a new phase) and follow it."""
         from engine.train.control import EVENTS
         from engine.train.rundir import RunFolder
 
@@ -151,7 +152,7 @@ class DetachedController:
         if resume:
             run_dir = Path(resume)
             (run_dir / EVENTS).unlink(missing_ok=True)  # the old feed must not be read as new
-            args = ["--resume", str(run_dir)]
+            args = ["--resume", str(run_dir), *(["--force"] if force else [])]
         else:
             try:
                 run_dir = RunFolder.create(self.settings.runs.dir, self.settings.train.feature_set).path
@@ -225,7 +226,23 @@ class DetachedController:
                             return
                     self._deliver(ev.RunEnded(self._dead_state(run), self._dead_message(run)))
                     return
+                self._check_stall(run)
             time.sleep(FOLLOW_S)
+
+    def _check_stall(self, run: DetachedRun) -> None:
+        """A live trainer that stopped moving (SIGSTOP, a hung device) shows as stalled, by the
+        one run-state rule (engine.train.runs.run_state), and as itself again once it moves."""
+        from engine.train.rundir import STATE, read_json
+        from engine.train.runs import STALLED, run_state
+
+        st = read_json(run.run_dir / STATE)
+        now = run_state(run.run_dir, st)
+        if now == STALLED and run.state != STALLED:
+            limit = (st or {}).get("stall_after_s", "?")
+            self._deliver(ev.StateChanged(STALLED, f"no progress for over {limit} s; trainer pid {run.pid} "
+                                                   "is alive but not moving (stopped? a hung device?)"))
+        elif run.state == STALLED and now != STALLED and now in (ev.LOADING, ev.TRAINING, ev.PAUSED):
+            self._deliver(ev.StateChanged(now, "moving again"))
 
     def _replay(self, reader: Any) -> None:
         """Catch up with a running trainer: its start, the epochs from metrics.jsonl, its

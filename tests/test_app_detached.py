@@ -287,3 +287,42 @@ async def test_the_runs_list_follows_a_training_run_by_itself(tmp_path):
                              what="the list to move on by itself")
     finally:
         proc.kill()
+
+
+async def test_an_attached_app_shows_a_frozen_trainer_as_stalled_and_then_training_again(tmp_path):
+    """Issue 21 item 4: a trainer that stops moving (SIGSTOP) showed as "training" with a
+    frozen elapsed time and ETA; it shows as stalled, by the one run-state rule, and
+    returns to training when it moves again."""
+    import subprocess
+
+    import numpy as np
+
+    from engine.train.runs import STALLED
+
+    np.save(tmp_path / "rows.npy", ROWS.array)
+    run_dir = tmp_path / "runs" / "shell-run"
+    s = settings(tmp_path)
+    s.runs.stall_after_s = 1.5
+    argv, env, _ = trainer_command(s, ["--rows-file", str(tmp_path / "rows.npy"), "--run-dir", str(run_dir)],
+                                   folder=str(tmp_path))
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    try:
+        await advances_when_ready(run_dir, 0)
+        app = IonisApp(settings(tmp_path), check_db=False, attach=str(run_dir))
+        async with app.run_test(size=(100, 30)) as pilot:
+            await wait_until(pilot, lambda: app.runner.running and app.state.state == ev.TRAINING, 30,
+                             what="attached")
+            proc.send_signal(signal.SIGSTOP)
+            await wait_until(pilot, lambda: app.state.state == STALLED, 30, what="stalled")
+            await pilot.pause(0.2)
+            assert "stalled" in screen_text(app)
+            assert any("no progress for over 1.5 s" in ln.text for ln in app.state.log)
+            proc.send_signal(signal.SIGCONT)
+            await wait_until(pilot, lambda: app.state.state == ev.TRAINING, 30, what="training again")
+            app.runner.detach()
+            await wait_until(pilot, lambda: not app.runner.running, 30, what="detached")
+    finally:
+        proc.send_signal(signal.SIGCONT)
+        proc.kill()
+        proc.wait()

@@ -275,3 +275,36 @@ def test_short_path_is_relative_home_or_absolute(tmp_path, monkeypatch):
     assert short_path(tmp_path / "other") == str((tmp_path / "other").resolve())
     monkeypatch.chdir("/")  # started in /: absolute, not "tmp/..."
     assert short_path(tmp_path / "other") == str((tmp_path / "other").resolve())
+
+
+async def test_resuming_a_run_whose_data_changed_asks_first_and_yes_continues_as_a_new_phase(tmp_path):
+    """Issue 21 item 3, in the app: the engine's resume check is asked before the trainer
+    starts; no keeps the run as it was, yes resumes it with --force as phase 2."""
+    from engine.train.data_identity import of_rows_file
+    from engine.train.session import TrainingSession
+
+    def stop_after_first_epoch(e):
+        if isinstance(e, ev.EpochEnd):
+            first.stop()
+
+    first = TrainingSession(settings(tmp_path, epochs=500), rows=ROWS, on_event=stop_after_first_epoch,
+                            data=of_rows_file("rows.npy", ROWS.array))
+    assert first.run().state == ev.STOPPED
+    other = synthetic_rows(1600, seed=8)
+    app = IonisApp(settings(tmp_path, epochs=500), rows=other)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("r", "s")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "rows: 2,000 then, 1,600 now" in app.screen.question and "new phase" in app.screen.question
+        await pilot.press("n")
+        await pilot.pause(0.1)
+        assert isinstance(app.screen, RunsScreen) and not app.runner.running
+        assert any("not resumed: its data changed" in ln.text for ln in app.state.log)
+        await pilot.press("s", "y")
+        assert isinstance(app.screen, DashboardScreen)
+        await wait_until(pilot, lambda: app.state.epochs_done >= 2, 120, what="epoch 2 on the new data")
+        await pilot.press("x", "y")
+        await wait_until(pilot, lambda: not app.runner.running, 60, what="stopped")
+    phases = [(m["epoch"], m["phase"]) for m in read_metrics(first.run_dir)]
+    assert phases[:2] == [(1, 1), (2, 2)]
+    assert list_runs(tmp_path / "runs")[0].phase == 2

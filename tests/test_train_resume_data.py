@@ -10,7 +10,7 @@ import pytest
 
 from engine.cli import main
 from engine.data.client import connect
-from engine.data.rows import COL
+from engine.data.rows import COL, SignatureRows
 from engine.demo.seed import seed_demo
 from engine.settings import DatabaseSettings, Settings
 from engine.train.data_identity import DataIdentity, changes, resume_data_changes
@@ -42,6 +42,9 @@ def test_changes_name_table_kind_and_rows():
     assert changes(then, DataIdentity("db.t", "spots", 819)) == ["data kind: demo then, spots now",
                                                                  "rows: 3,000 then, 819 now"]
     assert changes(then, DataIdentity("db.u", "demo", 3000)) == ["source: db.t then, db.u now"]
+    seeded = DataIdentity("db.t", "demo", 3000, params={"seed": 5, "rows": 3000})
+    assert changes(seeded, DataIdentity("db.t", "demo", 3000, params={"seed": 6, "rows": 3000})) == [
+        "seed: 5 then, 6 now"]
 
 
 def test_resume_on_other_rows_is_refused_and_forced_it_is_a_new_phase(env, capsys):
@@ -75,23 +78,52 @@ def test_resume_on_other_rows_is_refused_and_forced_it_is_a_new_phase(env, capsy
     assert "file b.npy, phase 2" in capsys.readouterr().out
 
 
-def test_same_counts_other_values_are_refused_after_loading_and_the_run_left_as_it_was(env, capsys):
+def test_same_file_and_count_with_other_values_is_refused_before_anything_is_written(env, capsys):
     rows = env / "rows.npy"
     _rows(rows, 1500)
     run = env / "runs" / "r1"
     assert main(["train", "--rows-file", str(rows), "--epochs", "1", "--run-dir", str(run)]) == 0
-    state = json.loads((run / "state.json").read_text())
+    before = (run / "state.json").read_bytes()
     changed = synthetic_rows(1500, seed=3).array.copy()
-    changed[:, COL["median_snr"]] += 0.25  # same file, same rows and split, other values
+    changed[:, COL["median_snr"]] += 0.25  # same file name, same rows and split, other values
     np.save(rows, changed)
     capsys.readouterr()
     assert main(["train", "--resume", str(run), "--rows-file", str(rows), "--epochs", "2"]) == 2
-    assert "the rows' values (same counts, other checksum)" in capsys.readouterr().err
-    after = json.loads((run / "state.json").read_text())
-    assert (after["state"], after["epochs_total"], after["message"]) == (
-        state["state"], state["epochs_total"], state["message"])
-    assert [m["epoch"] for m in read_metrics(run)] == [1]
-    assert run_info(run).state == "finished"
+    assert "(rows file content: other rows in rows file rows.npy)" in capsys.readouterr().err
+    assert (run / "state.json").read_bytes() == before
+    # The same rows under another name (the app writes a new temporary file each start) resume.
+    np.save(env / "copy.npy", synthetic_rows(1500, seed=3).array)
+    assert main(["train", "--resume", str(run), "--rows-file", str(env / "copy.npy"), "--epochs", "2"]) == 0
+    assert [(m["epoch"], m["phase"]) for m in read_metrics(run)] == [(1, 1), (2, 1)]
+
+
+def test_rows_found_different_only_after_loading_refuse_and_leave_the_run_as_it_was(env):
+    """The second check (train/val counts and checksum of the loaded sample), for what the
+    table's identity cannot show (e.g. an UPDATE of its values outside this tool)."""
+    from engine.errors import InputError
+    from engine.train import events as ev
+    from engine.train.session import TrainingSession
+
+    s = Settings()
+    s.runs.dir, s.train.device, s.train.batch_size, s.train.epochs = str(env / "runs"), "cpu", 256, 1
+    same = DataIdentity("db.t", "demo", 1500, "db.t (demo)", {"seed": 1})
+    first = TrainingSession(s, rows=synthetic_rows(1500, seed=3), data=same)
+    assert first.run().state == ev.FINISHED
+    state = json.loads((first.run_dir / "state.json").read_text())
+    changed = synthetic_rows(1500, seed=3).array.copy()
+    changed[:, COL["median_snr"]] += 0.25
+    s.train.epochs = 2
+    seen: list = []
+    again = TrainingSession(s, rows=SignatureRows(changed), data=same, resume=first.run_dir, on_event=seen.append)
+    with pytest.raises(InputError, match=r"the rows' values \(same counts, other checksum\)"):
+        again.run()
+    after = json.loads((first.run_dir / "state.json").read_text())
+    assert {k: after[k] for k in ("state", "epochs_total", "message", "phase")} == {
+        k: state[k] for k in ("state", "epochs_total", "message", "phase")}
+    assert [m["epoch"] for m in read_metrics(first.run_dir)] == [1]
+    ended = [e for e in seen if isinstance(e, ev.RunEnded)]
+    assert ended and ended[-1].state == ev.FINISHED and "other checksum" in ended[-1].message  # viewers see why
+    assert run_info(first.run_dir).state == ev.FINISHED
 
 
 def test_a_demo_table_reseeded_with_other_rows_refuses_the_resume(env, chdb_path, capsys, monkeypatch):

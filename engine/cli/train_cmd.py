@@ -193,7 +193,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     channel: list[EventWriter] = []  # filled once the run folder exists
     if args.rows_file:
         source = {"rows": _rows_file(args.rows_file)}
-        data = data_identity.of_rows_file(args.rows_file, len(source["rows"]))
+        data = data_identity.of_rows_file(args.rows_file, source["rows"].array)
     else:
         notify = lambda e: [f(e) for f in channel]  # noqa: E731
         data = data_identity.current(settings)

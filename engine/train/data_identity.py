@@ -56,10 +56,21 @@ class DataIdentity:
         """Short form for lists: "demo signatures.v22", "file rows.npy"."""
         return f"{self.kind} {self.table or Path(self.params.get('file', '')).name}".strip()
 
+    @property
+    def where(self) -> str:
+        return self.table if self.kind != FILE_KIND else f"rows file {Path(self.params.get('file', '?')).name}"
 
-def of_rows_file(path: str | os.PathLike, rows: int) -> DataIdentity:
-    p = Path(path).resolve()
-    return DataIdentity("", FILE_KIND, int(rows), f"rows file {path}", {"file": str(p)})
+
+def of_rows_file(path: str | os.PathLike, array) -> DataIdentity:
+    """A rows file is known by its content (a digest), not its path: the app hands the
+    trainer the same rows under a new temporary name on every start."""
+    import hashlib
+
+    import numpy as np
+
+    digest = hashlib.blake2b(np.ascontiguousarray(array).data, digest_size=16).hexdigest()
+    return DataIdentity("", FILE_KIND, int(array.shape[0]), f"rows file {path}",
+                        {"file": str(Path(path).resolve()), "digest": digest})
 
 
 def of_table(client, db: DatabaseSettings, source: str = "") -> DataIdentity:
@@ -77,10 +88,16 @@ def of_table(client, db: DatabaseSettings, source: str = "") -> DataIdentity:
 def changes(then: DataIdentity, now: DataIdentity) -> list[str]:
     """What differs, in words; [] when the data look the same."""
     out = []
-    if (then.table, then.params.get("file")) != (now.table, now.params.get("file")):
-        out.append(f"source: {then.table or then.params.get('file')} then, {now.table or now.params.get('file')} now")
+    if then.table != now.table or (then.kind == FILE_KIND) != (now.kind == FILE_KIND):
+        out.append(f"source: {then.where} then, {now.where} now")
     if then.kind != now.kind:
         out.append(f"data kind: {then.kind} then, {now.kind} now")
+    elif then.kind == FILE_KIND:  # (no digest recorded: the session's checksum still compares)
+        if then.params.get("digest") and then.params["digest"] != now.params.get("digest"):
+            out.append(f"rows file content: other rows in {now.where}")
+    else:  # how the writer made the table (demo seed, build span, bundle file...)
+        keys = sorted(k for k in {*then.params, *now.params} if then.params.get(k) != now.params.get(k))
+        out += [f"{k}: {then.params.get(k)} then, {now.params.get(k)} now" for k in keys[:3]]
     if then.rows != now.rows:
         out.append(f"rows: {_n(then.rows)} then, {_n(now.rows)} now")
     return out
@@ -103,14 +120,16 @@ def refusal(run_dir: str | os.PathLike, what_changed: list[str]) -> str:
             f"or resume with --force to continue on the new data as a new phase of this run")
 
 
-def resume_data_changes(run_dir: str | os.PathLike, settings: Settings,
-                        rows_file: str | None = None) -> list[str]:
+def resume_data_changes(run_dir: str | os.PathLike, settings: Settings, rows_file: str | None = None,
+                        rows=None) -> list[str]:
     """Before a resume (CLI, app): how today's data differ from the run's; [] when they do
-    not, or when the run recorded nothing to compare with. Opens the database (not torch)."""
+    not, or when the run recorded nothing to compare with. Opens the database (not torch).
+    rows: in-memory SignatureRows the caller will hand the trainer as a rows file."""
     then = recorded(run_dir)
     if then is None:
         return []
-    return changes(then, current(settings, rows_file))
+    now = of_rows_file("in-memory rows", rows.array) if rows is not None else current(settings, rows_file)
+    return changes(then, now)
 
 
 def current(settings: Settings, rows_file: str | None = None) -> DataIdentity:
@@ -118,8 +137,7 @@ def current(settings: Settings, rows_file: str | None = None) -> DataIdentity:
     if rows_file:
         import numpy as np
 
-        arr = np.load(rows_file, mmap_mode="r", allow_pickle=False)
-        return of_rows_file(rows_file, int(arr.shape[0]))
+        return of_rows_file(rows_file, np.load(rows_file, mmap_mode="r", allow_pickle=False))
     from engine.data.client import connect
     from engine.data.provenance import read_provenance
     from engine.data.status import source_label

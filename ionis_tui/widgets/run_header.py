@@ -6,12 +6,14 @@ from rich.text import Text
 from textual.widgets import Static
 
 from engine.train import events as ev
+from engine.train.runs import STALLED
 from ionis_tui import fmt
 from ionis_tui.dashboard_state import DashboardState, DataStatus
 
 STATE_STYLE = {
     ev.IDLE: "dim", ev.LOADING: "bold yellow", ev.TRAINING: "bold green", ev.PAUSED: "bold yellow",
     ev.STOPPED: "bold cyan", ev.FINISHED: "bold green", ev.FAILED: "bold red",
+    STALLED: "bold red",  # the trainer lives but does not move
 }
 
 
