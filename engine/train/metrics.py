@@ -56,8 +56,10 @@ def at_bound(g: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model: IonisGate, val: Split, huber_delta: float, compare=None) -> dict[str, float]:
-    """compare(out, x): what the loss compares with the target (default: the output itself)."""
+def evaluate(model: IonisGate, val: Split, huber_delta: float, compare=None,
+             progress=None) -> dict[str, float]:
+    """compare(out, x): what the loss compares with the target (default: the output itself).
+    progress(done, total), when given, is called after each batch of EVAL_BATCH rows."""
     n = val.n
     dev = val.y.device
     pred = torch.empty(n, device=dev)
@@ -69,6 +71,8 @@ def evaluate(model: IonisGate, val: Split, huber_delta: float, compare=None) -> 
         pred[i:i + EVAL_BATCH] = out
         sun_gate[i:i + EVAL_BATCH] = p["sun_gate"]
         storm_gate[i:i + EVAL_BATCH] = p["storm_gate"]
+        if progress is not None:
+            progress(min(i + EVAL_BATCH, n), n)
     err = pred - val.y
     huber = F.huber_loss(pred, val.y, reduction="none", delta=huber_delta)
     pc, yc = pred - pred.mean(), val.y - val.y.mean()
