@@ -177,18 +177,37 @@ def _trainer(tr, data):
     return model, lambda idx: training_step(model, opt, d.x[idx], d.y[idx], w[idx], tr, d.sfi_cell[idx])
 
 
-def _steps(step, n: int, count: int, bs: int, gen) -> float:
-    """samples/s of `count` steps on batches of a seeded permutation of rows 0..n-1."""
-    import torch
+class _Batches:
+    """Batches of a seeded permutation of rows 0..n-1, a new permutation when one runs out, as
+    TrainingSession draws them. Drawing a permutation is the epoch's one-off cost (timed apart:
+    a fixed number of steps would otherwise pay it far more often than a real epoch does)."""
 
-    perm, at = torch.randperm(n, generator=gen), 0
-    t0 = time.perf_counter()
+    def __init__(self, n: int, bs: int, gen):
+        self.n, self.bs, self.gen, self.at, self.perm_s = n, bs, gen, n, []
+
+    def ensure(self) -> None:
+        import torch
+
+        if self.at + self.bs > self.n:
+            t = time.perf_counter()
+            self.perm, self.at = torch.randperm(self.n, generator=self.gen), 0
+            self.perm_s.append(time.perf_counter() - t)
+
+    def __next__(self):
+        idx = self.perm[self.at:self.at + self.bs]
+        self.at += self.bs
+        return idx
+
+
+def _steps(step, batches: _Batches, count: int) -> float:
+    """samples/s of `count` trainer steps (permutation draws excluded)."""
+    busy = 0.0
     for _ in range(count):
-        if at + bs > n:
-            perm, at = torch.randperm(n, generator=gen), 0
-        step(perm[at:at + bs]).item()  # the trainer syncs at its progress points; here every step
-        at += bs
-    return count * bs / (time.perf_counter() - t0)
+        batches.ensure()
+        t0 = time.perf_counter()
+        step(next(batches)).item()  # the trainer syncs at its progress points; here every step
+        busy += time.perf_counter() - t0
+    return count * batches.bs / busy
 
 
 def _train_and_validate(a: argparse.Namespace, tr, data, out: dict) -> None:
@@ -200,16 +219,18 @@ def _train_and_validate(a: argparse.Namespace, tr, data, out: dict) -> None:
     model, step = _trainer(tr, data)
     bs, n = min(tr.batch_size, data.train.n), data.train.n
     gen = torch.Generator().manual_seed(tr.seed)
-    _steps(step, n, WARMUP_STEPS, bs, gen)
+    full = _Batches(n, bs, gen)
+    _steps(step, full, WARMUP_STEPS)
     with Stage(out, "train", a.steps * bs):
-        out["samples_per_s"] = round(_steps(step, n, a.steps, bs, gen), 1)
+        out["samples_per_s"] = round(_steps(step, full, a.steps), 1)
     out["train"]["steps"] = a.steps
+    out["randperm_seconds_per_epoch"] = round(max(full.perm_s), 3)
     if a.small and a.small < n:  # the same trainer on the first --small rows, alternating
-        full, small = [], []
+        small, f, sm = _Batches(a.small, bs, gen), [], []
         for _ in range(3):
-            full.append(_steps(step, n, a.steps // 3, bs, gen))
-            small.append(_steps(step, a.small, a.steps // 3, bs, gen))
-        out["interleaved_ratio"] = round(statistics.median(f / s for f, s in zip(full, small, strict=True)), 4)
+            f.append(_steps(step, full, a.steps // 3))
+            sm.append(_steps(step, small, a.steps // 3))
+        out["interleaved_ratio"] = round(statistics.median(x / y for x, y in zip(f, sm, strict=True)), 4)
     with Stage(out, "validate", data.val.n):
         metrics.evaluate(model, data.val, tr.huber_delta, lambda o, x: compared(o, x, tr))
 
@@ -258,10 +279,11 @@ def projection(sizes: list[dict], rows: int) -> dict:
         b = big.get(stage)
         if not b or "seconds" not in b:
             continue
-        p = {"seconds": round(b["seconds"] * rows / b["rows"], 0)}
+        scale = rows / big["rows"]  # a stage's own rows (validation: its side) grow alike
+        p = {"seconds": round(b["seconds"] * scale, 0)}
         if prev and prev.get(stage, {}).get("peak_rss_mb"):
             slope = (b["peak_rss_mb"] - prev[stage]["peak_rss_mb"]) / (b["rows"] - prev[stage]["rows"])
-            p["peak_rss_gb"] = round((b["peak_rss_mb"] + slope * (rows - b["rows"])) / 1024, 2)
+            p["peak_rss_gb"] = round((b["peak_rss_mb"] + slope * b["rows"] * (scale - 1)) / 1024, 2)
         out[stage] = p
     tr = big["rows_train"] / big["rows"] * rows
     out["epoch_seconds_at_samples_per_s"] = round(tr / big["samples_per_s"], 0)
