@@ -252,14 +252,22 @@ async def keys_attached(settings: Settings, rows_file: str, run_dir: Path, press
     """`?` latency in an app following a detached trainer on the rows in rows_file (mode keys)."""
     import signal
 
+    proc = _trainer(settings, rows_file, run_dir)
+    try:
+        return await _press_help_attached(settings, run_dir, presses)
+    finally:  # the trainer never outlives the bench, whatever happened
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(600)
+
+
+async def _press_help_attached(settings: Settings, run_dir: Path, presses: int) -> dict:
     from engine.train.runs import run_info
 
-    proc = _trainer(settings, rows_file, run_dir)
     t0 = time.perf_counter()
     await until(lambda: (i := run_info(run_dir)) is not None and i.state == ev.TRAINING,
                 1800, 0.2, "the trainer to start training")
     ready_s = time.perf_counter() - t0
-    app = IonisApp(settings, detached=True, check_db=False, attach=str(run_dir))
+    app = IonisApp(settings, check_db=False, attach=str(run_dir))
     lat: list[float] = []
     async with app.run_test(size=(120, 40)):
         await until(lambda: app.state.state == ev.TRAINING, 120, 0.05, "the app to attach")
@@ -276,8 +284,6 @@ async def keys_attached(settings: Settings, rows_file: str, run_dir: Path, press
                         what="escape")
         share = (time.process_time() - cpu0) / (time.perf_counter() - wall0)
         step = (app.state.step, app.state.steps, app.state.samples_per_s)
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(600)
     if not lat:
         raise SystemExit("no key press landed while the trainer trained")
     return {"key_latency_ms_p95": round(p95(lat), 2), "key_latency_ms_p50": round(statistics.median(lat), 2),
