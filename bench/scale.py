@@ -170,9 +170,10 @@ def _trainer(tr, data):
 
     torch.manual_seed(tr.seed)
     model = IonisGate(tr.feature_set)
-    init_sidecars(model, tr.sidecar_init_weight, tr.seed, sun_weight=tr.sun_sidecar_init_weight)
+    ex = tr.experimental
+    init_sidecars(model, ex.sidecar_init_weight, tr.seed, sun_weight=ex.sun_sidecar_init_weight)
     d = data.train
-    w = storm_weights(d.x, d.w, FEATURE_SETS[tr.feature_set], tr.storm_weight)
+    w = storm_weights(d.x, d.w, FEATURE_SETS[tr.feature_set], ex.storm_weight)
     opt = build_optimizer(model, tr)
     return model, lambda idx: training_step(model, opt, d.x[idx], d.y[idx], w[idx], tr, d.sfi_cell[idx])
 
