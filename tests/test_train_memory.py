@@ -88,3 +88,43 @@ def test_too_many_rows_for_the_memory_are_refused_with_the_rows_that_fit():
         ensure_fits(93_600_000, "v22", available=8 * gb)
     assert f"about {fit:,} rows fit" in str(e.value) and f"--limit-rows {fit}" in str(e.value)
     assert e.value.setting == "train.limit_rows"
+
+
+_TABLE = '''
+from engine.data.client import connect
+from engine.data.schema import ensure_table
+from engine.settings import DatabaseSettings
+db = DatabaseSettings(path=sys.argv[1], table="sig")
+client = connect(db)
+'''
+_FILL = _TABLE + '''
+ensure_table(client, db)
+g = "toFixedString(concat(char(65 + {a} % 18), char(65 + intDiv({a}, 18) % 18), toString(intDiv({a}, 324) % 10), toString(intDiv({a}, 3240) % 10)), 4)"
+client.command(f"INSERT INTO {db.qualified_table} SELECT {g.format(a='number')}, "
+               f"{g.format(a='intDiv(number, 7)')}, 102 + number % 10, number % 24, 1 + number % 12, "
+               "-20 + number % 40, 1 + number % 50, 1, 0.5, 70 + number % 150, number % 9, 1000, 10 "
+               f"FROM numbers({int(sys.argv[2])})")
+'''
+_LOAD = _TABLE + '''
+from engine.data.loader import load_rows
+client.query("SELECT 1")
+before = open("/proc/self/status").read()
+open("/proc/self/clear_refs", "w").write("5")
+rows = load_rows(client, db, limit_rows=int(sys.argv[2]))
+open(os.environ["IONIS_TEST_STATUS"] + ".before", "w").write(before)
+'''
+
+
+@pytest.mark.slow  # a 3M-row table, loaded whole and sampled, each in its own child process
+def test_a_sample_is_drawn_in_the_database_with_memory_of_the_sample_not_the_table(tmp_path):
+    path, n = str(tmp_path / "db.chdb"), 3_000_000
+    _child(tmp_path, _FILL, [path, str(n)])
+
+    def added(limit: int) -> int:
+        out = _child(tmp_path, _LOAD, [path, str(limit)])
+        status = max(tmp_path.glob("status-*.before"), key=lambda p: p.stat().st_mtime)
+        return out["VmHWM"] - _status(status.read_text())["VmRSS"]
+    whole, sample = added(0), added(n // 100)
+    mb = 2**20
+    assert sample <= 0.5 * whole, (f"a 1% sample added {sample / mb:.0f} MB, the whole "
+                                   f"{n:,}-row table {whole / mb:.0f} MB")

@@ -324,3 +324,23 @@ def test_leak_count_is_exact_for_paths_a_mixed_hash_confused():
     assert count_leaked_paths(SignatureRows(a)) == 0
     a[1, :4] = a[0, :4]
     assert count_leaked_paths(SignatureRows(a)) == 1
+
+
+def test_a_long_validation_reports_its_progress_while_it_runs(tmp_path, rows, monkeypatch):
+    # Millions of validation rows take a while on their own: the run says it is validating and
+    # how far it got (Notices, which the dashboard logs and the CLI prints), between its steps.
+    from engine.train import metrics, session
+
+    monkeypatch.setattr(session, "VALIDATION_NOTE_ROWS", 100)  # these rows stand for millions
+    monkeypatch.setattr(session, "VALIDATION_NOTE_S", 0.0)
+    monkeypatch.setattr(metrics, "EVAL_BATCH", 128)
+    events: list = []
+    end = TrainingSession(make_settings(tmp_path, epochs=1), rows=rows, on_event=events.append).run()
+    assert end.state == ev.FINISHED, end.message
+    n_val = int(rows.val_mask.sum())
+    notes = [e.text for e in events if isinstance(e, ev.Notice) and e.text.startswith("validating")]
+    assert notes[0] == f"validating epoch 1: {n_val:,} rows"
+    done = [int(t.split(": ")[1].split("/")[0].replace(",", "")) for t in notes[1:]]
+    assert done == list(range(128, n_val, 128)), notes
+    last_note = max(i for i, e in enumerate(events) if isinstance(e, ev.Notice) and e.text in notes)
+    assert last_note < next(i for i, e in enumerate(events) if isinstance(e, ev.EpochEnd))

@@ -71,16 +71,41 @@ def _select_exprs() -> list[str]:
     return [f"{exprs[name]} AS out_{name}" for name in COLUMNS]
 
 
+_SAMPLE_KEY = "cityHash64(tx_grid_4, rx_grid_4, band, hour, month, {seed:UInt64})"
+_HASH_MAX = 2**64 - 1
+
+
 def select_sql(db: DatabaseSettings, limit_rows: int = 0) -> str:
-    """The query load_rows streams (parameters: seed, cut, and limit when sampling)."""
+    """The query load_rows streams (parameters: seed, cut, and limit and sample_cut when
+    sampling)."""
     sql = (f"SELECT {', '.join(_select_exprs())} FROM {db.qualified_table} "
            f"WHERE {HAS_SFI} AND {VALID}")
     if limit_rows > 0:
         # Deterministic seeded sample: rank rows by a seeded hash of their key (ties broken by
-        # value) and keep the first N. The same seed and table give the same rows.
-        sql += (" ORDER BY cityHash64(tx_grid_4, rx_grid_4, band, hour, month, {seed:UInt64}), "
+        # value) and keep the first N. The same seed and table give the same rows. Only rows
+        # whose hash is at most sample_cut (chosen so that at least N rows are) reach the sort:
+        # it holds about N rows, not the table.
+        sql += (f" AND {_SAMPLE_KEY} <= {{sample_cut:UInt64}} ORDER BY {_SAMPLE_KEY}, "
                 "median_snr, spot_count, avg_sfi, avg_kp LIMIT {limit:UInt64}")
     return sql
+
+
+def sample_cut(client, db: DatabaseSettings, seed: int, usable: int, want: int) -> int:
+    """A hash bound with at least `want` usable rows at or below it, a little above the
+    want-th smallest hash: the sample (the `want` rows of smallest hash, ties included) lies
+    wholly below it. One counting pass over the table, rarely two."""
+    frac = (want + 6 * want**0.5 + 1000) / max(usable, 1)  # six sigma over the expected count
+    while frac < 1:
+        cut = int(frac * _HASH_MAX)
+        with translating(db):
+            below = int(client.query(
+                f"SELECT count() FROM {db.qualified_table} WHERE {HAS_SFI} AND {VALID} "
+                f"AND {_SAMPLE_KEY} <= {{sample_cut:UInt64}}",
+                parameters={"seed": int(seed), "sample_cut": cut}).result_rows[0][0])
+        if below >= want:
+            return cut
+        frac *= 2  # rows of one cell share a hash: clumps can leave fewer below than expected
+    return _HASH_MAX
 
 
 @dataclass
@@ -185,6 +210,8 @@ def load_rows(client, db: DatabaseSettings, *, limit_rows: int = 0, seed: int = 
         before_read(capacity)
     params = {"seed": int(seed), "cut": int(round(float(val_fraction) * _SPLIT_SCALE)),
               "limit": int(capacity)}
+    if limit_rows > 0:
+        params["sample_cut"] = sample_cut(client, db, seed, report.usable, capacity)
     out = _stream(client, db, limit_rows, params, capacity, progress, cancel)
     done = len(out)
     report = _reconcile(client, db, limit_rows, report, capacity, done)

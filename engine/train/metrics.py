@@ -63,9 +63,11 @@ def at_bound(g: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model: IonisGate, val: Split, huber_delta: float, compare=None) -> dict[str, float]:
+def evaluate(model: IonisGate, val: Split, huber_delta: float, compare=None,
+             progress=None) -> dict[str, float]:
     """Validation scores of the plain output; compare(out, x): what the training loss compares
-    with the target instead (None: the output itself), scored separately as val_objective."""
+    with the target instead (None: the output itself), scored separately as val_objective.
+    progress(done, total), when given, is called after each batch of EVAL_BATCH rows."""
     n = val.n
     dev = val.y.device
     pred = torch.empty(n, device=dev)
@@ -80,6 +82,8 @@ def evaluate(model: IonisGate, val: Split, huber_delta: float, compare=None) -> 
             trained[i:i + EVAL_BATCH] = compare(p["out"], x)
         sun_gate[i:i + EVAL_BATCH] = p["sun_gate"]
         storm_gate[i:i + EVAL_BATCH] = p["storm_gate"]
+        if progress is not None:
+            progress(min(i + EVAL_BATCH, n), n)
     err = pred - val.y
 
     def weighted_huber(a: torch.Tensor) -> torch.Tensor:

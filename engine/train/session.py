@@ -67,6 +67,8 @@ from engine.train.rundir import BEST, LAST, RunFolder, resume_settings
 
 RowsLoader = Callable[[Callable[[int, int], None], Callable[[], bool]], SignatureRows | None]
 TIMING_KEYS = ("samples_per_s", "epoch_s", "elapsed_s", "eta_s", "time")
+VALIDATION_NOTE_ROWS = 1_000_000  # from this many validation rows, validating reports progress
+VALIDATION_NOTE_S = 5.0
 
 
 class DataChanged(InputError):
@@ -462,13 +464,30 @@ class TrainingSession:
         """Validation scores, sidecar statistics and physical effects of the model now."""
         tr, model = self.settings.train, self._model
         scores = metrics.evaluate(model, self._data.val, tr.huber_delta,
-                                  lambda out, x: compared(out, x, tr))
+                                  lambda out, x: compared(out, x, tr), self._validation_progress(epoch))
         if not math.isfinite(scores["val_loss"]):
             raise _Halt(FAILED, f"validation loss became non-finite at epoch {epoch}; {self._kept()}")
         scores["stats"] = metrics.sidecar_stats(model, tr.clamp_min, tr.clamp_max)
         scores["effects"] = {**metrics.effects(model),
                               **metrics.true_effects(bool(self._data_id and self._data_id.is_demo))}
         return scores
+
+    def _validation_progress(self, epoch: int) -> Callable[[int, int], None] | None:
+        """A long validation (millions of rows) says it started and, every VALIDATION_NOTE_S,
+        how far it got: the viewers' log moves while no training step does."""
+        n = self._data.val.n
+        if n < VALIDATION_NOTE_ROWS:
+            return None
+        self._emit(Notice("info", f"validating epoch {epoch}: {n:,} rows"))
+        last = [time.monotonic()]
+
+        def progress(done: int, total: int) -> None:
+            now = time.monotonic()
+            if now - last[0] >= VALIDATION_NOTE_S and done < total:
+                last[0] = now
+                self._emit(Notice("info", f"validating epoch {epoch}: {done:,}/{total:,} rows "
+                                          f"({100 * done / total:.0f}%)"))
+        return progress
 
     def _track_best(self, epoch: int, scores: dict[str, Any]) -> bool:
         # The best epoch is the one the training objective scores best on validation rows (runs
