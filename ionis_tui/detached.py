@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel
 from textual.worker import Worker, WorkerState
 
 from engine.data.rows import SignatureRows
@@ -59,17 +60,26 @@ def settings_toml(settings: Settings) -> str:
     """The app's effective settings (file, environment, defaults already merged) as a
     complete settings file for the trainer, so it runs with exactly these values whatever
     the precedence of sources. Sections hold only scalars; a JSON string is a TOML string."""
-    lines = []
-    for name in type(settings).model_fields:
-        section = getattr(settings, name)
+    lines: list[str] = []
+
+    def table(name: str, section) -> None:
         lines.append(f"[{name}]")
+        subs = []
         for key in type(section).model_fields:
             value = getattr(section, key)
+            if isinstance(value, BaseModel):  # a sub-section, e.g. [train.experimental]
+                subs.append((f"{name}.{key}", value))
+                continue
             if hasattr(value, "get_secret_value"):
                 value = value.get_secret_value()
             text = ("true" if value else "false") if isinstance(value, bool) else (
                 repr(value) if isinstance(value, int | float) else json.dumps(str(value)))
             lines.append(f"{key} = {text}")
+        for sub in subs:
+            table(*sub)
+
+    for name in type(settings).model_fields:
+        table(name, getattr(settings, name))
     return "\n".join(lines) + "\n"
 
 
