@@ -10,7 +10,6 @@ import os
 import numpy as np
 import pytest
 import torch
-from conftest import in_ci
 
 from engine.bands import BY_NAME
 from engine.checkpoint import load_model
@@ -26,10 +25,10 @@ from engine.verify import load_specs, run_suite
 
 DATABASE = "recovery"
 SLOW = os.environ.get("IONIS_SLOW") == "1"
-# The default recipe's acceptance test on the default demo data runs in CI (about 100 s: seeding
-# 200k rows and 30 epochs on two cores) and with IONIS_SLOW=1; the two other seeds only with
-# IONIS_SLOW=1. Elsewhere it skips, and the run's summary lists it with this reason (-rs).
-ACCEPT = SLOW or in_ci()
+# The default recipe's acceptance test is opt-in (IONIS_SLOW=1), not silent: every run's summary
+# lists it as skipped with its reason (-rs in pyproject). Not in CI by default: ~100 s a seed on
+# an idle 2-core machine, but 2,000-4,500 rows/s on the loaded shared one (issue 22: 4 of 30
+# epochs in 300 s), so a loaded CI runner would take half an hour for one seed.
 
 
 def _config(tmp_path, chdb_path, table, **train) -> str:
@@ -79,13 +78,10 @@ def _storm_ratio(lm) -> tuple[float, float]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [
-    pytest.param(Settings().demo.seed, marks=pytest.mark.skipif(
-        not ACCEPT, reason="default-recipe acceptance: 200k rows x 30 epochs (~100 s); runs in CI "
-                           "(CI=true) or with IONIS_SLOW=1")),
-    *(pytest.param(seed, marks=pytest.mark.skipif(
-        not SLOW, reason="default recipe on another demo seed (~100 s each): set IONIS_SLOW=1"))
-      for seed in (11, 23))])
+@pytest.mark.timeout(3600)  # a bound for a loaded machine (see above), not the suite's 300 s
+@pytest.mark.skipif(not SLOW, reason="opt-in: the default recipe's acceptance test trains 200k demo "
+                                     "rows x 30 epochs per seed (~100 s each when idle); set IONIS_SLOW=1")
+@pytest.mark.parametrize("seed", [Settings().demo.seed, 11, 23])
 def test_default_recipe_recovers_the_truth(tmp_path, chdb_path, capsys, seed):
     s = Settings()
     table = f"seed{seed}"
