@@ -73,8 +73,9 @@ class RunsScreen(Screen):
                       r.run_id, key=str(r.path))
         live = sum(r.state in ("loading", "training", "paused") for r in self.runs)
         where = short_path(self.runs_dir)  # as help names it: not the machine's absolute path
-        note = (f"{len(self.runs)} run(s) in {where} · best = lowest validation loss"
-                + (f" · {live} live: a attaches" if live else "")
+        # The folder last: a long one is cut at the screen's edge, not the counts and keys.
+        note = (f"{len(self.runs)} run(s)" + (f" · {live} live: a attaches" if live else "")
+                + f" · best = lowest validation objective · in {where}"
                 if self.runs else f"no runs in {where} yet: press escape, then s to start one")
         self.query_one("#runs-note", Static).update(note)
 
