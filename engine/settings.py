@@ -35,7 +35,7 @@ DEFAULT_FILE = "settings.toml"
 _TOML_FILE: ContextVar[Path | None] = ContextVar("ionis_settings_file", default=None)
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
-# The tool's own tables (ionis_meta, fallback staging names) live under this prefix; the
+# The tool's own tables (fallback staging names, scratch databases) live under this prefix; the
 # signature table may not take such a name, or `data seed` would overwrite them.
 RESERVED_TABLE_PREFIX = "ionis_"
 # Values never shown in an error message (a wrong type would otherwise be echoed back).
@@ -173,6 +173,8 @@ class DemoSettings(_Section):
 
 class RunsSettings(_Section):
     dir: str = Field("", validate_default=True)  # "" = runs/ in the user data folder
+    # A live trainer that makes no progress for longer than this is shown as stalled.
+    stall_after_s: float = Field(60.0, ge=1, le=86400)
 
     @field_validator("dir")
     @classmethod
@@ -197,11 +199,10 @@ class IngestSettings(_Section):
 class EvaluateSettings(_Section):
     """Real observations for `ionis-tui evaluate` and the verify suite's skill group."""
 
-    spots: str = ""              # spot file (header CSV); "" = none
-    table: str = ""              # signature table (in [database]) used instead of spots; "" = none
+    spots: str = ""              # spot file, any format `data ingest` reads; "" = none
+    table: str = ""              # spots or signature table (in [database]) instead; "" = none
     climatology_table: str = ""  # training table for baselines b/c; "" = database.table
-    min_band_rows: int = Field(100, ge=1)
-    min_group_spots: int = Field(3, ge=1)
+    min_band_rows: int = Field(100, ge=1)  # rows a skill needs, overall and per band
 
 
 _KEY = re.compile(r"^[A-Za-z0-9_+]+$")

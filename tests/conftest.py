@@ -113,3 +113,30 @@ def recorded_notifications(app) -> list[str]:
 
     app.notify = record
     return seen
+
+
+@pytest.fixture(autouse=True)
+def trainers_are_cleaned_up(request, monkeypatch):
+    """Every app run trains in its own trainer process (ionis_tui.detached), which outlives
+    the app by design: one thread each (they inherit this environment), and any trainer a
+    test leaves behind (one that failed half-way) is killed once the test ends."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    tmp = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    if tmp is None:
+        return
+    import json
+    import signal
+
+    from engine.train.lock import is_held
+
+    for state in tmp.glob("**/state.json"):
+        try:
+            pid = json.loads(state.read_text()).get("pid")
+        except (OSError, ValueError):
+            continue
+        if isinstance(pid, int) and pid != os.getpid() and is_held(state.parent):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass

@@ -1,8 +1,9 @@
 """The app driving real training runs through Textual's Pilot: start, pause, resume,
 checkpoint, stop, quit with a run active, the runs screen and resuming a run, a failing run.
 
-Rows are small synthetic signatures handed to the app directly (IonisApp(rows=...)), so these
-tests need no database; the database path is covered in test_app_data.py."""
+Rows are small synthetic signatures handed to the app (IonisApp(rows=...)), which gives them to
+its trainer process as a --rows-file: the same detached path users get, without a database
+(the database path is covered in test_app_data.py). Waits are on state, never on sleeps."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from ionis_tui.app import IonisApp
 from ionis_tui.screens.confirm import ConfirmScreen
 from ionis_tui.screens.dashboard import DashboardScreen
 from ionis_tui.screens.help import HelpScreen
+from ionis_tui.screens.quit import QuitScreen
 from ionis_tui.screens.run_detail import RunDetailScreen
 from ionis_tui.screens.runs import RunsScreen
 from ionis_tui.widgets.plots import MetricPlot
@@ -109,7 +111,9 @@ async def test_stop_can_be_declined(tmp_path):
         await start_and_pause(pilot, app)
         await pilot.press("x", "n")
         assert isinstance(app.screen, DashboardScreen) and app.state.state == ev.PAUSED
-        await pilot.press("q", "n")  # quitting declined too: still here, still paused
+        await pilot.press("q")
+        assert isinstance(app.screen, QuitScreen)
+        await pilot.press("c")  # quitting cancelled too: still here, still paused
         assert app.is_running and isinstance(app.screen, DashboardScreen)
         assert app.runner.session.state == ev.PAUSED
         await pilot.press("x", "y")
@@ -124,8 +128,8 @@ async def test_quit_with_an_active_run_saves_a_checkpoint_first(tmp_path):
         await wait_until(pilot, lambda: app.state.state == ev.TRAINING and app.state.step > 0, 60,
                          what="training")
         await pilot.press("q")
-        assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("y")
+        assert isinstance(app.screen, QuitScreen)
+        await pilot.press("s")  # stop (d would detach and leave it training)
         await exited(app)
     (run,) = list_runs(tmp_path / "runs")
     assert run.state == ev.STOPPED and run.resumable
@@ -214,10 +218,10 @@ async def test_broken_run_folder_fails_to_resume_with_a_message(tmp_path):
     app = IonisApp(settings(tmp_path, epochs=3), rows=ROWS)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("r", "s")
-        await pilot.pause(0.2)
         assert isinstance(app.screen, DashboardScreen)
-        assert app.state.state == ev.FAILED and "cannot read" in app.state.final_message
-        assert not app.runner.running
+        await wait_until(pilot, lambda: app.state.state == ev.FAILED, 60, what="the trainer's refusal")
+        assert "cannot read" in app.state.final_message
+        await wait_until(pilot, lambda: not app.runner.running, 30, what="the follower to end")
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
 

@@ -192,7 +192,7 @@ def test_limits_have_one_source_of_truth():
 
 
 @pytest.mark.parametrize("env, needle", [
-    ({"IONIS_DATABASE__TABLE": "ionis_meta"}, "reserved"),
+    ({"IONIS_DATABASE__TABLE": "ionis_build"}, "reserved"),
     ({"IONIS_TRAIN": "garbage"}, "IONIS_TRAIN must be a JSON object"),
     ({"IONIS_TRAIN__ETA_MIN": "0.01"}, "eta_min (0.01) must be below every learning rate"),
 ], ids=["reserved-table", "section-garbage", "eta-min-above-lr"])
@@ -218,10 +218,10 @@ def test_an_empty_database_path_means_the_user_data_folder_not_the_current_one(m
 
 
 def test_reserved_prefix_covers_the_tools_own_tables():
-    from engine.data.meta import META_TABLE
-    from engine.settings import RESERVED_TABLE_PREFIX
+    from engine.data.swap import staging_name
+    from engine.settings import RESERVED_TABLE_PREFIX, DatabaseSettings
 
-    assert META_TABLE.startswith(RESERVED_TABLE_PREFIX)
+    assert staging_name(DatabaseSettings(table="t" * 126), "build").startswith(RESERVED_TABLE_PREFIX)
 
 
 def test_a_settings_file_that_is_not_utf8_is_one_error_line(tmp_path, capsys):

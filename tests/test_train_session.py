@@ -20,6 +20,7 @@ from engine.features import V22, build_features
 from engine.predict import predict_parts
 from engine.settings import Settings
 from engine.train import events as ev
+from engine.train.data_identity import DataIdentity
 from engine.train.metrics import REF_PATH
 from engine.train.prepare import count_leaked_paths
 from engine.train.runs import list_runs, read_metrics
@@ -32,7 +33,7 @@ KEYS = ["epoch", "epochs", "train_loss", "val_loss", "val_rmse_sigma", "val_rmse
         "storm_pinned_high", "sun_effect_sigma", "sun_effect_db", "storm_effect_sigma", "storm_effect_db",
         "sun_truth_db", "storm_truth_db", "sun_gate_mean", "storm_gate_mean", "sun_gate_at_bound", "storm_gate_at_bound", "lr_trunk", "lr_sun_scaler", "lr_storm_scaler",
         "lr_sidecar", "samples_per_s", "epoch_s", "elapsed_s", "eta_s", "best_epoch", "best_val_loss",
-        "warnings", "time", "device"]
+        "warnings", "time", "device", "phase"]
 
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]  # these train
@@ -154,7 +155,7 @@ def test_metrics_lines_have_exact_keys_and_real_meaning(tmp_path, rows):
     settings_text = (sess.run_dir / "settings.json").read_text()
     assert "hunter2" not in settings_text and json.loads(settings_text)["train"]["epochs"] == 3
     assert sorted(p.name for p in sess.run_dir.iterdir()) == [
-        "best.safetensors", "last.pt", "metrics.jsonl", "settings.json", "state.json", "trainer.lock"]
+        "best.safetensors", "heartbeat", "last.pt", "metrics.jsonl", "settings.json", "state.json", "trainer.lock"]
     ck = torch.load(sess.run_dir / "last.pt", weights_only=True)
     assert ck["epoch"] == 3 and ck["step"] == 0 and ck["best"]["epoch"] == best["epoch"]
     assert load_model(sess.run_dir / "last.pt").meta["run_id"] == sess.run_id
@@ -230,7 +231,8 @@ def _wait_for(q: queue.Queue, pred, timeout: float = 30.0):
 def test_pause_checkpoint_snapshot_resume_stop_from_another_thread(tmp_path, rows):
     s = make_settings(tmp_path, epochs=10_000, progress_interval=1e-6)
     q: queue.Queue = queue.Queue()
-    sess = TrainingSession(s, rows=rows, on_event=q.put, data_source="demo data (embedded wspr.t)")
+    sess = TrainingSession(s, rows=rows, on_event=q.put, data_source="embedded wspr.t",
+                           data=DataIdentity("wspr.t", "demo", len(rows), params={"seed": 1}))
     assert sess.snapshot_model() is None
     result: list = []
     t = threading.Thread(target=lambda: result.append(sess.run()), daemon=True)
@@ -252,7 +254,7 @@ def test_pause_checkpoint_snapshot_resume_stop_from_another_thread(tmp_path, row
     lm = sess.snapshot_model()
     assert lm is not None and lm.kind == "live"
     # the live model carries its data source, so truth tests grade it as they grade best.safetensors
-    assert lm.meta["data_source"] == "demo data (embedded wspr.t)" and truth_applies(lm) == (True, "")
+    assert lm.meta["data_provenance"]["kind"] == "demo" and truth_applies(lm) == (True, "")
     p = predict_parts(lm, REF_PATH, 150.0, 2.0)
     assert np.isfinite(p["db"]).all()
 

@@ -44,6 +44,7 @@ METRIC_KEYS = (
     "sun_gate_mean", "storm_gate_mean", "sun_gate_at_bound", "storm_gate_at_bound", "lr_trunk", "lr_sun_scaler", "lr_storm_scaler", "lr_sidecar", "samples_per_s",
     "epoch_s", "elapsed_s", "eta_s", "best_epoch", "best_val_loss", "warnings", "time",
     "device",  # where the epoch ran: "cpu" even when train.device asked for cuda/mps
+    "phase",   # 1, or higher after a resume with --force on changed data (state.json "phases")
 )
 REF_PATH = Path_.parse("W3", "G", "20m", 12, 6)
 EVAL_BATCH = 65536

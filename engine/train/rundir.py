@@ -6,6 +6,7 @@ previous version, never a torn one. metrics.jsonl is append-only, one line per e
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -13,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from engine.atomic import atomic_write
+from engine.atomic import atomic_write, named, overwrite_in_place
 from engine.errors import CheckpointError, InputError, SettingsError
 from engine.settings import Settings, TrainSettings
 
@@ -164,13 +165,23 @@ class RunFolder:
         self.state.setdefault("created", now_iso())
         self.state.update(fields, updated=now_iso(), pid=os.getpid(), host=socket.gethostname())
         text = json.dumps(self.state, indent=2) + "\n"
-        atomic_write(self.file(STATE), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        try:
+            atomic_write(self.file(STATE), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        except OSError as exc:
+            # A full disk has no room for the temp file; the state (above all: "failed", and
+            # why) still fits in the blocks state.json holds.
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or not self.file(STATE).is_file():
+                raise
+            overwrite_in_place(self.file(STATE), text.encode("utf-8"))
 
     def append_metrics(self, line: dict[str, Any]) -> None:
-        with open(self.file(METRICS), "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(line, allow_nan=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        try:
+            with open(self.file(METRICS), "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(line, allow_nan=False) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            raise named(exc, self.file(METRICS)) if exc.filename is None else exc from None
 
     def keep_metrics_through(self, epoch: int) -> None:
         """Drop lines after `epoch` (written before a crash that beat the matching last.pt),
