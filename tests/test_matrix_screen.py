@@ -7,7 +7,6 @@ import io
 from pathlib import Path
 
 import pytest
-import torch
 from pilot_tools import Host
 from rich.console import Console
 from textual.coordinate import Coordinate
@@ -205,12 +204,7 @@ async def test_compare_mode_and_checkpoint_choice(v22_file, v20_file, v22_lm, tm
 
 
 async def test_live_model_wide_layout(tmp_path):
-    from engine.train.physics_recipe import init_sidecars
-
-    torch.manual_seed(0)
-    model = IonisGate("v22")
-    init_sidecars(model, 0.65, seed=0, sun_weight=0.8)  # a live model as a run starts
-    model.eval()
+    model = IonisGate("v22").eval()
     app = Host(lambda: MatrixScreen(Settings(runs={"dir": str(tmp_path)}), live_model=lambda: from_live(model)))
     async with app.run_test(size=(200, 50)) as pilot:
         await settle(pilot)
