@@ -19,17 +19,22 @@ def gate(logit: torch.Tensor) -> torch.Tensor:
 
 
 class MonotonicMLP(nn.Module):
-    """y = |W2| . softplus(|W1| x + b1) + b2: non-decreasing in x. b1 is 0 and frozen (the
-    published architecture). The weights and b2 a run starts from are set by the recipe
-    (engine.train.physics_recipe.init_sidecars), not here: the published "defibrillator" start
-    (weights U(0.8, 1.2), b2 = -10) was always overwritten by it, and a checkpoint load sets all."""
+    """y = |W2| . softplus(|W1| x + b1) + b2: non-decreasing in x. b1 is 0 and frozen.
+
+    A fresh model starts as the published architecture does ("defibrillator": weights
+    U(0.8, 1.2), b2 = -10): the untrained baseline the verify tests compare against, and what
+    the benchmarks time. A training run does not start here: its start has one home,
+    engine.train.physics_recipe.init_sidecars, which sets every weight and b2 whatever they held."""
 
     def __init__(self, hidden: int = 8):
         super().__init__()
         self.fc1 = nn.Linear(1, hidden)
         self.fc2 = nn.Linear(hidden, 1)
         with torch.no_grad():
+            self.fc1.weight.uniform_(0.8, 1.2)
+            self.fc2.weight.uniform_(0.8, 1.2)
             self.fc1.bias.zero_()
+            self.fc2.bias.fill_(-10.0)
         self.fc1.bias.requires_grad_(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

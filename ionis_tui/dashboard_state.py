@@ -155,7 +155,7 @@ class DashboardState:
 
     @property
     def best_row(self) -> dict[str, Any]:
-        """The metrics line of the best epoch so far (lowest validation loss)."""
+        """The metrics line of the best epoch so far (the trainer's best_epoch: lowest val_objective)."""
         be = self.last.get("best_epoch", self.best.get("best_epoch"))
         for row in reversed(self.history):
             if row.get("epoch") == be:

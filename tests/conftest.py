@@ -29,9 +29,14 @@ REAL_SPOTS = SHARED / "data" / "wspr" / "wspr_spots_real.csv"
 SHARED_FILES = (V22_FILE, V20_FILE, REAL_SPOTS, SHARED / "data" / "wspr" / "VU3VWB_wspr-analysis")
 
 
+def in_ci() -> bool:
+    """CI services set CI=true; .ci/run does too."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
 def missing_shared() -> str | None:
     """The failure message when CI runs without the shared data, else None."""
-    if os.environ.get("CI", "").strip().lower() not in ("true", "1", "yes"):
+    if not in_ci():
         return None
     missing = [str(p) for p in SHARED_FILES if not p.exists()]
     if not missing:

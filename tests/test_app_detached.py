@@ -142,7 +142,8 @@ async def test_sighup_leaves_the_run_training_and_two_apps_watch_it(tmp_path):
 def test_trainer_gets_exactly_the_apps_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("IONIS_TRAIN__EPOCHS", "7")  # already in the app's settings; not passed twice
     given = Settings(database=DatabaseSettings(mode="server", host="db.example", password='p"w\\d\u00e9 #x'),
-                     train=TrainSettings(epochs=7, weight_decay=1e-5, eta_min=1e-6, device="cpu", limit_rows=123),
+                     train=TrainSettings(epochs=7, weight_decay=1e-5, eta_min=1e-6, device="cpu", limit_rows=123,
+                                         experimental={"storm_weight": 3.0, "sun_gate_within_cell": False}),
                      runs=RunsSettings(dir=str(tmp_path / "r uns")))
     argv, env, path = trainer_command(given, ["--run-dir", "x"], folder=str(tmp_path))
     assert argv[-4:] == ["train", "--headless", "--run-dir", "x"] and argv[argv.index("--config") + 1] == path

@@ -23,7 +23,7 @@ def test_parameter_counts_match_the_reference():
     assert sum(p.numel() for p in IonisGate("v20").parameters()) == 203_573
 
 
-def test_init_gates_start_at_one_and_the_sidecars_keep_the_published_layout():
+def test_init_gates_start_at_one_and_sidecars_at_the_published_start():
     torch.manual_seed(0)
     m = IonisGate()
     x = torch.randn(64, 17)
@@ -33,8 +33,10 @@ def test_init_gates_start_at_one_and_the_sidecars_keep_the_published_layout():
     for sc in m.sidecars().values():
         assert sc.fc1.bias.requires_grad is False
         assert torch.all(sc.fc1.bias == 0)
-        assert sc.fc2.bias.requires_grad
+        assert sc.fc2.bias.item() == -10.0 and sc.fc2.bias.requires_grad  # the published start
         assert sc.fc1.weight.shape == (8, 1) and sc.fc2.weight.shape == (1, 8)
+        for w in (sc.fc1.weight, sc.fc2.weight):
+            assert w.min() >= 0.8 and w.max() <= 1.2
     assert all(t.dtype == torch.float32 for t in m.state_dict().values())
 
 

@@ -25,6 +25,10 @@ from engine.verify import load_specs, run_suite
 
 DATABASE = "recovery"
 SLOW = os.environ.get("IONIS_SLOW") == "1"
+# The default recipe's acceptance test is opt-in (IONIS_SLOW=1), not silent: every run's summary
+# lists it as skipped with its reason (-rs in pyproject). Not in CI by default: ~100 s a seed on
+# an idle 2-core machine, but 2,000-4,500 rows/s on the loaded shared one (issue 22: 4 of 30
+# epochs in 300 s), so a loaded CI runner would take half an hour for one seed.
 
 
 def _config(tmp_path, chdb_path, table, **train) -> str:
@@ -74,7 +78,9 @@ def _storm_ratio(lm) -> tuple[float, float]:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not SLOW, reason="trains 200k rows x 30 epochs per seed (minutes); set IONIS_SLOW=1")
+@pytest.mark.timeout(3600)  # a bound for a loaded machine (see above), not the suite's 300 s
+@pytest.mark.skipif(not SLOW, reason="opt-in: the default recipe's acceptance test trains 200k demo "
+                                     "rows x 30 epochs per seed (~100 s each when idle); set IONIS_SLOW=1")
 @pytest.mark.parametrize("seed", [Settings().demo.seed, 11, 23])
 def test_default_recipe_recovers_the_truth(tmp_path, chdb_path, capsys, seed):
     s = Settings()

@@ -97,8 +97,9 @@ class RunsScreen(Screen):
                 t.move_cursor(row=keys.index(chosen))
         live = sum(is_live(r.state) for r in self.runs)
         where = short_path(self.runs_dir)  # as help names it: not the machine's absolute path
-        note = (f"{len(self.runs)} run(s) in {where} · best = lowest validation loss"
-                + (f" · {live} live: a attaches" if live else "")
+        # The folder last: a long one is cut at the screen's edge, not the counts and keys.
+        note = (f"{len(self.runs)} run(s)" + (f" · {live} live: a attaches" if live else "")
+                + f" · best = lowest validation objective · in {where}"
                 if self.runs else f"no runs in {where} yet: press escape, then s to start one")
         self.query_one("#runs-note", Static).update(note)
 

@@ -37,8 +37,9 @@ LIVE = "live"
 STYLE = {PASS: "green", FAIL: "bold red", NA: "dim"}
 # Result and name first; the test's name takes what the terminal width leaves (see widths()).
 COLUMNS = ("res", "gr", "test", "value", "threshold", "id")
-SHORT_GROUP = {"physics": "PHYSICS", "band_time": "BAND x TIME", "robustness": "ROBUSTNESS",
-               "sidecar": "SIDECARS", "truth": "TRUTH", "paths": "KNOWN PATHS", "skill": "SKILL (real)"}
+SHORT_GROUP = {"physics": "PHYSICS", "band_time": "BAND x TIME", "ki7mt": "KI7MT PATHS",
+               "robustness": "ROBUSTNESS", "sidecar": "SIDECARS", "truth": "TRUTH", "paths": "KNOWN PATHS",
+               "skill": "SKILL (real)"}
 
 
 def widths(width: int) -> dict[str, int]:
