@@ -169,3 +169,33 @@ async def test_table_fits_the_terminal_width_result_first(v22_file, tmp_path, wi
         assert [str(c.label) for c in t.columns.values()][:3] == ["res", "gr", "test"]
         assert row(t, "SIDECAR-SUN")[0] == "FAIL"
         assert ("id" in [str(c.label) for c in t.columns.values()]) == (width >= 72)
+
+
+async def test_ki7mt_gates_override_and_what_the_score_counts(v22_file, tmp_path):
+    """The KI7MT group shows its four gates as one verdict and each path's override result; the
+    summary says what the score counts; a group without data says why on the screen."""
+    s = settings(tmp_path)
+    s.database.path = str(tmp_path / "no-db" / "ionis.chdb")
+    app = Host(lambda: VerifyScreen(s, checkpoint=v22_file))
+    async with app.run_test(size=(120, 40)) as pilot:
+        scr = app.screen
+        await finished(pilot, scr)
+        t = scr.query_one(DataTable)
+        head = row(t, "group:ki7mt")[2]
+        assert head.startswith("KI7MT · raw 16/17 · override 17/17 · 0 regressions · gates PASS"), head
+        acid = row(t, "KI7MT-005")
+        assert acid[0] == "FAIL" and acid[3] == "+0.540 σ" and acid[4].endswith("ovr PASS")
+        assert row(t, "KI7MT-GATES")[0] == "PASS"
+        assert "n/a: no observations: no spots table (no database yet)" in row(t, "group:skill")[2]
+        assert "skill n/a (no observations: no spots table (no database yet), no [evaluate] spots file)" in \
+            plain(scr, "#vf-summary")
+        summary = plain(scr, "#vf-summary")
+        rep = scr.report
+        counted = rep.passed + rep.failed
+        assert f"passed {rep.passed} of {counted} counted (6 by construction, not counted)" in summary
+        assert "ki7mt 17/18 raw, gates PASS" in summary
+        t.move_cursor(row=t.get_row_index("KI7MT-005"))
+        await pilot.press("enter")
+        await pilot.pause()
+        text = str(app.screen.query_one("#vd-text", Static).render())
+        assert "with the peer's override rule: -2.000σ PASS (clamped 1)" in text

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from engine.atomic import atomic_write
 from engine.errors import InputError
-from engine.verify.runner import FAIL, NA, PASS, Result, SuiteReport
+from engine.verify.runner import FAIL, NA, PASS, GroupSummary, Result, SuiteReport
 from engine.verify.spec import GROUP_TITLES
 
 
@@ -41,6 +41,22 @@ def outcome(r: Result) -> str:
     return {PASS: "PASS", FAIL: "FAIL", NA: "n/a"}[r.status]
 
 
+def override_text(r: Result) -> str:
+    """'ovr PASS' for a result also judged after the peer's override rule, else ''."""
+    return "" if r.override_status is None else f"ovr {r.override_status.upper()}"
+
+
+def group_heading(g: GroupSummary) -> str:
+    """A group's tally: its gates when it has a verdict (KI7MT), why it is n/a when it is."""
+    if g.verdict is not None and g.verdict.status != NA:
+        x = g.verdict.extra
+        return (f"raw {x['raw_pass']}/{x['hard']} · override {x['override_pass']}/{x['hard']} · "
+                f"{len(x['regressions'])} regressions · gates {outcome(g.verdict)}")
+    if not g.total:
+        return "n/a" + (f": {g.na_reason}" if g.na_reason else "")
+    return f"{g.passed}/{g.total} passed"
+
+
 def to_json(report: SuiteReport) -> list[dict]:
     return [r.as_dict() for r in report.results]
 
@@ -58,10 +74,11 @@ def to_markdown(report: SuiteReport) -> str:
         lines.append(f"| {g.title} | {g.passed} | {g.failed} | {g.not_applicable} | {gpa} |")
     for g in report.groups:
         rs = [r for r in report.results if r.group == g.group]
-        lines += ["", f"## {GROUP_TITLES[g.group]}", "",
+        lines += ["", f"## {GROUP_TITLES[g.group]}", "", f"{group_heading(g)}", "",
                   "| id | test | value | threshold | result | grade |", "|---|---|---|---|---|---|"]
         for r in rs:
-            cells = [r.id, r.name, format_value(r), r.threshold, f"**{outcome(r)}**", r.grade or "-"]
+            res = f"**{outcome(r)}**" + (f" ({override_text(r)})" if r.override_status else "")
+            cells = [r.id, r.name, format_value(r), r.threshold, res, r.grade or "-"]
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         lines.append("")
         lines += [f"- **{r.id}**: {r.explanation}" for r in rs]

@@ -89,6 +89,7 @@ class GroupSummary:
     gpa: float | None            # mean grade points (A=4 .. F=0) of graded tests
     architecture: int = 0        # tests that hold by construction (not counted above)
     verdict: Result | None = None  # the group's own verdict (KI7MT gates), when it has one
+    na_reason: str = ""          # why its tests do not apply, when none does
 
     @property
     def total(self) -> int:
@@ -108,8 +109,6 @@ class GroupSummary:
             s += f", {self.not_applicable} n/a"
         if self.architecture:
             s += f" (+{self.architecture} by construction)"
-        if self.verdict is not None:
-            s += f"; group {self.verdict.status.upper()} ({self.verdict.explanation.split(': ', 1)[-1]})"
         return s
 
 
@@ -133,7 +132,7 @@ class SuiteReport:
             out.append(GroupSummary(g, GROUP_TITLES[g], sum(r.status == PASS for r in rs),
                                     sum(r.status == FAIL for r in rs), sum(r.status == NA for r in rs),
                                     sum(graded) / len(graded) if graded else None,
-                                    sum(r.architecture for r in every), _verdict_of(every)))
+                                    sum(r.architecture for r in every), _verdict_of(every), _na_reason(every)))
         return out
 
     @property
@@ -159,16 +158,23 @@ class SuiteReport:
         s = f"passed {self.passed} of {total} counted ({arch} by construction, not counted)"
         if na:
             s += f", {na} n/a"
-        return s + " · " + " · ".join(_group_text(g, self.results) for g in self.groups)
+        return s + " · " + " · ".join(_group_text(g) for g in self.groups)
 
 
-def _group_text(g: GroupSummary, results: list[Result]) -> str:
-    if g.verdict is not None:
+def _group_text(g: GroupSummary) -> str:
+    if g.verdict is not None and g.verdict.status != NA:
         return f"{g.group} {g.passed}/{g.total} raw, gates {g.verdict.status.upper()}"
     if g.total:
         return f"{g.group} {g.passed}/{g.total}"
-    first = next((r for r in results if r.group == g.group and r.status == NA), None)
-    return f"{g.group} n/a" + (f" ({first.explanation.removeprefix('n/a: ')})" if first else "")
+    return f"{g.group} n/a" + (f" ({g.na_reason})" if g.na_reason else "")
+
+
+def _na_reason(results: list[Result]) -> str:
+    """The reason of the group's first n/a test, when no test of the group applies."""
+    if any(r.status != NA for r in results if not r.aggregate):
+        return ""
+    first = next((r for r in results if r.status == NA), None)
+    return first.explanation.removeprefix("n/a: ") if first else ""
 
 
 def _verdict_of(results: list[Result]) -> Result | None:

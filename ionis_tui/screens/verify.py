@@ -27,7 +27,15 @@ from engine.errors import IonisError
 from engine.model_sources import default_checkpoint, list_checkpoints
 from engine.settings import Settings
 from engine.verify import load_specs, run_suite
-from engine.verify.report import format_value, outcome, short_threshold, write_json, write_markdown
+from engine.verify.report import (
+    format_value,
+    group_heading,
+    outcome,
+    override_text,
+    short_threshold,
+    write_json,
+    write_markdown,
+)
 from engine.verify.report_paths import report_paths
 from engine.verify.runner import FAIL, NA, PASS, Result, SuiteReport
 from engine.verify.spec import TestSpec
@@ -37,7 +45,7 @@ LIVE = "live"
 STYLE = {PASS: "green", FAIL: "bold red", NA: "dim"}
 # Result and name first; the test's name takes what the terminal width leaves (see widths()).
 COLUMNS = ("res", "gr", "test", "value", "threshold", "id")
-SHORT_GROUP = {"physics": "PHYSICS", "band_time": "BAND x TIME", "robustness": "ROBUSTNESS",
+SHORT_GROUP = {"physics": "PHYSICS", "band_time": "BAND x TIME", "ki7mt": "KI7MT", "robustness": "ROBUSTNESS",
                "sidecar": "SIDECARS", "truth": "TRUTH", "paths": "KNOWN PATHS", "skill": "SKILL (real)"}
 
 
@@ -82,6 +90,9 @@ class DetailScreen(ModalScreen[None]):
         if r.value_db is not None and r.value_sigma is not None:
             t.append(f"  (= {r.value_db:+.2f} dB = {r.value_sigma:+.3f}σ)")
         t.append(f"\nthreshold: {r.threshold}\n")
+        if r.override_status is not None:
+            t.append(f"with the peer's override rule: {r.override_value:+.3f}σ {r.override_status.upper()}"
+                     f"{f' (clamped {r.override_fired})' if r.override_fired else ' (did not fire)'}\n")
         if self.spec is not None and self.spec.why:
             t.append(f"why: {self.spec.why}\n", style="italic")
         t.append("conditions: ", style="bold")
@@ -171,7 +182,7 @@ class VerifyScreen(LiveModel, Screen):
     VerifyScreen #vf-source { height: 1; padding: 0 1; background: $boost; text-wrap: nowrap;
         text-overflow: ellipsis; }
     VerifyScreen DataTable { height: 1fr; }
-    VerifyScreen #vf-summary { height: auto; max-height: 2; padding: 0 1; }
+    VerifyScreen #vf-summary { height: auto; max-height: 3; padding: 0 1; }
     VerifyScreen #vf-summary.error { color: $error; }
     """
 
@@ -241,7 +252,7 @@ class VerifyScreen(LiveModel, Screen):
 
     def _status(self, text: str, error: bool = False) -> None:
         s = self.query_one("#vf-summary", Static)
-        s.update(text)
+        s.update(Text(text))  # plain text: "[evaluate] spots" in a reason is not markup
         s.set_class(error, "error")
 
     # ----- running --------------------------------------------------------------------------
@@ -321,7 +332,7 @@ class VerifyScreen(LiveModel, Screen):
         t.loading = False
         t.clear()
         for g in report.groups:
-            line = f"{g.passed}/{g.total} passed" if g.total else "n/a"
+            line = group_heading(g)
             if g.gpa is not None:
                 line += f" · GP {g.gpa:.1f}/4"
             if g.architecture:
@@ -330,8 +341,9 @@ class VerifyScreen(LiveModel, Screen):
             t.add_row(*(head.get(c, "") for c in COLUMNS if self._widths.get(c)), key=f"group:{g.group}")
             for r in (x for x in report.results if x.group == g.group):
                 style = STYLE[r.status]
+                thr = short_threshold(r) + (f" {override_text(r)}" if r.override_status else "")
                 cells = {"res": Text(outcome(r), style=style), "gr": Text(r.grade or "", style=style),
-                         "test": r.name, "value": format_value(r), "threshold": short_threshold(r),
+                         "test": r.name, "value": format_value(r), "threshold": thr,
                          "id": Text(r.id, style="dim")}
                 t.add_row(*(cells[c] for c in COLUMNS if self._widths.get(c)), key=r.id)
         when = time.strftime("%H:%M:%S")
