@@ -46,7 +46,7 @@ def observation_source(settings) -> tuple[dict[str, str] | None, str]:
         return {"table": table}, f"ingested spots {table}"
     if cfg.spots:
         return {"spots": cfg.spots}, f"spot file {cfg.spots} ([evaluate] spots)"
-    return None, f"no observations: {why}, no [evaluate] spots file"
+    return None, f"no observations: {why}, no spot file (settings [evaluate] spots)"
 
 
 def skill_source(settings, levels: tuple[str, ...] | None = None) -> Callable | str:
