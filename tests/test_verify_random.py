@@ -37,7 +37,7 @@ def _settings(tmp_path, chdb_path=None, spots=None) -> Settings:
 def test_without_observations_the_skill_group_says_why_in_the_summary(tmp_path, v22_file):
     s = _settings(tmp_path)
     chosen, why = observation_source(s)
-    assert chosen is None and why == "no observations: no spots table (no database yet), no spot file (settings [evaluate] spots)"
+    assert chosen is None and why == "no observations: no database yet, no spot file (settings [evaluate] spots)"
     assert not (tmp_path / "no-database-yet").exists()  # looking never creates a database
     rep = run_suite(load_model(v22_file), skill=skill_source(s))
     line = rep.summary_line()

@@ -186,8 +186,8 @@ async def test_ki7mt_gates_override_and_what_the_score_counts(v22_file, tmp_path
         acid = row(t, "KI7MT-005")
         assert acid[0] == "FAIL" and acid[3] == "+0.540 σ" and acid[4].endswith("ovr PASS")
         assert row(t, "KI7MT-GATES")[0] == "PASS"
-        assert "n/a: no observations: no spots table (no database yet)" in row(t, "group:skill")[2]
-        assert "skill n/a (no observations: no spots table (no database yet), no spot file (settings [evaluate] spots))" in \
+        assert "n/a: no observations: no database yet" in row(t, "group:skill")[2]
+        assert "skill n/a (no observations: no database yet, no spot file (settings [evaluate] spots))" in \
             plain(scr, "#vf-summary")
         summary = plain(scr, "#vf-summary")
         rep = scr.report

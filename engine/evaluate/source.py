@@ -20,7 +20,7 @@ def _ingested_spots(settings) -> tuple[str | None, str]:
 
     db, name = settings.database, settings.ingest.spots_table
     if db.mode == "embedded" and not Path(db.path).expanduser().exists():
-        return None, "no spots table (no database yet)"
+        return None, "no database yet"
     try:
         client = connect(db)
         with translating(db):
@@ -30,9 +30,9 @@ def _ingested_spots(settings) -> tuple[str | None, str]:
             rows = client.query(f"SELECT count() FROM `{db.database}`.`{name}`").result_rows[0][0] \
                 if exists else 0
     except IonisError as exc:
-        return None, f"no spots table (database unavailable: {exc})"
+        return None, f"database unavailable: {exc}"
     if not rows:
-        return None, f"no spots in {db.database}.{name}" if exists else f"no spots table {db.database}.{name}"
+        return None, f"spots table {db.database}.{name} is empty" if exists else f"no spots table {db.database}.{name}"
     return f"{db.database}.{name}", ""
 
 
