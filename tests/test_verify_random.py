@@ -64,3 +64,25 @@ def test_random_models_pass_at_most_half_and_fewer_than_v22(tmp_path, chdb_path,
         assert paths and all(r.status == "fail" for r in paths)  # no absolute floor left to clear
         if with_spots:
             assert all(r.status != "pass" for r in rep.results if r.group == "skill")
+
+
+def test_the_ingested_spots_table_comes_before_the_spot_file(tmp_path, chdb_path):
+    from engine.data.client import connect
+    from engine.data.ingest import ensure_spots_table
+
+    s = _settings(tmp_path, chdb_path, spots="some.csv")
+    s.ingest.spots_table = "spots_for_skill"
+    client = connect(s.database)
+    client.command(f"DROP TABLE IF EXISTS `{s.database.database}`.`spots_for_skill`")
+    assert observation_source(s) == ({"spots": "some.csv"}, "spot file some.csv ([evaluate] spots)")
+    qualified = ensure_spots_table(client, s.database, "spots_for_skill")
+    assert observation_source(s)[0] == {"spots": "some.csv"}  # an empty table is no source
+    client.command(f"INSERT INTO {qualified} (time) VALUES (now())")
+    assert observation_source(s) == ({"table": "verify_random.spots_for_skill"},
+                                     "ingested spots verify_random.spots_for_skill")
+    s.evaluate.table = "my_signatures"  # named in settings: it wins
+    assert observation_source(s)[0] == {"table": "my_signatures"}
+    s.evaluate.spots = s.evaluate.table = ""
+    client.command(f"TRUNCATE TABLE {qualified}")
+    chosen, why = observation_source(s)
+    assert chosen is None and "spots table verify_random.spots_for_skill is empty" in why
