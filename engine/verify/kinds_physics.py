@@ -111,4 +111,4 @@ def peak_to_trough(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> M
     d_db = d_sig * SIGMA_DB
     return Measurement(d_db, d_sig, detail=f"{describe(c, hour='0-23z')} {space_weather(c)}: peak {r['db'][i]:+.2f} dB "
                        f"at {hours[i]:02.0f}z, trough {r['db'][j]:+.2f} dB at {hours[j]:02.0f}z, "
-                       f"range {d_db:.2f} dB")
+                       f"range {d_sig:.3f}σ = {d_db:.2f} dB at 6.7 dB/σ")
