@@ -118,8 +118,16 @@ def test_published_checkpoints_say_why_ground_truth_does_not_apply(v22, v22_repo
     ok, why = truth_applies(v22)
     assert not ok and "published" in why
     lm = LoadedModel(v22.model, v22.feature_set, Path("best.safetensors"), "ionis-tui",
-                     {"data_source": "demo signatures (ionis-tui data seed)"})
+                     {"data_source": "x", "data_provenance": {"kind": "demo", "params": {}}})
     assert truth_applies(lm) == (True, "")
+    # the provenance's kind decides, never a label: a server or table named "demo" is not
+    lm.meta = {"data_source": "ClickHouse server http://demo.example:8123, table demo.sigs",
+               "data_table": "demo.sigs", "data_provenance": {"kind": "spots", "params": {}}}
+    ok, why = truth_applies(lm)
+    assert not ok and "not the demo data" in why
+    lm.meta = {"data_source": "embedded database x, table wspr.t (demo data, seed 3)"}
+    ok, why = truth_applies(lm)
+    assert not ok and "cannot tell" in why
     lm.meta = {}
     ok, why = truth_applies(lm)
     assert not ok and "cannot tell" in why

@@ -62,7 +62,7 @@ def skill_source(settings, levels: tuple[str, ...] | None = None) -> Callable | 
     if chosen is None:
         return what
     try:
-        obs = load_observations(spots=chosen.get("spots"), table=chosen.get("table"), db=settings.database)
+        obs = load_observations(settings, spots=chosen.get("spots"), table=chosen.get("table"))
     except IonisError as exc:
         return f"{what} unusable: {exc}"
     try:
@@ -74,6 +74,5 @@ def skill_source(settings, levels: tuple[str, ...] | None = None) -> Callable | 
     lv = levels or (("spots",) if obs.level == "spots" else ("signatures",))
 
     def run(lm):
-        return evaluate(lm, obs, clim, min_band_rows=cfg.min_band_rows,
-                        min_group_spots=cfg.min_group_spots, levels=lv)
+        return evaluate(lm, obs, clim, min_band_rows=cfg.min_band_rows, levels=lv)
     return run

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.checkpoint import LoadedModel
+from engine.data.provenance import is_demo
 from engine.errors import IonisError
 from engine.verify.kinds import KINDS, Evaluator, Measurement
 from engine.verify.rules import grade_for
@@ -186,16 +187,13 @@ def truth_applies(lm: LoadedModel) -> tuple[bool, str]:
     if lm.kind.startswith("published"):
         return False, "published checkpoint, trained on real WSPR data: the demo generator's truth does not apply"
     meta = lm.meta or {}
-    for key in ("data_source", "dataset", "data"):
-        v = meta.get(key)
-        if isinstance(v, str) and "demo" in v.lower():
-            return True, ""
-    if str(meta.get("demo", "")).lower() in ("true", "1", "yes"):
+    if "data_provenance" not in meta:
+        return False, ("cannot tell whether this model was trained on the demo data (its metadata "
+                       "has no data_provenance); force it with --truth on")
+    if is_demo(meta["data_provenance"]):
         return True, ""
-    if any(isinstance(meta.get(k), str) for k in ("data_source", "dataset")):
-        return False, f"trained on {meta.get('data_source') or meta.get('dataset')}, not the demo data"
-    return False, ("cannot tell whether this model was trained on the demo data (no data_source in its "
-                   "metadata); force it with --truth on")
+    table = meta.get("data_table") or meta.get("data_source") or "data of unknown provenance"
+    return False, f"trained on {table}, not the demo data"
 
 
 def _judge(spec: TestSpec, m: Measurement) -> Result:

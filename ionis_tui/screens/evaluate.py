@@ -26,6 +26,7 @@ MAX_POINTS = 4000  # scatter points drawn (an even subsample beyond this: a term
 
 
 class EvaluateScreen(Screen):
+    HELP_TITLE = "evaluate"  # the `?` screen's title and the README key table's row
     BINDINGS = [
         Binding("escape", "app.pop_screen", "back"),
         Binding("g", "level", "spots/signatures"),

@@ -3,6 +3,8 @@ do, and where runs are kept."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.table import Table
 from rich.text import Text
 from textual.app import App, ComposeResult
@@ -38,24 +40,57 @@ ABOUT: dict[str, str] = {
     "hour(-1)": "hour of day earlier", "hour(1)": "hour of day later",
     "band(1)": "next band", "band(-1)": "previous band", "cycle_band": "cycle through the bands",
     "units": "show dB or σ", "presets": "pick a preset path", "compare": "compare with another model",
+    "cursor_up": "select the cell above", "cursor_down": "select the cell below",
+    "cursor_left": "select the cell to the left", "cursor_right": "select the cell to the right",
+    "select_cursor": "show the selected cell's terms and 24-hour curve",
+    "page_up": "scroll up a page", "page_down": "scroll down a page",
+    "level": "switch between spots and signatures", "evaluate": "skill on real spots for this model",
+    "dismiss": "close", "cancel": "cancel",
 }
+
+
+def declared_here(node: object, binding: Binding) -> bool:
+    """True when one of this project's classes in `node`'s ancestry declares `binding` (its
+    key and action) in its BINDINGS, as opposed to a Textual widget's standard keys."""
+    for cls in type(node).__mro__:
+        if not cls.__module__.startswith("ionis_tui"):
+            continue
+        for d in vars(cls).get("BINDINGS", ()):
+            if isinstance(d, Binding) and d.action == binding.action and \
+                    binding.key in (k.strip() for k in d.key.split(",")):
+                return True
+    return False
+
+
+def _all_bindings(screen: Screen) -> list[tuple[object, Binding]]:
+    """(node, binding) for each key the screen answers, as Screen.active_bindings resolves
+    them (the focused widget first, a priority binding over others), but also the keys that
+    do nothing right now (check_action says no: e.g. `b` until spots are ingested), which
+    active_bindings leaves out: help lists every key."""
+    found: dict[str, tuple[object, Binding]] = {}
+    for node, bindings in screen._modal_binding_chain:  # the chain active_bindings walks
+        for key, b in bindings:
+            if key not in found or b.priority and not found[key][1].priority:
+                found[key] = (node, b)
+    return list(found.values())
 
 
 def key_rows(app: App, screen: Screen) -> tuple[tuple[str, str], ...]:
     """(keys, what) for every binding active on `screen`: its focused widget's, its own and
-    the app's, one row per action, keys as the footer shows them."""
+    the app's, one row per action, each key as the footer shows a single key (not a
+    footer's combined label such as "←→[]")."""
     rows: dict[tuple[int, str], list[str]] = {}
     about: dict[tuple[int, str], str] = {}
-    for active in screen.active_bindings.values():
-        b, node = active.binding, active.node
-        # The screen's own keys, the keys its widgets put in the footer, and help; not
-        # Textual's standard ones (page keys, tab, copy, ctrl+q).
-        if node is app and b.id != "help" or node is not app and node is not screen and not b.show:
+    for node, b in _all_bindings(screen):
+        # The screen's own keys, the keys its widgets declare here or put in the footer, and
+        # help; not Textual's standard ones (page keys, tab, copy, ctrl+q).
+        if node is app and b.id != "help" or \
+                node is not app and node is not screen and not b.show and not declared_here(node, b):
             continue
         if b.system or b.action.rsplit(".", 1)[-1] in ("focus_next", "focus_previous") or "copy" in b.action:
             continue
-        k = (id(active.node), b.action)
-        shown = b.key_display or app.get_key_display(b)
+        k = (id(node), b.action)
+        shown = app.get_key_display(replace(b, key_display=None))
         if shown not in rows.setdefault(k, []):
             rows[k].append(shown)
         own = getattr(screen, "KEY_HELP", {})  # a screen's own words win over the shared ones
@@ -63,7 +98,13 @@ def key_rows(app: App, screen: Screen) -> tuple[tuple[str, str], ...]:
     return tuple((" ".join(keys), about[k]) for k, keys in rows.items())
 
 
+def help_title(screen: Screen) -> str:
+    """The help screen's title: the screen's HELP_TITLE, e.g. "matrix keys"."""
+    return f"{getattr(screen, 'HELP_TITLE', type(screen).__name__)} keys"
+
+
 class HelpScreen(ModalScreen[None]):
+    HELP_TITLE = "help"
     BINDINGS = [Binding("escape,question_mark,q", "dismiss", "close")]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }

@@ -75,6 +75,7 @@ class _Body(VerticalScroll, inherit_bindings=False, can_focus=False):
 
 
 class MatrixScreen(LiveModel, Screen):
+    HELP_TITLE = "matrix"  # the `?` screen's title and the README key table's row
     DEFAULT_CSS = """
     MatrixScreen #mx-header { height: 1; padding: 0 1; background: $boost; }
     MatrixScreen #mx-inputs { height: auto; }

@@ -12,6 +12,7 @@ from textual.widgets import Button, Static
 
 
 class QuitScreen(ModalScreen[str]):
+    HELP_TITLE = "quit"  # the `?` screen's title and the README key table's row
     BINDINGS = [Binding("d", "answer('detach')", "detach"), Binding("s", "answer('stop')", "stop"),
                 Binding("c,escape", "answer('cancel')", "cancel")]
     DEFAULT_CSS = """

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 
 class RunDetailScreen(Screen):
+    HELP_TITLE = "run"  # the `?` screen's title and the README key table's row
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
     BINDINGS = [Binding("escape", "app.pop_screen", "back"), Binding("s", "resume", "resume")]

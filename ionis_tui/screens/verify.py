@@ -68,6 +68,8 @@ def widths(width: int) -> dict[str, int]:
 class DetailScreen(ModalScreen[None]):
     """One test's conditions, rule and explanation."""
 
+    HELP_TITLE = "test details"
+
     BINDINGS = [Binding("escape", "dismiss", "close"), Binding("enter", "dismiss", "close", show=False),
                 Binding("q", "dismiss", "close", show=False)]
     DEFAULT_CSS = """
@@ -113,6 +115,8 @@ def _show(v: object) -> str:
 
 class ChooseModelScreen(ModalScreen[str | None]):
     """Pick the live model, a run checkpoint or a published file, or type a path."""
+
+    HELP_TITLE = "choose model"
 
     BINDINGS = [Binding("escape", "cancel", "cancel")]
     DEFAULT_CSS = """
@@ -170,6 +174,7 @@ def _short(path: str) -> str:
 
 
 class VerifyScreen(LiveModel, Screen):
+    HELP_TITLE = "verify"  # the `?` screen's title and the README key table's row
     BINDINGS = [
         Binding("escape", "app.pop_screen", "back"),
         Binding("r", "rerun", "re-run"),
@@ -338,20 +343,32 @@ class VerifyScreen(LiveModel, Screen):
             if g.architecture:
                 line += f" · +{g.architecture} by construction"
             head = {"test": Text(f"{SHORT_GROUP[g.group]} · {line}", style="bold")}
-            t.add_row(*(head.get(c, "") for c in COLUMNS if self._widths.get(c)), key=f"group:{g.group}")
+            t.add_row(*self._fit(head), key=f"group:{g.group}")
             for r in (x for x in report.results if x.group == g.group):
                 style = STYLE[r.status]
                 thr = short_threshold(r) + (f" {override_text(r)}" if r.override_status else "")
                 cells = {"res": Text(outcome(r), style=style), "gr": Text(r.grade or "", style=style),
                          "test": r.name, "value": format_value(r), "threshold": thr,
                          "id": Text(r.id, style="dim")}
-                t.add_row(*(cells[c] for c in COLUMNS if self._widths.get(c)), key=r.id)
+                t.add_row(*self._fit(cells), key=r.id)
         when = time.strftime("%H:%M:%S")
         self.query_one("#vf-source", Static).update(
             f"model: {self._source_text()} · {report.seconds:.2f} s at {when}")
         self._status(("ALL PASS · " if report.all_passed else "") + report.summary_line())
         if t.row_count > 1:
             t.move_cursor(row=1)
+
+    def _fit(self, cells: dict[str, str | Text]) -> list[Text]:
+        """The row's cells for the shown columns, each cut to its column with an ellipsis
+        (a DataTable cell would be cut without one)."""
+        out = []
+        for c in COLUMNS:
+            if self._widths.get(c):
+                cell = cells.get(c, "")
+                text = cell.copy() if isinstance(cell, Text) else Text(cell)
+                text.truncate(self._widths[c], overflow="ellipsis")
+                out.append(text)
+        return out
 
     # ----- details, model choice, saving ----------------------------------------------------
     def action_details(self) -> None:

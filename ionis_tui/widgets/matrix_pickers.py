@@ -24,6 +24,7 @@ _CSS = """
 
 
 class PresetPicker(ModalScreen[PresetPath | None]):
+    HELP_TITLE = "preset path"
     DEFAULT_CSS = _CSS.format(cls="PresetPicker")
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
@@ -46,6 +47,8 @@ class PresetPicker(ModalScreen[PresetPath | None]):
 class CheckpointPicker(ModalScreen[str | None]):
     """Choices are (label, value) pairs; value "live", "off" or a file path. A typed path must
     name an existing file before the dialog closes; reading it is the caller's job."""
+
+    HELP_TITLE = "choose checkpoint"
 
     DEFAULT_CSS = _CSS.format(cls="CheckpointPicker")
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
