@@ -46,15 +46,27 @@ def override_text(r: Result) -> str:
     return "" if r.override_status is None else f"ovr {r.override_status.upper()}"
 
 
-def group_heading(g: GroupSummary) -> str:
-    """A group's tally: its gates when it has a verdict (KI7MT), why it is n/a when it is."""
+def group_parts(g: GroupSummary) -> list[str]:
+    """A group's tally in short parts: its gates when it has a verdict (KI7MT: raw, override,
+    gates, regressions), else passed/total, grade points and tests true by construction; or
+    "n/a" and the reason."""
     if g.verdict is not None and g.verdict.status != NA:
         x = g.verdict.extra
-        return (f"raw {x['raw_pass']}/{x['hard']} · override {x['override_pass']}/{x['hard']} · "
-                f"{len(x['regressions'])} regressions · gates {outcome(g.verdict)}")
+        n = len(x["regressions"])
+        return [f"raw {x['raw_pass']}/{x['hard']}", f"ovr {x['override_pass']}/{x['hard']}",
+                f"gates {outcome(g.verdict)}", f"{n or 'no'} regression{'s' if n > 1 else ''}"]
     if not g.total:
-        return "n/a" + (f": {g.na_reason}" if g.na_reason else "")
-    return f"{g.passed}/{g.total} passed"
+        return ["n/a"] + ([g.na_reason] if g.na_reason else [])
+    parts = [f"{g.passed}/{g.total} passed"]
+    if g.gpa is not None:
+        parts.append(f"GP {g.gpa:.1f}/4")
+    if g.architecture:
+        parts.append(f"+{g.architecture} by construction")
+    return parts
+
+
+def group_heading(g: GroupSummary) -> str:
+    return " · ".join(group_parts(g))
 
 
 def to_json(report: SuiteReport) -> list[dict]:

@@ -29,7 +29,7 @@ from engine.settings import Settings
 from engine.verify import load_specs, run_suite
 from engine.verify.report import (
     format_value,
-    group_heading,
+    group_parts,
     outcome,
     override_text,
     short_threshold,
@@ -171,6 +171,18 @@ def _short(path: str) -> str:
         return str(p.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(p)
+
+
+def _heading_cells(g) -> dict[str, Text]:
+    """A group's header row: its name and tally in the name column, the other parts of its tally
+    (grade points, gates, n/a reason...) in the columns after it, each cut to its column."""
+    first, *rest = group_parts(g)
+    cells = {"test": Text(f"{SHORT_GROUP[g.group]} · {first}", style="bold")}
+    if first == "n/a" and rest:
+        rest = ["", *rest]  # the reason gets the wider threshold column
+    for col, part in zip(("value", "threshold", "id"), rest, strict=False):
+        cells[col] = Text(part, style="bold")
+    return cells
 
 
 class VerifyScreen(LiveModel, Screen):
@@ -337,13 +349,7 @@ class VerifyScreen(LiveModel, Screen):
         t.loading = False
         t.clear()
         for g in report.groups:
-            line = group_heading(g)
-            if g.gpa is not None:
-                line += f" · GP {g.gpa:.1f}/4"
-            if g.architecture:
-                line += f" · +{g.architecture} by construction"
-            head = {"test": Text(f"{SHORT_GROUP[g.group]} · {line}", style="bold")}
-            t.add_row(*self._fit(head), key=f"group:{g.group}")
+            t.add_row(*self._fit(_heading_cells(g)), key=f"group:{g.group}")
             for r in (x for x in report.results if x.group == g.group):
                 style = STYLE[r.status]
                 thr = short_threshold(r) + (f" {override_text(r)}" if r.override_status else "")
