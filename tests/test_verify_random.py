@@ -42,7 +42,8 @@ def test_without_observations_the_skill_group_says_why_in_the_summary(tmp_path, 
     rep = run_suite(load_model(v22_file), skill=skill_source(s))
     line = rep.summary_line()
     assert f"skill n/a ({why})" in line
-    assert line.startswith(f"passed {rep.passed} of {rep.passed + rep.failed} counted (6 by construction, not counted)")
+    assert line.startswith(f"passed {rep.passed} of {rep.passed + rep.failed} counted (6 by construction, not "
+                           f"counted; 18 judged by a group verdict)")
 
 
 @pytest.mark.slow  # 4 models x the whole suite, one on 8,000 real spots
@@ -57,7 +58,7 @@ def test_random_models_pass_at_most_half_and_fewer_than_v22(tmp_path, chdb_path,
     for seed in (0, 1, 2):
         rep = run_suite(_random(seed), skill=skill)
         counted = rep.passed + rep.failed
-        assert counted == v22.passed + v22.failed and counted >= 40
+        assert counted == v22.passed + v22.failed and counted >= 25
         assert rep.passed <= counted / 2, rep.summary_line()
         assert rep.passed < v22.passed, (rep.summary_line(), v22.summary_line())
         paths = [r for r in rep.results if r.group == "paths"]

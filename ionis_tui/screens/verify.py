@@ -199,7 +199,7 @@ class VerifyScreen(LiveModel, Screen):
     VerifyScreen #vf-source { height: 1; padding: 0 1; background: $boost; text-wrap: nowrap;
         text-overflow: ellipsis; }
     VerifyScreen DataTable { height: 1fr; }
-    VerifyScreen #vf-summary { height: auto; max-height: 3; padding: 0 1; }
+    VerifyScreen #vf-summary { height: auto; max-height: 4; padding: 0 1; }
     VerifyScreen #vf-summary.error { color: $error; }
     """
 
