@@ -130,6 +130,7 @@ def test_exported_checkpoint_runs_in_the_peers_cli(demo_export):
     ckpt, cfg = demo_export
     meta = json.loads(next(cfg.parent.glob("*_meta.json")).read_text())
     assert meta["val_rmse"] > 0 and -1 <= meta["val_pearson"] <= 1
+    assert meta["data_provenance"]["kind"] == "demo"  # where the weights came from travels along
     exe = Path(sys.executable).with_name("ionis-validate")
     out = subprocess.run([str(exe), "predict", "--config", str(cfg), "--tx-grid", "FN20", "--rx-grid", "IO91",
                           "--band", "20m", "--sfi", "150", "--kp", "2", "--hour", "14", "--month", "6",
