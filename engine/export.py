@@ -67,7 +67,8 @@ def peer_meta(lm: LoadedModel) -> dict[str, Any]:
         "version": fs.name, "architecture": "IonisGate", "exported_from": str(lm.path), "source_kind": lm.kind,
         # The peer's val_rmse is sqrt(mean Huber loss); ours is a real RMSE in sigma.
         "val_rmse": _num(m.get("val_rmse_sigma", m.get("val_rmse"))), "val_rmse_is": "rmse in sigma",
-        "val_pearson": _num(m.get("val_pearson")), "epoch": _num(m.get("epoch")),
+        "val_pearson": _num(m.get("val_pearson")),
+        "epoch": None if _num(m.get("epoch")) is None else int(_num(m.get("epoch"))),
         "dnn_dim": fs.trunk_dim, "sidecar_hidden": int(lm.model.sun_sidecar.fc1.out_features),
         "input_dim": fs.input_dim, "features": list(fs.columns),
     }

@@ -38,7 +38,10 @@ def pinned_verify(monkeypatch):
 
 
 def settings(tmp_path) -> Settings:
-    return Settings(runs={"dir": "runs-none"}) if tmp_path is None else Settings(runs={"dir": str(tmp_path)})
+    # No database: the verify screen's skill group then says the same reason on every machine,
+    # whatever other tests of the session left in the default data folder.
+    db = {"path": "no-database/ionis.chdb"}
+    return Settings(runs={"dir": "runs-none" if tmp_path is None else str(tmp_path)}, database=db)
 
 
 async def verify_done(pilot) -> None:

@@ -120,7 +120,9 @@ def test_verify_json_on_v22_gamma_matches_the_peer(capsys, v22_file):
     assert len(hard) == 17 and sum(i["status"] == "pass" for i in hard) == 16
     assert sum(i["override"]["status"] == "pass" for i in hard) == 17
     assert items["KI7MT-005"]["status"] == "fail" and items["KI7MT-005"]["override"]["status"] == "pass"
-    assert items["KI7MT-GATES"]["status"] == "pass" and items["KI7MT-GATES"]["counted"] is False
+    # The group verdict is the evidence, counted once; its 18 tests are reported, judged by it.
+    assert items["KI7MT-GATES"]["status"] == "pass" and items["KI7MT-GATES"]["counted"] is True
+    assert all(i["in_verdict"] and not i["counted"] for i in ki)
 
 
 def test_exported_checkpoint_runs_in_the_peers_cli(demo_export):
@@ -128,6 +130,7 @@ def test_exported_checkpoint_runs_in_the_peers_cli(demo_export):
     ckpt, cfg = demo_export
     meta = json.loads(next(cfg.parent.glob("*_meta.json")).read_text())
     assert meta["val_rmse"] > 0 and -1 <= meta["val_pearson"] <= 1
+    assert meta["data_provenance"]["kind"] == "demo"  # where the weights came from travels along
     exe = Path(sys.executable).with_name("ionis-validate")
     out = subprocess.run([str(exe), "predict", "--config", str(cfg), "--tx-grid", "FN20", "--rx-grid", "IO91",
                           "--band", "20m", "--sfi", "150", "--kp", "2", "--hour", "14", "--month", "6",

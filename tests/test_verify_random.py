@@ -37,12 +37,13 @@ def _settings(tmp_path, chdb_path=None, spots=None) -> Settings:
 def test_without_observations_the_skill_group_says_why_in_the_summary(tmp_path, v22_file):
     s = _settings(tmp_path)
     chosen, why = observation_source(s)
-    assert chosen is None and "no database yet" in why and "[evaluate] spots" in why
+    assert chosen is None and why == "no observations: no database yet, no spot file (settings [evaluate] spots)"
     assert not (tmp_path / "no-database-yet").exists()  # looking never creates a database
     rep = run_suite(load_model(v22_file), skill=skill_source(s))
     line = rep.summary_line()
     assert f"skill n/a ({why})" in line
-    assert line.startswith(f"passed {rep.passed} of {rep.passed + rep.failed} counted (6 by construction, not counted)")
+    assert line.startswith(f"passed {rep.passed} of {rep.passed + rep.failed} counted (6 by construction, not "
+                           f"counted; 18 judged by a group verdict)")
 
 
 @pytest.mark.slow  # 4 models x the whole suite, one on 8,000 real spots
@@ -57,10 +58,32 @@ def test_random_models_pass_at_most_half_and_fewer_than_v22(tmp_path, chdb_path,
     for seed in (0, 1, 2):
         rep = run_suite(_random(seed), skill=skill)
         counted = rep.passed + rep.failed
-        assert counted == v22.passed + v22.failed and counted >= 40
+        assert counted == v22.passed + v22.failed and counted >= 25
         assert rep.passed <= counted / 2, rep.summary_line()
         assert rep.passed < v22.passed, (rep.summary_line(), v22.summary_line())
         paths = [r for r in rep.results if r.group == "paths"]
         assert paths and all(r.status == "fail" for r in paths)  # no absolute floor left to clear
-        if with_spots:
-            assert all(r.status != "pass" for r in rep.results if r.group == "skill")
+        if with_spots:  # the overall skill is the one a random model cannot fake
+            assert next(r for r in rep.results if r.id == "SKILL-A").status == "fail"
+
+
+def test_the_ingested_spots_table_comes_before_the_spot_file(tmp_path, chdb_path):
+    from engine.data.client import connect
+    from engine.data.ingest import ensure_spots_table
+
+    s = _settings(tmp_path, chdb_path, spots="some.csv")
+    s.ingest.spots_table = "spots_for_skill"
+    client = connect(s.database)
+    client.command(f"DROP TABLE IF EXISTS `{s.database.database}`.`spots_for_skill`")
+    assert observation_source(s) == ({"spots": "some.csv"}, "spot file some.csv ([evaluate] spots)")
+    qualified = ensure_spots_table(client, s.database, "spots_for_skill")
+    assert observation_source(s)[0] == {"spots": "some.csv"}  # an empty table is no source
+    client.command(f"INSERT INTO {qualified} (time) VALUES (now())")
+    assert observation_source(s) == ({"table": "verify_random.spots_for_skill"},
+                                     "ingested spots verify_random.spots_for_skill")
+    s.evaluate.table = "my_signatures"  # named in settings: it wins
+    assert observation_source(s)[0] == {"table": "my_signatures"}
+    s.evaluate.spots = s.evaluate.table = ""
+    client.command(f"TRUNCATE TABLE {qualified}")
+    chosen, why = observation_source(s)
+    assert chosen is None and "spots table verify_random.spots_for_skill is empty" in why

@@ -51,7 +51,7 @@ async def test_table_details_save_and_rerun(v22_file, tmp_path):
         assert row(t, "TST-201")[3].endswith(" dB") and row(t, "TST-201")[1] in "ABCD"
         assert t.get_row("SIDECAR-SUN")[0].style == "bold red" and t.get_row("TST-201")[0].style == "green"
         assert row(t, "group:physics")[2].startswith("PHYSICS · 3/3 passed")
-        assert "+3 by construction" in row(t, "group:physics")[2]
+        assert row(t, "group:physics")[4].startswith("+3 by")  # in the threshold column, cut to fit
         assert row(t, "TRUTH-SUN")[0] == "n/a" and row(t, "TST-201")[5] == "TST-201"
         assert scr.report.summary_line() in plain(scr, "#vf-summary")
         # Fits 80x24: the table needs no horizontal scrolling.
@@ -178,3 +178,36 @@ def test_every_suite_group_has_a_heading_on_the_screen():
     from ionis_tui.screens.verify import SHORT_GROUP
 
     assert set(GROUPS) <= set(SHORT_GROUP)
+
+
+async def test_ki7mt_gates_override_and_what_the_score_counts(v22_file, tmp_path):
+    """The KI7MT group shows its four gates as one verdict and each path's override result; the
+    summary says what the score counts; a group without data says why on the screen."""
+    s = settings(tmp_path)
+    s.database.path = str(tmp_path / "no-db" / "ionis.chdb")
+    app = Host(lambda: VerifyScreen(s, checkpoint=v22_file))
+    async with app.run_test(size=(120, 40)) as pilot:
+        scr = app.screen
+        await finished(pilot, scr)
+        t = scr.query_one(DataTable)
+        head = row(t, "group:ki7mt")
+        assert head[2:] == ["KI7MT · raw 16/17", "ovr 17/17", "gates PASS", "no regression"], head
+        assert row(t, "group:physics")[2:5] == ["PHYSICS · 3/3 passed", "GP 2.0/4", "+3 by construction"]
+        acid = row(t, "KI7MT-005")
+        assert acid[0] == "FAIL" and acid[3] == "+0.540 σ" and acid[4].endswith("ovr PASS")
+        assert row(t, "KI7MT-GATES")[0] == "PASS"
+        assert row(t, "group:skill")[2] == "SKILL (real) · n/a"
+        assert row(t, "group:skill")[4].startswith("no observations: no")
+        assert "skill n/a (no observations: no database yet, no spot file (settings [evaluate] spots))" in \
+            plain(scr, "#vf-summary")
+        summary = plain(scr, "#vf-summary")
+        rep = scr.report
+        counted = rep.passed + rep.failed
+        assert (f"passed {rep.passed} of {counted} counted (6 by construction, not counted; "
+                "18 judged by a group verdict)") in summary
+        assert "ki7mt gates PASS (raw 16/17, override 17/17)" in summary
+        t.move_cursor(row=t.get_row_index("KI7MT-005"))
+        await pilot.press("enter")
+        await pilot.pause()
+        text = str(app.screen.query_one("#vd-text", Static).render())
+        assert "with the peer's override rule: -2.000σ PASS (clamped 1)" in text

@@ -19,7 +19,8 @@ GROUPS = ("physics", "band_time", "ki7mt", "paths", "skill", "robustness", "side
 
 def add_parser(sub) -> None:
     p = sub.add_parser("verify", help="grade a model against ionospheric physics",
-                       description="Run the IONIS verification suite (physics, band x time, robustness, "
+                       description="Run the IONIS verification suite (physics, band x time, the KI7MT "
+                                   "acceptance gate, known paths, skill on real spots, robustness, "
                                    "sidecar health, ground truth) on a checkpoint.")
     p.add_argument("--checkpoint", required=True, help=".safetensors or .pt file (ours or published)")
     p.add_argument("--json", action="store_true", help="print the results as a JSON list")
@@ -38,6 +39,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from engine.verify.report import (
         format_value,
         outcome,
+        override_text,
         short_threshold,
         to_json_text,
         write_markdown,
@@ -58,8 +60,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     else:
         print(f"{report.source}: {len(report.results)} tests in {report.seconds:.2f} s")
         for r in report.results:
+            ovr = f"  → {override_text(r)}" if r.override_status else ""
             print(f"{r.id:<14}{outcome(r):<5} {r.grade or '-':<2} {format_value(r):>10}  {r.name:<30} "
-                  f"{short_threshold(r)}")
+                  f"{short_threshold(r)}{ovr}")
         failed = [r for r in report.results if r.status == "fail"]
         for r in failed:
             print(f"\n{r.id}: {r.explanation}")

@@ -20,7 +20,7 @@ def _ingested_spots(settings) -> tuple[str | None, str]:
 
     db, name = settings.database, settings.ingest.spots_table
     if db.mode == "embedded" and not Path(db.path).expanduser().exists():
-        return None, f"no database yet at {db.path}"
+        return None, "no database yet"
     try:
         client = connect(db)
         with translating(db):
@@ -30,9 +30,9 @@ def _ingested_spots(settings) -> tuple[str | None, str]:
             rows = client.query(f"SELECT count() FROM `{db.database}`.`{name}`").result_rows[0][0] \
                 if exists else 0
     except IonisError as exc:
-        return None, f"database unavailable ({exc})"
+        return None, f"database unavailable: {exc}"
     if not rows:
-        return None, f"no ingested spots ({db.database}.{name} {'is empty' if exists else 'does not exist'})"
+        return None, f"spots table {db.database}.{name} is empty" if exists else f"no spots table {db.database}.{name}"
     return f"{db.database}.{name}", ""
 
 
@@ -46,7 +46,7 @@ def observation_source(settings) -> tuple[dict[str, str] | None, str]:
         return {"table": table}, f"ingested spots {table}"
     if cfg.spots:
         return {"spots": cfg.spots}, f"spot file {cfg.spots} ([evaluate] spots)"
-    return None, f"no real observations: {why}; no spot file in settings ([evaluate] spots)"
+    return None, f"no observations: {why}, no spot file (settings [evaluate] spots)"
 
 
 def skill_source(settings, levels: tuple[str, ...] | None = None) -> Callable | str:

@@ -63,6 +63,17 @@ def hour_diff(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measur
                        f"{r['db'][0]:+.2f} vs {r['db'][1]:+.2f} dB, difference {d_db:+.2f} dB ({d_sig:+.3f}σ)")
 
 
+def path_vs(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
+    """The path's SNR minus that of another path (vs_tx -> vs_rx) on the same band, hour and day:
+    an open path against a closed counterpart at the same hour."""
+    ra, rb = evaluator.predict_many([(evaluator.path(c), c["sfi"], c["kp"], None),
+                                     (evaluator.path(c, tx=c["vs_tx"], rx=c["vs_rx"]), c["sfi"], c["kp"], None)])
+    d_db, d_sig = float(ra["db"] - rb["db"]), float(ra["sigma"] - rb["sigma"])
+    other = describe({**c, "tx": c["vs_tx"], "rx": c["vs_rx"]})
+    return Measurement(d_db, d_sig, detail=f"{describe(c)} {space_weather(c)}: {float(ra['db']):+.2f} dB vs "
+                       f"{float(rb['db']):+.2f} dB on {other}, difference {d_db:+.2f} dB ({d_sig:+.3f}σ)")
+
+
 def band_order(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
     """Mean sigma of the bands that should be better minus that of those that should be worse,
     as the peer's TST-905/906 and KI7MT-017/018 judge it (its dB is that sigma x 6.7). With
@@ -111,4 +122,4 @@ def peak_to_trough(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> M
     d_db = d_sig * SIGMA_DB
     return Measurement(d_db, d_sig, detail=f"{describe(c, hour='0-23z')} {space_weather(c)}: peak {r['db'][i]:+.2f} dB "
                        f"at {hours[i]:02.0f}z, trough {r['db'][j]:+.2f} dB at {hours[j]:02.0f}z, "
-                       f"range {d_db:.2f} dB")
+                       f"range {d_sig:.3f}σ = {d_db:.2f} dB at 6.7 dB/σ")

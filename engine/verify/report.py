@@ -9,7 +9,7 @@ from pathlib import Path
 
 from engine.atomic import atomic_write
 from engine.errors import InputError
-from engine.verify.runner import FAIL, NA, PASS, Result, SuiteReport
+from engine.verify.runner import FAIL, NA, PASS, GroupSummary, Result, SuiteReport
 from engine.verify.spec import GROUP_TITLES
 
 
@@ -41,6 +41,34 @@ def outcome(r: Result) -> str:
     return {PASS: "PASS", FAIL: "FAIL", NA: "n/a"}[r.status]
 
 
+def override_text(r: Result) -> str:
+    """'ovr PASS' for a result also judged after the peer's override rule, else ''."""
+    return "" if r.override_status is None else f"ovr {r.override_status.upper()}"
+
+
+def group_parts(g: GroupSummary) -> list[str]:
+    """A group's tally in short parts: its gates when it has a verdict (KI7MT: raw, override,
+    gates, regressions), else passed/total, grade points and tests true by construction; or
+    "n/a" and the reason."""
+    if g.verdict is not None and g.verdict.status != NA:
+        x = g.verdict.extra
+        n = len(x["regressions"])
+        return [f"raw {x['raw_pass']}/{x['hard']}", f"ovr {x['override_pass']}/{x['hard']}",
+                f"gates {outcome(g.verdict)}", f"{n or 'no'} regression{'s' if n > 1 else ''}"]
+    if not g.total:
+        return ["n/a"] + ([g.na_reason] if g.na_reason else [])
+    parts = [f"{g.passed}/{g.total} passed"]
+    if g.gpa is not None:
+        parts.append(f"GP {g.gpa:.1f}/4")
+    if g.architecture:
+        parts.append(f"+{g.architecture} by construction")
+    return parts
+
+
+def group_heading(g: GroupSummary) -> str:
+    return " · ".join(group_parts(g))
+
+
 def to_json(report: SuiteReport) -> list[dict]:
     return [r.as_dict() for r in report.results]
 
@@ -58,10 +86,11 @@ def to_markdown(report: SuiteReport) -> str:
         lines.append(f"| {g.title} | {g.passed} | {g.failed} | {g.not_applicable} | {gpa} |")
     for g in report.groups:
         rs = [r for r in report.results if r.group == g.group]
-        lines += ["", f"## {GROUP_TITLES[g.group]}", "",
+        lines += ["", f"## {GROUP_TITLES[g.group]}", "", f"{group_heading(g)}", "",
                   "| id | test | value | threshold | result | grade |", "|---|---|---|---|---|---|"]
         for r in rs:
-            cells = [r.id, r.name, format_value(r), r.threshold, f"**{outcome(r)}**", r.grade or "-"]
+            res = f"**{outcome(r)}**" + (f" ({override_text(r)})" if r.override_status else "")
+            cells = [r.id, r.name, format_value(r), r.threshold, res, r.grade or "-"]
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         lines.append("")
         lines += [f"- **{r.id}**: {r.explanation}" for r in rs]

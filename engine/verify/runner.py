@@ -41,7 +41,8 @@ class Result:
     architecture: bool = False   # holds by construction: not evidence about the model
     original: bool = False       # mirrors the peer's test of the same id
     soft: bool = False           # the peer's soft confidence: left out of its group gates
-    aggregate: bool = False      # a verdict over its group's other results: reported, not counted
+    aggregate: bool = False      # a verdict over its group's other results (KI7MT-GATES): counted once
+    in_verdict: bool = False     # judged by its group's verdict: reported, not counted on its own
     override_value: float | None = None  # judged value after the peer's override rule (KI7MT group)
     override_status: str | None = None   # "pass"/"fail" with the override; None when it does not apply
     override_fired: int = 0              # predictions the override clamped
@@ -49,8 +50,10 @@ class Result:
 
     @property
     def counted(self) -> bool:
-        """Evidence about the model: not true by construction, not a summary of other results."""
-        return not self.architecture and not self.aggregate
+        """Evidence about the model: not true by construction, and not one of the tests a group
+        verdict judges (the KI7MT rows are single sign checks a constant output clears half of;
+        the peer's evidence is the group's four gates, counted once)."""
+        return not self.architecture and not self.in_verdict
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: NaN/inf become null for values and their text inside conditions."""
@@ -62,7 +65,7 @@ class Result:
                 "explanation": self.explanation, "status": self.status, "value": num(self.value),
                 "unit": self.unit, "conditions": _jsonable(self.conditions),
                 "architecture": self.architecture, "original": self.original, "soft": self.soft,
-                "aggregate": self.aggregate, "counted": self.counted, "extra": _jsonable(self.extra),
+                "aggregate": self.aggregate, "in_verdict": self.in_verdict, "counted": self.counted, "extra": _jsonable(self.extra),
                 "override": None if self.override_status is None else {
                     "value": num(self.override_value), "status": self.override_status,
                     "clamped": self.override_fired}}
@@ -90,6 +93,8 @@ class GroupSummary:
     gpa: float | None            # mean grade points (A=4 .. F=0) of graded tests
     architecture: int = 0        # tests that hold by construction (not counted above)
     verdict: Result | None = None  # the group's own verdict (KI7MT gates), when it has one
+    in_verdict: int = 0          # tests judged by that verdict (not counted above)
+    na_reason: str = ""          # why its tests do not apply, when none does
 
     @property
     def total(self) -> int:
@@ -109,8 +114,6 @@ class GroupSummary:
             s += f", {self.not_applicable} n/a"
         if self.architecture:
             s += f" (+{self.architecture} by construction)"
-        if self.verdict is not None:
-            s += f"; group {self.verdict.status.upper()} ({self.verdict.explanation.split(': ', 1)[-1]})"
         return s
 
 
@@ -134,7 +137,8 @@ class SuiteReport:
             out.append(GroupSummary(g, GROUP_TITLES[g], sum(r.status == PASS for r in rs),
                                     sum(r.status == FAIL for r in rs), sum(r.status == NA for r in rs),
                                     sum(graded) / len(graded) if graded else None,
-                                    sum(r.architecture for r in every), _verdict_of(every)))
+                                    sum(r.architecture for r in every), _verdict_of(every),
+                                    sum(r.in_verdict for r in every), _na_reason(every)))
         return out
 
     @property
@@ -157,19 +161,38 @@ class SuiteReport:
         total = self.passed + self.failed
         arch = sum(r.architecture for r in self.results)
         na = sum(r.status == NA and r.counted for r in self.results)
-        s = f"passed {self.passed} of {total} counted ({arch} by construction, not counted)"
+        judged = sum(r.in_verdict for r in self.results)
+        s = f"passed {self.passed} of {total} counted ({arch} by construction, not counted"
+        s += f"; {judged} judged by a group verdict)" if judged else ")"
         if na:
             s += f", {na} n/a"
-        return s + " · " + " · ".join(_group_text(g, self.results) for g in self.groups)
+        return s + " · " + " · ".join(_group_text(g) for g in self.groups)
 
 
-def _group_text(g: GroupSummary, results: list[Result]) -> str:
-    if g.verdict is not None:
-        return f"{g.group} {g.passed}/{g.total} raw, gates {g.verdict.status.upper()}"
+def _group_text(g: GroupSummary) -> str:
+    if g.verdict is not None and g.verdict.status != NA:
+        x = g.verdict.extra
+        return (f"{g.group} gates {g.verdict.status.upper()} (raw {x['raw_pass']}/{x['hard']}, "
+                f"override {x['override_pass']}/{x['hard']})")
     if g.total:
         return f"{g.group} {g.passed}/{g.total}"
-    first = next((r for r in results if r.group == g.group and r.status == NA), None)
-    return f"{g.group} n/a" + (f" ({first.explanation.removeprefix('n/a: ')})" if first else "")
+    return f"{g.group} n/a" + (f" ({g.na_reason})" if g.na_reason else "")
+
+
+def _na_reason(results: list[Result]) -> str:
+    """The reason of the group's first n/a test, when no test of the group applies."""
+    if any(r.status != NA for r in results if not r.aggregate):
+        return ""
+    first = next((r for r in results if r.status == NA), None)
+    return first.explanation.removeprefix("n/a: ") if first else ""
+
+
+def _judged_by(verdict: Result, results: list[Result]) -> None:
+    """The group's tests before its verdict: reported, counted through the verdict only."""
+    for r in results:
+        if r.group == verdict.group and r is not verdict and not r.architecture:
+            r.in_verdict = True
+            r.explanation += f"; judged by {verdict.id}, not counted on its own"
 
 
 def _verdict_of(results: list[Result]) -> Result | None:
@@ -218,7 +241,7 @@ def _judge(spec: TestSpec, m: Measurement) -> Result:
     if spec.architecture:
         why += "; holds by construction, not counted as evidence about the model"
     if spec.aggregate:
-        why += "; the group's verdict, not counted (its tests are)"
+        why += "; the group's verdict, counted once for the tests it judges"
     r = Result(spec.id, spec.name, spec.group, _float(m.value_db), _float(m.value_sigma), threshold, passed,
                grade, why, PASS if passed else FAIL, _float(m.value), spec.unit, cond, **flags,
                extra=dict(m.extra))
@@ -255,6 +278,8 @@ def run_suite(lm: LoadedModel, specs: list[TestSpec] | None = None, truth: bool 
                 # A test whose own conditions are invalid is a broken test file, not a model defect.
                 raise type(exc)(f"{spec.id}: {exc}") from None
         results.append(_judge(spec, m))
+        if spec.aggregate and results[-1].status != NA:
+            _judged_by(results[-1], results)
     return SuiteReport(lm.label, results, time.perf_counter() - t0, evaluator.passes, evaluator.rows)
 
 

@@ -27,7 +27,15 @@ from engine.errors import IonisError
 from engine.model_sources import default_checkpoint, list_checkpoints
 from engine.settings import Settings
 from engine.verify import load_specs, run_suite
-from engine.verify.report import format_value, outcome, short_threshold, write_json, write_markdown
+from engine.verify.report import (
+    format_value,
+    group_parts,
+    outcome,
+    override_text,
+    short_threshold,
+    write_json,
+    write_markdown,
+)
 from engine.verify.report_paths import report_paths
 from engine.verify.runner import FAIL, NA, PASS, Result, SuiteReport
 from engine.verify.spec import TestSpec
@@ -37,9 +45,8 @@ LIVE = "live"
 STYLE = {PASS: "green", FAIL: "bold red", NA: "dim"}
 # Result and name first; the test's name takes what the terminal width leaves (see widths()).
 COLUMNS = ("res", "gr", "test", "value", "threshold", "id")
-SHORT_GROUP = {"physics": "PHYSICS", "band_time": "BAND x TIME", "ki7mt": "KI7MT PATHS",
-               "robustness": "ROBUSTNESS", "sidecar": "SIDECARS", "truth": "TRUTH", "paths": "KNOWN PATHS",
-               "skill": "SKILL (real)"}
+SHORT_GROUP = {"physics": "PHYSICS", "band_time": "BAND x TIME", "ki7mt": "KI7MT", "robustness": "ROBUSTNESS",
+               "sidecar": "SIDECARS", "truth": "TRUTH", "paths": "KNOWN PATHS", "skill": "SKILL (real)"}
 
 
 def widths(width: int) -> dict[str, int]:
@@ -85,6 +92,9 @@ class DetailScreen(ModalScreen[None]):
         if r.value_db is not None and r.value_sigma is not None:
             t.append(f"  (= {r.value_db:+.2f} dB = {r.value_sigma:+.3f}σ)")
         t.append(f"\nthreshold: {r.threshold}\n")
+        if r.override_status is not None:
+            t.append(f"with the peer's override rule: {r.override_value:+.3f}σ {r.override_status.upper()}"
+                     f"{f' (clamped {r.override_fired})' if r.override_fired else ' (did not fire)'}\n")
         if self.spec is not None and self.spec.why:
             t.append(f"why: {self.spec.why}\n", style="italic")
         t.append("conditions: ", style="bold")
@@ -163,6 +173,18 @@ def _short(path: str) -> str:
         return str(p)
 
 
+def _heading_cells(g) -> dict[str, Text]:
+    """A group's header row: its name and tally in the name column, the other parts of its tally
+    (grade points, gates, n/a reason...) in the columns after it, each cut to its column."""
+    first, *rest = group_parts(g)
+    cells = {"test": Text(f"{SHORT_GROUP[g.group]} · {first}", style="bold")}
+    if first == "n/a" and rest:
+        rest = ["", *rest]  # the reason gets the wider threshold column
+    for col, part in zip(("value", "threshold", "id"), rest, strict=False):
+        cells[col] = Text(part, style="bold")
+    return cells
+
+
 class VerifyScreen(LiveModel, Screen):
     HELP_TITLE = "verify"  # the `?` screen's title and the README key table's row
     BINDINGS = [
@@ -177,7 +199,7 @@ class VerifyScreen(LiveModel, Screen):
     VerifyScreen #vf-source { height: 1; padding: 0 1; background: $boost; text-wrap: nowrap;
         text-overflow: ellipsis; }
     VerifyScreen DataTable { height: 1fr; }
-    VerifyScreen #vf-summary { height: auto; max-height: 2; padding: 0 1; }
+    VerifyScreen #vf-summary { height: auto; max-height: 4; padding: 0 1; }
     VerifyScreen #vf-summary.error { color: $error; }
     """
 
@@ -247,7 +269,7 @@ class VerifyScreen(LiveModel, Screen):
 
     def _status(self, text: str, error: bool = False) -> None:
         s = self.query_one("#vf-summary", Static)
-        s.update(text)
+        s.update(Text(text))  # plain text: "[evaluate] spots" in a reason is not markup
         s.set_class(error, "error")
 
     # ----- running --------------------------------------------------------------------------
@@ -327,17 +349,12 @@ class VerifyScreen(LiveModel, Screen):
         t.loading = False
         t.clear()
         for g in report.groups:
-            line = f"{g.passed}/{g.total} passed" if g.total else "n/a"
-            if g.gpa is not None:
-                line += f" · GP {g.gpa:.1f}/4"
-            if g.architecture:
-                line += f" · +{g.architecture} by construction"
-            head = {"test": Text(f"{SHORT_GROUP[g.group]} · {line}", style="bold")}
-            t.add_row(*self._fit(head), key=f"group:{g.group}")
+            t.add_row(*self._fit(_heading_cells(g)), key=f"group:{g.group}")
             for r in (x for x in report.results if x.group == g.group):
                 style = STYLE[r.status]
+                thr = short_threshold(r) + (f" {override_text(r)}" if r.override_status else "")
                 cells = {"res": Text(outcome(r), style=style), "gr": Text(r.grade or "", style=style),
-                         "test": r.name, "value": format_value(r), "threshold": short_threshold(r),
+                         "test": r.name, "value": format_value(r), "threshold": thr,
                          "id": Text(r.id, style="dim")}
                 t.add_row(*self._fit(cells), key=r.id)
         when = time.strftime("%H:%M:%S")
