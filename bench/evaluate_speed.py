@@ -1,12 +1,14 @@
 """Speed of the evaluation (issue 9 target: the skill group on 1M spots under 10 s).
 
-    python bench/evaluate_speed.py [--spots 1000000] [--checkpoint PATH] [--json]
+    python bench/evaluate_speed.py [--spots 1000000] [--checkpoint PATH] [--config FILE] [--json]
 
 Generates N spots (random 4-character grids from 2,000 stations, every band, 2-minute slots of
 2023 with the package's observed SFI/Kp, SNR -30..+10 dB). Like real WSPR, a path is heard again
 within the hour: spots fall on N / 2.43 (path, band, day, hour) cells, the ratio of spots to
 distinct model inputs in ../shared/data/wspr/wspr_spots_real.csv. Then it times, in one run:
-reading them from a CSV of the same N rows (engine.evaluate.observations.spots_from_csv), the
+reading them from a combined-format CSV of the same N rows through the product's one reader
+(engine.evaluate.observations.load_observations: `data ingest` into a scratch table of the
+configured database, then the build's SQL at spot and signature level), the
 whole evaluation at spot and signature level (engine.evaluate.run.evaluate), and the verify
 suite's skill group on them, and one bare forward pass over the distinct inputs (the floor).
 spots_per_s = N / spot-level evaluation seconds. Exit 1 if the skill group takes 10 s or more.
@@ -45,7 +47,7 @@ def _model(checkpoint: str | None) -> LoadedModel:
 
 
 def make_csv(n: int, path: Path, seed: int = 0) -> None:
-    """N spots as a header CSV like ../shared/data/wspr/wspr_spots_real.csv (needed columns)."""
+    """N spots in the combined format of ../shared/data/wspr/wspr_spots_real.csv."""
     rng = np.random.default_rng(seed)
     letters = np.array(list("ABCDEFGHIJKLMNOPQR"))
     pool = np.char.add(np.char.add(rng.choice(letters, 2000), rng.choice(letters, 2000)),
@@ -54,32 +56,40 @@ def make_csv(n: int, path: Path, seed: int = 0) -> None:
     cell = rng.integers(0, cells, n)  # each spot's (path, band, day, hour) cell
     hour_start = np.datetime64("2023-01-01T00:00") + rng.integers(0, 365 * 24, cells) * np.timedelta64(60, "m")
     times = (hour_start[cell] + rng.integers(0, 30, n) * np.timedelta64(2, "m")).astype(str)
-    mhz = np.array([b.mhz for b in BANDS])[rng.integers(0, len(BANDS), cells)][cell]
-    cols = [np.char.add(times, "Z"), mhz.astype(str), pool[rng.integers(0, 2000, cells)][cell],
-            pool[rng.integers(0, 2000, cells)][cell], rng.integers(-30, 11, n).astype(str)]
+    hz = np.array([b.freq_hz for b in BANDS])[rng.integers(0, len(BANDS), cells)][cell]
+    tx, rx = rng.integers(0, 2000, cells)[cell], rng.integers(0, 2000, cells)[cell]
+    calls = np.char.add("S", np.arange(2000).astype(str))  # one call per station: never moving
+    n_ = len(cell)
+    cols = [np.char.add(times, "Z"), hz.astype(str), calls[tx], pool[tx], calls[rx], pool[rx],
+            rng.integers(-30, 11, n).astype(str), np.full(n_, "37"), np.full(n_, "0"),
+            rng.integers(500, 15000, cells)[cell].astype(str), np.full(n_, "45")]
     with open(path, "w", encoding="utf-8") as fh:
-        fh.write("time_utc,band,tx_loc,rx_loc,snr\n")
+        fh.write("time_utc,frequency_hz,tx_sign,tx_loc,rx_sign,rx_loc,snr,power_dbm,drift,"
+                 "distance_km,azimuth\n")
         for a in range(0, n, 100_000):
             rows = [",".join(r) for r in zip(*(c[a:a + 100_000] for c in cols), strict=True)]
             fh.write("\n".join(rows) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from engine.evaluate.observations import spots_from_csv
+    from engine.evaluate.observations import load_observations
     from engine.evaluate.run import evaluate
+    from engine.settings import load_settings
     from engine.verify import load_specs, run_suite, select
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--spots", type=int, default=1_000_000)
     ap.add_argument("--checkpoint", help="default: published V22, else a fresh model")
+    ap.add_argument("--config", help="settings file (its database holds the scratch tables)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
+    settings = load_settings(a.config)
     lm = _model(a.checkpoint)
     with tempfile.TemporaryDirectory() as tmp:
         f = Path(tmp) / "spots.csv"
         make_csv(a.spots, f)
         t0 = time.perf_counter()
-        obs = spots_from_csv(f)
+        obs = load_observations(settings, spots=f)
         read_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     evaluate(lm, obs, "bench: no climatology", levels=("spots",))

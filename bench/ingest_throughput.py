@@ -40,7 +40,8 @@ from engine.data.client import connect  # noqa: E402
 from engine.data.ingest import ingest_files  # noqa: E402
 from engine.data.sw_table import fill_space_weather  # noqa: E402
 from engine.demo.space_weather import observed_days  # noqa: E402
-from engine.geo import bearing_deg, grids_to_latlon, haversine_km  # noqa: E402
+from engine.geo import bearing_deg, haversine_km  # noqa: E402
+from engine.grids import grids_to_latlon  # noqa: E402
 from engine.settings import DatabaseSettings  # noqa: E402
 
 REAL = ROOT.parent / "shared" / "data" / "wspr" / "wspr_spots_real.csv"

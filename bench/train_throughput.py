@@ -39,6 +39,7 @@ from engine.features import FEATURE_SETS  # noqa: E402
 from engine.model import IonisGate, pick_device  # noqa: E402
 from engine.settings import Settings  # noqa: E402
 from engine.train.events import EpochEnd, RunStarted  # noqa: E402
+from engine.train.physics_recipe import init_sidecars  # noqa: E402
 from engine.train.prepare import prepare  # noqa: E402
 from engine.train.recipe import build_optimizer, training_step  # noqa: E402
 from engine.train.session import TrainingSession  # noqa: E402
@@ -51,6 +52,8 @@ def _recipe(settings: Settings, device: torch.device):
     """A fresh model and optimizer, and the trainer's own step function for them."""
     tr = settings.train
     model = IonisGate(tr.feature_set).to(device)
+    init_sidecars(model, tr.experimental.sidecar_init_weight, tr.seed,
+                  sun_weight=tr.experimental.sun_sidecar_init_weight)  # the trainer's start
     opt = build_optimizer(model, tr)
     return lambda x, y, w, c=None: training_step(model, opt, x, y, w, tr, c)
 

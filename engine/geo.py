@@ -1,15 +1,14 @@
-"""Geography: Maidenhead grids, station presets, great-circle distance/bearing, solar elevation.
+"""Geography (grids: engine.grids): station presets, great-circle distance/bearing, solar elevation.
 
 Every function is vectorised over numpy arrays and returns float32 where it returns arrays.
 """
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 
 from engine.errors import InputError
+from engine.grids import grid_to_latlon
 
 EARTH_RADIUS_KM = 6371.0
 
@@ -22,43 +21,6 @@ STATIONS: dict[str, tuple[float, float]] = {
     "ZS": (-33.93, 18.42), "5H": (-6.17, 35.74), "PY": (-23.55, -46.63),
     "LU": (-34.60, -58.38), "OX": (64.18, -51.72), "9J": (-15.42, 28.28),
 }
-
-_GRID = re.compile(r"^[A-R]{2}(?:[0-9]{2}(?:[A-X]{2})?)?$")
-
-
-def grid_to_latlon(grid: str) -> tuple[float, float]:
-    """Centre of a 2-, 4- or 6-character Maidenhead square."""
-    g = grid.strip()
-    g = g[:2].upper() + g[2:4] + g[4:6].upper()
-    if not _GRID.match(g):
-        raise InputError(f"{grid!r} is not a Maidenhead grid (e.g. FN20, JO01, IO91wm)")
-    lon = (ord(g[0]) - 65) * 20.0 - 180.0
-    lat = (ord(g[1]) - 65) * 10.0 - 90.0
-    if len(g) == 2:
-        return lat + 5.0, lon + 10.0
-    lon += int(g[2]) * 2.0
-    lat += int(g[3]) * 1.0
-    if len(g) == 4:
-        return lat + 0.5, lon + 1.0
-    lon += (ord(g[4]) - 65) * (2.0 / 24)
-    lat += (ord(g[5]) - 65) * (1.0 / 24)
-    return lat + 0.5 / 24, lon + 1.0 / 24
-
-
-def grids_to_latlon(grids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Vectorised centre of 4-character squares from an array of 4-byte strings (S4 or str)."""
-    b = np.char.upper(np.asarray(grids).astype("S4")).view(np.uint8).reshape(-1, 4).astype(np.float32)
-    lon = (b[:, 0] - 65) * 20.0 - 180.0 + (b[:, 2] - 48) * 2.0 + 1.0
-    lat = (b[:, 1] - 65) * 10.0 - 90.0 + (b[:, 3] - 48) + 0.5
-    return lat.astype(np.float32), lon.astype(np.float32)
-
-
-def latlon_to_grid4(lat: float, lon: float) -> str:
-    lon_ = min(max(lon + 180.0, 0.0), 359.999)
-    lat_ = min(max(lat + 90.0, 0.0), 179.999)
-    return (chr(65 + int(lon_ // 20)) + chr(65 + int(lat_ // 10))
-            + str(int((lon_ % 20) // 2)) + str(int(lat_ % 10)))
-
 
 def parse_location(text: str) -> tuple[float, float]:
     """A station preset (W3, G, VK...), a Maidenhead grid, or "lat,lon" (south/west negative)."""

@@ -42,14 +42,31 @@ def default_runs_dir() -> str:
     return str(data_dir() / "runs")
 
 
-def paths_in_use(settings: Settings) -> dict[str, str]:
-    """The settings file, database and runs folder in use, as absolute paths, for `data status`
-    and the help screen (so a user over SSH sees which database the app has opened)."""
+def short_path(path: str | os.PathLike) -> str:
+    """A path as a shell prompt shows it: relative to the working folder when inside it, else
+    ~/... under the home folder, else absolute. Unambiguous for the one who started the app,
+    and its length does not depend on where the app (or a test) happens to run."""
+    p = Path(path).expanduser().resolve()
+    for base, prefix in ((Path.cwd().resolve(), ""), (Path.home().resolve(), "~/")):
+        if base == Path(base.anchor):  # started in / (or HOME=/): everything would be "inside"
+            continue
+        try:
+            rel = p.relative_to(base)
+        except ValueError:
+            continue
+        return prefix + str(rel) if str(rel) != "." else (prefix.rstrip("/") or ".")
+    return str(p)
+
+
+def paths_in_use(settings: Settings, short: bool = False) -> dict[str, str]:
+    """The settings file, database and runs folder in use, for `data status` (absolute paths)
+    and the help screen (short=True: as short_path shows them), so a user over SSH sees which
+    database the app has opened."""
     db = settings.database
     file = settings.source_file
+    show = short_path if short else (lambda p: str(Path(p).expanduser().resolve()))
     return {
-        "settings": str(file.resolve()) if file is not None else "none (built-in defaults)",
-        "database": (str(Path(db.path).expanduser().resolve()) if db.mode == "embedded"
-                     else f"server {db.host}:{db.port}"),
-        "runs": str(Path(settings.runs.dir).expanduser().resolve()),
+        "settings": show(file) if file is not None else "none (built-in defaults)",
+        "database": show(db.path) if db.mode == "embedded" else f"server {db.host}:{db.port}",
+        "runs": show(settings.runs.dir),
     }

@@ -19,19 +19,17 @@ def gate(logit: torch.Tensor) -> torch.Tensor:
 
 
 class MonotonicMLP(nn.Module):
-    """y = |W2| . softplus(|W1| x + b1) + b2: non-decreasing in x."""
+    """y = |W2| . softplus(|W1| x + b1) + b2: non-decreasing in x. b1 is 0 and frozen (the
+    published architecture). The weights and b2 a run starts from are set by the recipe
+    (engine.train.physics_recipe.init_sidecars), not here: the published "defibrillator" start
+    (weights U(0.8, 1.2), b2 = -10) was always overwritten by it, and a checkpoint load sets all."""
 
     def __init__(self, hidden: int = 8):
         super().__init__()
         self.fc1 = nn.Linear(1, hidden)
         self.fc2 = nn.Linear(hidden, 1)
         with torch.no_grad():
-            # "Defibrillator" init: weights well inside the clamp range, a strong negative
-            # output bias so the sidecar starts near zero contribution but with live gradients.
-            self.fc1.weight.uniform_(0.8, 1.2)
-            self.fc2.weight.uniform_(0.8, 1.2)
             self.fc1.bias.zero_()
-            self.fc2.bias.fill_(-10.0)
         self.fc1.bias.requires_grad_(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -89,13 +87,13 @@ def clamp_sidecars(model: IonisGate, lo: float = 0.5, hi: float = 2.0) -> None:
 
 def parameter_groups(model: IonisGate) -> dict[str, list[nn.Parameter]]:
     """Trainable parameters split for differential learning rates. The two gate heads learn at
-    different rates (issue 10): "sun_scaler" is the sun gate head, "scaler" the storm gate head."""
+    different rates (issue 10): "sun_scaler" is the sun gate head, "storm_scaler" the storm gate head."""
     def trainable(*mods: nn.Module) -> list[nn.Parameter]:
         return [p for m in mods for p in m.parameters() if p.requires_grad]
     return {
         "trunk": trainable(model.trunk, model.base_head),
         "sun_scaler": trainable(model.sun_scaler_head),
-        "scaler": trainable(model.storm_scaler_head),
+        "storm_scaler": trainable(model.storm_scaler_head),
         "sidecar": trainable(model.sun_sidecar, model.storm_sidecar),
     }
 

@@ -24,7 +24,7 @@ from engine.settings import Settings
 from engine.train import events as ev
 from ionis_tui import datasource
 from ionis_tui.dashboard_state import DashboardState, DataSource, DataStatus
-from ionis_tui.detached import DetachedController
+from ionis_tui.detached import WORKER_NAME, DetachedController
 from ionis_tui.messages import (
     AttachRequested,
     DataChecked,
@@ -33,7 +33,6 @@ from ionis_tui.messages import (
     SeedProgress,
     TrainEvent,
 )
-from ionis_tui.runner import WORKER_NAME, RunController
 from ionis_tui.screens.confirm import ConfirmScreen
 from ionis_tui.screens.dashboard import DashboardScreen
 from ionis_tui.screens.help import HelpScreen, help_title, key_rows
@@ -42,8 +41,8 @@ from ionis_tui.terminal import detach_terminal, exit_later
 
 if TYPE_CHECKING:
     from engine.train.runs import RunInfo
+    from ionis_tui.controller import RunController
 
-LIVE_RUN = (ev.LOADING, ev.TRAINING, ev.PAUSED)
 STOP_TIMEOUT_S = 120.0  # longest we wait for the trainer to checkpoint and stop on quit
 EXIT_GRACE_S = 15.0     # after a hangup, time allowed for a normal exit before a hard one
 # State changes (a handful per run) are drawn at once, so keys feel immediate; everything
@@ -62,27 +61,26 @@ class IonisApp(App[int]):
 
     def __init__(self, settings: Settings, *, rows: SignatureRows | None = None,
                  clock: Callable[[], datetime] | None = None, check_db: bool = True,
-                 detached: bool | None = None, attach: str | None = None) -> None:
-        """rows: train on these instead of reading the database (benchmarks); clock: the
-        event log's time source (tests pin it); check_db=False skips the start-up check.
-        detached: runs train in their own process (the default without rows=; with rows=
-        the in-process controller is the default, for tests and benchmarks); attach: a run
-        folder to follow at start (else the newest live run on this host)."""
+                 attach: str | None = None) -> None:
+        """rows: train on these instead of reading the database (tests, benchmarks: the
+        trainer process gets them as a --rows-file); clock: the event log's time source (tests
+        pin it); check_db=False skips the start-up check; attach: a run folder to follow at
+        start (else the newest live run on this host). Every run trains in its own process."""
         super().__init__()
         self.settings = settings
         # [keys]: binding id -> keys (validated in engine.settings: known actions, no key twice).
         self.set_keymap(settings.keys.model_dump())
         self.state = DashboardState(device=_device_now(settings.train.device),
                                     clock=clock or datetime.now)
-        self.detached = rows is None if detached is None else detached
-        controller = DetachedController if self.detached else RunController
-        self.runner = controller(self, settings, rows=rows, data_source=self._source_label)
+        self.runner: RunController = DetachedController(self, settings, rows=rows,
+                                                         data_origin=self._data_origin)
         self._attach = attach
         self._check_db = check_db and rows is None
         if rows is not None:
             self.state.set_data(DataSource(status=DataStatus.OK, mode="in-memory", table="rows",
                                            rows=len(rows)))
         self._quitting = False
+        self._start_after_check: tuple[str | None] | None = None  # `s` pressed during the check
         self._sighup = False
         self._keys_for: tuple = ()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -103,10 +101,8 @@ class IonisApp(App[int]):
             self.check_data()
         if self.state.device == "…":
             self.run_worker(self._detect_device, name="device", group="device", thread=True)
-
-        if self.detached:
-            self.attach_at_start()
-        # Dropped SSH: stop with a checkpoint, then leave (main thread, Unix only). A plain
+        self.attach_at_start()
+        # Dropped SSH: detach (the run trains on), then leave (main thread, Unix only). A plain
         # handler, not loop.add_signal_handler: it must run before the SIGCONT the kernel
         # sends right after SIGHUP (Python runs pending handlers in signal-number order).
         self._loop = asyncio.get_running_loop()
@@ -143,18 +139,18 @@ class IonisApp(App[int]):
         if self._sighup:
             signal.signal(signal.SIGHUP, self._old_sighup)
             self._sighup = False
-        # An in-process run stops (a thread cannot outlive the app; stop() only sets a flag,
-        # the thread saves a checkpoint and ends); a detached run keeps training.
-        self.runner.close()
+        self.runner.close()  # the follower ends; the run keeps training in its own process
         self._cancel_seed.set()
         self._cancel_import.set()
 
-    def _source_label(self) -> str:
-        if self.state.data.provenance:  # from the start-up check: says "demo data" when it is
-            return self.state.data.provenance
+    def _data_origin(self) -> dict:
+        """What a run records about its rows: from the start-up check (engine.data.status.
+        data_origin: its provenance decides "demo data?"), else the bare table's name."""
+        if self.state.data.origin:
+            return dict(self.state.data.origin)
         db = self.settings.database
         where = f" {db.host}:{db.port}" if db.mode == "server" else ""
-        return f"{db.mode}{where} {db.database}.{db.table}"
+        return {"data_source": f"{db.mode}{where} {db.database}.{db.table}"}
 
     def redraw(self) -> None:
         """Draw state changes now rather than at the next frame."""
@@ -176,6 +172,7 @@ class IonisApp(App[int]):
     # ------------------------------------------------------------------ database
     def check_data(self) -> None:
         if self.state.data.status in (DataStatus.SEEDING, DataStatus.BUILDING, DataStatus.IMPORTING):
+            self.answer(f"the database is busy ({self.state.data.status}): it is checked again when that ends")
             return
         self.state.set_data(datasource.describe(self.settings.database))
         self.redraw()
@@ -196,13 +193,17 @@ class IonisApp(App[int]):
             self.state.note(f"data: {d.message}" + (f" [setting: {d.setting}]" if d.setting else ""),
                             "error")
         self.redraw()
+        pending, self._start_after_check = self._start_after_check, None
+        if pending is not None and d.status != DataStatus.CHECKING:
+            self.start_run(resume=pending[0])  # the start key pressed during the check
 
     def seed_demo(self) -> None:
         d = self.state.data
         if d.status != DataStatus.EMPTY:
-            self.notify("demo data is offered only when the embedded database is empty", severity="warning")
+            self.answer("demo data is offered only when the embedded database is empty")
             return
         db, demo = self.settings.database, self.settings.demo
+        min_spots = self.settings.ingest.min_spots
         self.state.set_data(DataSource(status=DataStatus.SEEDING, mode=d.mode, where=d.where, table=d.table,
                                        rows=None, seed_total=2 * demo.rows))
         self.state.note(f"seeding {demo.rows:,} demo rows into {d.table}…")
@@ -211,7 +212,8 @@ class IonisApp(App[int]):
         def work() -> None:
             progress = lambda done, total: self.post_message(SeedProgress(done, total))  # noqa: E731
             self.post_message(DataChecked(datasource.seed(db, demo.rows, demo.seed, progress=progress,
-                                                          cancel=self._cancel_seed.is_set)))
+                                                          cancel=self._cancel_seed.is_set,
+                                                          min_spots=min_spots)))
 
         self.run_worker(work, name="seed", group="data", thread=True, exit_on_error=False)
 
@@ -228,7 +230,7 @@ class IonisApp(App[int]):
         if self.runner.running or d.status in (DataStatus.CHECKING, DataStatus.SEEDING, DataStatus.BUILDING) or not path.is_file():
             why = (f"no bundle at {path}: get it with `ionis-download` (PyPI ionis-mcp)"
                    if not path.is_file() else "wait until the current run or data job ends")
-            self.notify(f"cannot import: {why}", severity="warning")
+            self.answer(f"cannot import: {why}")
             return
         db = self.settings.database
         self._cancel_import.clear()
@@ -255,8 +257,7 @@ class IonisApp(App[int]):
         """`data build` from the app: signatures from the ingested spots, with a progress bar."""
         d = self.state.data
         if not d.spots or self.runner.running or d.status not in (DataStatus.EMPTY, DataStatus.OK):
-            self.notify("nothing to build from: ingest spot files with `ionis-tui data ingest`",
-                        severity="warning")
+            self.answer("nothing to build from: ingest spot files with `ionis-tui data ingest`")
             return
         self.state.set_data(DataSource(status=DataStatus.BUILDING, mode=d.mode, where=d.where, table=d.table,
                                        rows=None, seed_total=3, spots=d.spots))
@@ -277,18 +278,31 @@ class IonisApp(App[int]):
             self.state.set_data(d)
 
     # ------------------------------------------------------------------ training
+    def answer(self, text: str, severity: str = "warning") -> None:
+        """Answer a key that cannot act now: in the event log (it stays) and as a toast."""
+        self.state.note(text, "error" if severity == "error" else "warning")
+        self.notify(text, severity=severity)
+        self.redraw()
+
     def start_run(self, resume: str | None = None) -> bool:
         if self.runner.running:
-            self.notify("a run is already active: p pauses it, x stops it", severity="warning")
+            self.answer("a run is already active: p pauses it, x stops it")
             return False
         d = self.state.data
+        if d.status == DataStatus.CHECKING:
+            # A key typed before the check has answered (often before the first frame) is
+            # kept: the run starts when the check ends well (on_data_checked), else says why.
+            self._start_after_check = (resume,)
+            self.state.note("start requested: the run starts once the database check has answered")
+            self.redraw()
+            return True
         if d.status != DataStatus.OK:
-            why = {"checking": "the database check is still running",
-                   "empty": "the database is empty: press d to seed demo data",
+            why = {"empty": "the database is empty: press d to seed demo data",
                    "seeding": "demo data is still being written",
+                   "building": "signatures are still being built",
                    "importing": "the signature bundle is still being imported",
                    "error": f"the database is not usable: fix {d.setting or 'the settings'} (see the panel)"}
-            self.notify(f"cannot start: {why.get(d.status, d.status)}", severity="error")
+            self.answer(f"cannot start: {why.get(d.status, d.status)}", severity="error")
             return False
         self.state.reset_run()
         self.state.note(f"resuming run {resume}…" if resume else "starting a new run…")
@@ -299,9 +313,8 @@ class IonisApp(App[int]):
             self.notify(str(exc), severity="error")
             self.redraw()
             return False
-        if self.detached:
-            self.state.note(f"trainer pid {self.runner.session.pid} started in its own process "
-                            f"(log: {self.runner.session.run_dir}/trainer.log); q can detach from it")
+        self.state.note(f"trainer pid {self.runner.session.pid} started in its own process "
+                        f"(log: {self.runner.session.run_dir}/trainer.log); q can detach from it")
         self.redraw()
         return True
 
@@ -309,7 +322,7 @@ class IonisApp(App[int]):
         """Follow the run named with --attach, else the newest live run on this host."""
         import socket
 
-        from engine.train.runs import list_runs, run_info
+        from engine.train.runs import is_live, list_runs, run_info
 
         if self._attach:
             info = run_info(Path(self._attach))
@@ -318,7 +331,7 @@ class IonisApp(App[int]):
                 return
         else:
             live = [r for r in list_runs(self.settings.runs.dir)
-                    if r.state in LIVE_RUN and r.host == socket.gethostname()]
+                    if is_live(r.state) and r.host == socket.gethostname()]
             if not live:
                 return
             info = live[0]
@@ -326,7 +339,9 @@ class IonisApp(App[int]):
 
     def attach_run(self, info: RunInfo) -> bool:
         """Show a run another process trains: its history, then live progress."""
-        if info.state not in LIVE_RUN:
+        from engine.train.runs import is_live
+
+        if not is_live(info.state):
             self.notify(f"run {info.run_id} is not running (state: {info.state})", severity="warning")
             return False
         if self.runner.running:
@@ -344,13 +359,15 @@ class IonisApp(App[int]):
 
     def on_resume_requested(self, msg: ResumeRequested) -> None:
         """Go back to the dashboard and resume the run, or say why it cannot be resumed."""
+        from engine.train.runs import is_live
+
         run = msg.run
         if run is None:
             self.notify("no run selected")
             return
         if not run.resumable:
             why = ("it has finished" if run.state == "finished" else
-                   "it is still running (a attaches to it)" if run.state in ("loading", "training", "paused") else
+                   "it is still running (a attaches to it)" if is_live(run.state) else
                    "it has no last.pt checkpoint")
             self.notify(f"run {run.run_id} cannot be resumed: {why}", severity="warning")
             return
@@ -367,17 +384,16 @@ class IonisApp(App[int]):
         if run is None:
             self.notify("no run selected")
             return
-        if not self.detached:
-            self.notify("this app trains in-process and cannot attach", severity="warning")
-            return
-        if run.state in LIVE_RUN and not self.runner.running:
+        from engine.train.runs import is_live
+
+        if is_live(run.state) and not self.runner.running:
             while len(self.screen_stack) > 1:
                 self.pop_screen()
         self.attach_run(run)
 
     def on_train_event(self, msg: TrainEvent) -> None:
-        self.state.apply(msg.event)
-        if (self.detached and isinstance(msg.event, ev.RunStarted) and self.state.data.status == DataStatus.ERROR
+        self.state.apply(msg.event, msg.at)
+        if (isinstance(msg.event, ev.RunStarted) and self.state.data.status == DataStatus.ERROR
                 and self.settings.database.mode == "embedded"):
             self.check_data()  # the trainer held the embedded database while loading; now free
         if isinstance(msg.event, URGENT):
@@ -406,10 +422,12 @@ class IonisApp(App[int]):
         if what:
             self.state.note(f"{what} requested")
             self.redraw()
+        else:
+            self.answer("no run is active: s starts one")
 
     def confirm_stop(self) -> None:
         if not self.runner.active:
-            self.notify("no run is active")
+            self.answer("no run is active: s starts one")
             return
 
         def answer(yes: bool | None) -> None:
@@ -425,7 +443,7 @@ class IonisApp(App[int]):
             self.state.note("checkpoint requested")
             self.redraw()
         else:
-            self.notify("no run is active")
+            self.answer("no run is active: s starts one")
 
     # ------------------------------------------------------------------ other screens
     def show_runs(self) -> None:
@@ -450,8 +468,8 @@ class IonisApp(App[int]):
         # Kept per screen and key set: showing it again costs a render, not a compose.
         name = f"help-{type(screen).__name__}-{hash(keys) & 0xFFFFFFFF:x}"
         if not self.is_screen_installed(name):
-            self.install_screen(HelpScreen(keys, help_title(screen), self.settings.runs.dir,
-                                           paths_in_use(self.settings)), name)
+            paths = paths_in_use(self.settings, short=True)  # its length: not the machine's
+            self.install_screen(HelpScreen(keys, help_title(screen), paths["runs"], paths), name)
         self.push_screen(name)
 
     def _fatal_error(self) -> None:
@@ -476,22 +494,14 @@ class IonisApp(App[int]):
         if not self.runner.active:
             self.exit(0)
             return
-        if self.detached:
-            def choose(what: str | None) -> None:
-                if what == "detach":
-                    self._stop_then_exit("detach", stop=False)
-                elif what == "stop":
-                    self._stop_then_exit("quit")
 
-            self.push_screen(QuitScreen(self.runner.session.run_id), choose)
-            return
-
-        def answer(yes: bool | None) -> None:
-            if yes:
+        def choose(what: str | None) -> None:
+            if what == "detach":
+                self._stop_then_exit("detach", stop=False)
+            elif what == "stop":
                 self._stop_then_exit("quit")
 
-        self.push_screen(ConfirmScreen("A run is active. Save a checkpoint, stop it and quit?",
-                                       yes="Stop and quit"), answer)
+        self.push_screen(QuitScreen(self.runner.session.run_id), choose)
 
     def _on_sighup(self, signum: int, frame: object) -> None:
         # Runs in the main thread between two bytecodes: only the urgent part happens here.
@@ -503,22 +513,30 @@ class IonisApp(App[int]):
         self._loop.call_soon_threadsafe(self.hangup)
 
     def _catch_sigterm(self) -> None:
-        """SIGTERM (kill, a service manager) is a confirmed quit: checkpoint the run, restore
-        the terminal, exit 143. A plain handler, as for SIGHUP (main thread only)."""
+        """SIGTERM (kill, a service manager) is a confirmed quit: a run this app started is
+        stopped with a checkpoint; a run it only views (attached to) is left training. Then the
+        terminal is restored and the app exits 143. A plain handler, as for SIGHUP (main
+        thread only)."""
         self._old_sigterm = None
         if threading.current_thread() is not threading.main_thread():
             return
 
         def on_sigterm(signum: int, frame: object) -> None:
             self._exit_status = 128 + signum
-            self._loop.call_soon_threadsafe(self._stop_then_exit, "terminated (SIGTERM)")
+            self._loop.call_soon_threadsafe(self.terminated)
 
         self._old_sigterm = signal.signal(signal.SIGTERM, on_sigterm)
 
     def hangup(self) -> None:
-        """SIGHUP: the terminal is gone. A detached run keeps training; an in-process one
-        stops cleanly with a checkpoint. Then exit."""
-        self._stop_then_exit("hangup (SIGHUP)", hung_up=True, stop=not self.detached)
+        """SIGHUP: the terminal is gone. The run keeps training in its own process; exit."""
+        self._stop_then_exit("hangup (SIGHUP)", hung_up=True, stop=False)
+
+    def terminated(self) -> None:
+        """SIGTERM: stop the run this app started; detach from a run it only views."""
+        viewing = self.runner.running and not self.runner.started_here
+        if viewing:
+            self.state.note("terminated (SIGTERM): detaching; the run keeps training")
+        self._stop_then_exit("terminated (SIGTERM)", stop=not viewing)
 
     def _stop_then_exit(self, why: str, hung_up: bool = False, stop: bool = True) -> None:
         if self._quitting:

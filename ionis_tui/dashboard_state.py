@@ -15,8 +15,6 @@ from typing import Any
 
 from engine.train import events as ev
 
-ACTIVE_STATES = (ev.LOADING, ev.TRAINING, ev.PAUSED)
-
 # Parts of the screen; apply() reports which ones an event touched.
 HEADER, PLOTS, SIDECAR, INFO, LOG, DATA = "header", "plots", "sidecar", "info", "log", "data"
 
@@ -46,8 +44,15 @@ class DataSource:
     setting: str = ""              # settings key to fix, from DataError.setting
     seed_done: int = 0
     seed_total: int = 0
-    provenance: str = ""           # engine.data.status.source_label: recorded in checkpoints
+    provenance: str = ""           # engine.data.status.source_label: display only
+    # engine.data.status.data_origin: data_source, data_table, data_provenance (for runs)
+    origin: dict = field(default_factory=dict)
     spots: int = 0                 # rows in the raw spots table (`data ingest`); 0 if none
+
+    @property
+    def kind(self) -> str | None:
+        """The table's provenance kind (demo, spots, bundle), None when unknown."""
+        return (self.origin.get("data_provenance") or {}).get("kind")
 
     @property
     def label(self) -> str:
@@ -101,11 +106,15 @@ class DashboardState:
     log_seq: int = 0               # total lines ever logged; widgets remember how far they got
     dirty: set[str] = field(default_factory=set)
     _epoch_t0: float | None = None
+    _event_time: datetime | None = None
 
     # ----------------------------------------------------------------- derived values
     @property
     def active(self) -> bool:
-        return self.state in ACTIVE_STATES
+        """A run is shown and its trainer is at work (IDLE here, with no run id, is "no run")."""
+        from engine.train.runs import is_live
+
+        return bool(self.run_id) and is_live(self.state)
 
     @property
     def last(self) -> dict[str, Any]:
@@ -155,7 +164,8 @@ class DashboardState:
 
     # ----------------------------------------------------------------- updates
     def note(self, text: str, level: str = "info") -> None:
-        self.log.append(LogLine(level, text, self.clock().strftime("%H:%M:%S")))
+        when = self._event_time or self.clock()
+        self.log.append(LogLine(level, text, when.strftime("%H:%M:%S")))
         self.log_seq += 1
         self.dirty.add(LOG)
 
@@ -189,8 +199,16 @@ class DashboardState:
             self.note(f"run failed: {message}", "error")
             self.dirty |= {HEADER, INFO}
 
-    def apply(self, e: ev.Event) -> None:
-        """Fold one training event in; marks which parts of the screen need redrawing."""
+    def apply(self, e: ev.Event, at: datetime | None = None) -> None:
+        """Fold one training event in; marks which parts of the screen need redrawing. `at`:
+        when it happened (a replayed event), for its log line; else the clock's now."""
+        self._event_time = at
+        try:
+            self._apply(e)
+        finally:
+            self._event_time = None
+
+    def _apply(self, e: ev.Event) -> None:
         if isinstance(e, ev.StepProgress):
             if e.epoch != self.epoch:
                 self._epoch_t0 = self.monotonic()

@@ -50,17 +50,19 @@ def check(db: DatabaseSettings, spots_table: str = "") -> DataSource:
             d.message = (f"The table {d.table} on the ClickHouse server {d.where} has no usable rows "
                          f"(rows need avg_sfi > 0 and valid grids, band, hour, month, Kp).")
         return d
-    from engine.data.status import source_label
+    from engine.data.status import data_origin
 
     d.status = DataStatus.OK
-    d.provenance = source_label(client, db)
+    d.origin = data_origin(client, db)
+    d.provenance = d.origin["data_source"]
     return d
 
 
 def seed(db: DatabaseSettings, rows: int, seed_value: int,
          progress: Callable[[int, int], None] | None = None,
-         cancel: Callable[[], bool] | None = None) -> DataSource:
-    """Write the demo signatures into the embedded database, then check it again."""
+         cancel: Callable[[], bool] | None = None, min_spots: int | None = None) -> DataSource:
+    """Write the demo signatures into the embedded database, then check it again
+    (min_spots: [ingest] min_spots, the build's minimum)."""
     from engine.data.client import connect
     from engine.demo.seed import seed_demo
 
@@ -70,7 +72,8 @@ def seed(db: DatabaseSettings, rows: int, seed_value: int,
         d.message = "demo data is only written into the embedded database, never into a server"
         return d
     try:
-        seed_demo(connect(db), db, rows, seed_value, progress=progress, cancel=cancel)
+        seed_demo(connect(db), db, rows, seed_value, progress=progress, cancel=cancel,
+                  min_spots=min_spots)
     except DataError as exc:
         d = describe(db)
         d.status, d.message, d.setting = DataStatus.ERROR, f"seeding failed: {exc}", exc.setting

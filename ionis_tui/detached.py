@@ -5,10 +5,11 @@ terminal, closing the app or an app crash never reach it), its output going to t
 trainer.log. A thread worker follows the run's events.jsonl (engine/train/control.py) and
 posts the same TrainEvent messages the in-process RunController does; pause, stop and
 checkpoint are command files the trainer picks up. attach() follows a run some other
-process started. Same interface as ionis_tui.runner.RunController."""
+process started. Implements ionis_tui.controller.RunController, the app's only run path."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -18,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +30,6 @@ from engine.process import pid_alive
 from engine.settings import Settings
 from engine.train import events as ev
 from ionis_tui.messages import RunHistory, TrainEvent
-from ionis_tui.runner import wait_for_worker
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -39,7 +40,6 @@ WORKER_NAME = "training"
 TRAINER_LOG = "trainer.log"
 FOLLOW_S = 0.02     # events.jsonl poll: part of the press -> acknowledged latency
 ALIVE_EVERY_S = 0.5  # how often the follower checks that the trainer process still exists
-LIVE = (ev.IDLE, ev.LOADING, ev.TRAINING, ev.PAUSED)
 STEP_LINE = '{"type": "StepProgress"'  # how engine.train.control.encode starts such a line
 
 
@@ -86,11 +86,11 @@ def trainer_command(settings: Settings, args: list[str],
 
 class DetachedController:
     def __init__(self, app: App, settings: Settings, rows: SignatureRows | None = None,
-                 data_source: Callable[[], str] = lambda: "") -> None:
+                 data_origin: Callable[[], dict] = dict) -> None:
         self.app = app
         self.settings = settings
         self.rows = rows              # saved to a .npy file for the trainer (benchmarks, tests)
-        self.data_source = data_source
+        self.data_origin = data_origin  # unused: the trainer process reads its own
         self.session: DetachedRun | None = None
         self.worker: Worker | None = None
         self.proc: subprocess.Popen | None = None
@@ -107,11 +107,17 @@ class DetachedController:
 
     @property
     def active(self) -> bool:
-        return self.running and self.session is not None and self.session.state in LIVE
+        from engine.train.runs import is_live
+
+        return self.running and self.session is not None and is_live(self.session.state)
 
     @property
     def paused(self) -> bool:
         return self.session is not None and self.session.state == ev.PAUSED
+
+    @property
+    def started_here(self) -> bool:
+        return self.proc is not None
 
     def live_model(self) -> LoadedModel | None:
         """The run's latest last.pt (the trainer is another process: its weights in memory
@@ -202,28 +208,30 @@ class DetachedController:
 
     def _replay(self, reader: Any) -> None:
         """Catch up with a running trainer: its start, the epochs from metrics.jsonl, its
-        notices and checkpoints, and only the newest progress point."""
-        from engine.train.control import decode
+        notices and checkpoints, and only the newest progress point. Each keeps the time it
+        happened (its log line says when, not when this app attached)."""
+        from engine.train.control import decode_timed
         from engine.train.runs import read_metrics
 
         lines = reader.read_lines()
         # Progress points are most of a long run's feed: only the newest one is decoded.
         steps = [ln for ln in lines if ln.startswith(STEP_LINE)][-1:]
-        events = [e for e in map(decode, (ln for ln in lines if not ln.startswith(STEP_LINE))) if e]
-        started = [e for e in events if isinstance(e, ev.RunStarted)]
-        for e in started[-1:]:
-            self._deliver(e)
+        events = [x for x in map(decode_timed, (ln for ln in lines if not ln.startswith(STEP_LINE))) if x]
+        started = [x for x in events if isinstance(x[0], ev.RunStarted)]
+        for e, t in started[-1:]:
+            self._deliver(e, t)
         history = read_metrics(self.session.run_dir)
         self._history_epoch = max((int(m.get("epoch", 0)) for m in history), default=0)
         self.app.post_message(RunHistory(history))
-        for e in events:
+        for e, t in events:
             if not isinstance(e, ev.RunStarted | ev.EpochEnd | ev.LoadProgress):
-                self._deliver(e)
-        for e in filter(None, map(decode, steps)):
-            self._deliver(e)
+                self._deliver(e, t)
+        for e, t in filter(None, map(decode_timed, steps)):
+            self._deliver(e, t)
 
-    def _deliver(self, e: ev.Event) -> bool:
-        """Post one event to the app; True when it ends the run."""
+    def _deliver(self, e: ev.Event, t: float | None = None) -> bool:
+        """Post one event to the app (t: when it happened, for a replayed one); True when
+        it ends the run."""
         run = self.session
         if isinstance(e, ev.StateChanged | ev.RunEnded):
             run.state = e.state
@@ -234,7 +242,7 @@ class DetachedController:
             from engine.train.runs import read_metrics
 
             self.app.post_message(RunHistory(read_metrics(e.run_dir)))  # a resumed run's past
-        self.app.post_message(TrainEvent(e))
+        self.app.post_message(TrainEvent(e, None if t is None else datetime.fromtimestamp(t)))
         return isinstance(e, ev.RunEnded)
 
     def _forget_files(self, rows: bool) -> None:
@@ -311,3 +319,17 @@ class DetachedController:
     async def wait(self, timeout: float | None = None) -> bool:
         """Wait (without blocking the loop) for the follower to end; False on timeout."""
         return await wait_for_worker(self.worker, timeout)
+
+
+async def wait_for_worker(worker: Worker | None, timeout: float | None = None) -> bool:
+    """Wait (without blocking the loop) for a worker to end; False on timeout. Polling keeps
+    this immune to how the worker ends (success, error, cancel)."""
+    if worker is None:
+        return True
+    loop = asyncio.get_running_loop()
+    deadline = None if timeout is None else loop.time() + timeout
+    while worker.state in (WorkerState.PENDING, WorkerState.RUNNING):
+        if deadline is not None and loop.time() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True

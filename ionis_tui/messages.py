@@ -4,6 +4,8 @@ Threads only ever post_message (thread-safe, never blocks); the loop does all UI
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from textual.message import Message
 
 from engine.train.events import Event
@@ -12,11 +14,13 @@ from ionis_tui.dashboard_state import DataSource
 
 
 class TrainEvent(Message):
-    """One event from the training session (engine.train.events)."""
+    """One event from the training session (engine.train.events); `at`: when it happened,
+    for an event replayed on attach (live ones are stamped as they arrive)."""
 
-    def __init__(self, event: Event) -> None:
+    def __init__(self, event: Event, at: datetime | None = None) -> None:
         super().__init__()
         self.event = event
+        self.at = at
 
 
 class RunHistory(Message):

@@ -23,6 +23,27 @@ REFERENCE = SHARED / "reference"
 V22_FILE = REFERENCE / "ionis_v22_gamma.safetensors"
 V20_FILE = REFERENCE / "ionis_v20.safetensors"
 REAL_SPOTS = SHARED / "data" / "wspr" / "wspr_spots_real.csv"
+# What the suite reads from ../shared. Missing, the tests that need it skip (saying why) on a
+# developer's clone; under CI (CI=true, as CI services set it) the run fails at once instead,
+# so a CI without the shared data can never pass by skipping them (issue 22).
+SHARED_FILES = (V22_FILE, V20_FILE, REAL_SPOTS, SHARED / "data" / "wspr" / "VU3VWB_wspr-analysis")
+
+
+def missing_shared() -> str | None:
+    """The failure message when CI runs without the shared data, else None."""
+    if os.environ.get("CI", "").strip().lower() not in ("true", "1", "yes"):
+        return None
+    missing = [str(p) for p in SHARED_FILES if not p.exists()]
+    if not missing:
+        return None
+    return (f"CI=true but the shared test data are missing: {', '.join(missing)}. Put the project's "
+            f"shared/ folder beside the repository ({SHARED}), or unset CI to skip those tests.")
+
+
+def pytest_sessionstart(session) -> None:
+    message = missing_shared()
+    if message:
+        pytest.exit(message, returncode=1)
 
 
 @pytest.fixture(scope="session")
@@ -87,3 +108,30 @@ def recorded_notifications(app) -> list[str]:
 
     app.notify = record
     return seen
+
+
+@pytest.fixture(autouse=True)
+def trainers_are_cleaned_up(request, monkeypatch):
+    """Every app run trains in its own trainer process (ionis_tui.detached), which outlives
+    the app by design: one thread each (they inherit this environment), and any trainer a
+    test leaves behind (one that failed half-way) is killed once the test ends."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    tmp = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    if tmp is None:
+        return
+    import json
+    import signal
+
+    from engine.train.lock import is_held
+
+    for state in tmp.glob("**/state.json"):
+        try:
+            pid = json.loads(state.read_text()).get("pid")
+        except (OSError, ValueError):
+            continue
+        if isinstance(pid, int) and pid != os.getpid() and is_held(state.parent):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass

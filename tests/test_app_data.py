@@ -123,5 +123,49 @@ async def test_missing_table_is_seeded_then_trained_on(tmp_path, chdb_path):
         assert any(line.text.startswith("data: 2,000 rows loaded") for line in app.state.log)
         # the checkpoint remembers the rows were demo data, so verification applies the truth
         best = load_model(app.runner.session.run_dir / "best.safetensors")
-        assert "demo data" in best.meta["data_source"] and truth_applies(best)[0]
+        assert best.meta["data_provenance"]["kind"] == "demo" and truth_applies(best)[0]
+        assert best.meta["data_table"] == f"{db.database}.{db.table}"
     connect(db).command(f"DROP TABLE IF EXISTS {db.qualified_table}")
+
+
+@pytest.mark.slow  # trains
+async def test_start_pressed_during_the_database_check_waits_for_it_then_starts(tmp_path, chdb_path):
+    """Issue 21 item 5: `s` while the start-up check is still running is kept (said in the
+    event log), and the run starts when the check has answered; it used to be refused."""
+    from engine.data import client as dbclient
+    from ionis_tui import datasource
+
+    db = DatabaseSettings(path=chdb_path, table="sig_test_app_early_start")
+    assert datasource.seed(db, 2000, 7).status == "ok"
+    app = IonisApp(make_settings(tmp_path, db, epochs=1, batch_size=1024))
+    dbclient._lock.acquire()  # another thread is opening the database: the check must wait
+    try:
+        async with app.run_test(size=(80, 24)) as pilot:
+            assert app.state.data.status == "checking"
+            await pilot.press("s")
+            assert app.state.data.status == "checking" and app.state.state == ev.IDLE
+            assert any(ln.text.startswith("start requested") for ln in app.state.log)
+            dbclient._lock.release()
+            await wait_until(pilot, lambda: app.state.state == ev.FINISHED, 120, what="the run")
+            assert app.state.rows_train + app.state.rows_val == 2000
+            assert not any("cannot start" in ln.text for ln in app.state.log)
+    finally:
+        if dbclient._lock.locked():
+            dbclient._lock.release()
+        connect(db).command(f"DROP TABLE IF EXISTS {db.qualified_table}")
+
+
+async def test_a_key_that_cannot_act_now_is_answered_in_the_event_log(tmp_path):
+    """Issue 21 item 5: keys whose action does not apply (hidden or dimmed in the footer) used
+    to be dropped without a word; each now says why in the event log."""
+    from engine.train.synthetic import synthetic_rows
+
+    app = IonisApp(make_settings(tmp_path, DatabaseSettings(path=str(tmp_path / "db")), epochs=1),
+                   rows=synthetic_rows(500, seed=1))  # data ready at once, no run yet
+    async with app.run_test(size=(80, 24)) as pilot:
+        for key, said in (("p", "no run is active"), ("c", "no run is active"),
+                          ("d", "demo data is offered only when"), ("b", "nothing to build from")):
+            seq = app.state.log_seq
+            await pilot.press(key)
+            new = [ln.text for ln in list(app.state.log)[-(app.state.log_seq - seq):]] if app.state.log_seq > seq else []
+            assert any(said in t for t in new), f"{key!r}: {new}"

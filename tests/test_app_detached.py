@@ -60,7 +60,7 @@ async def advances(run_dir: Path, beyond: int, timeout: float = 60.0) -> int:
 
 async def start_detached(tmp_path: Path):
     """An app starts a run with s, sees epoch 1, and detaches with q d. Returns (pid, run_dir)."""
-    app = IonisApp(settings(tmp_path), rows=ROWS, detached=True)
+    app = IonisApp(settings(tmp_path), rows=ROWS)
     assert isinstance(app.runner, DetachedController)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("s")
@@ -80,7 +80,7 @@ async def test_run_outlives_the_app_and_a_new_app_attaches_and_controls_it(tmp_p
     done = await advances(run_dir, run_info(run_dir).epochs_done)  # trains on with no app
     assert alive(pid) and run_info(run_dir).state == ev.TRAINING
 
-    app = IonisApp(settings(tmp_path), detached=True, check_db=False)  # attaches at start
+    app = IonisApp(settings(tmp_path), check_db=False)  # attaches at start
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_until(pilot, lambda: app.runner.running and app.state.epochs_done > done, 60,
                          what="attached and following")
@@ -112,7 +112,7 @@ async def test_run_outlives_the_app_and_a_new_app_attaches_and_controls_it(tmp_p
 
 
 async def test_sighup_leaves_the_run_training_and_two_apps_watch_it(tmp_path):
-    first = IonisApp(settings(tmp_path), rows=ROWS, detached=True)
+    first = IonisApp(settings(tmp_path), rows=ROWS)
     async with first.run_test(size=(80, 24)) as pilot:
         await pilot.press("s")
         await wait_until(pilot, lambda: first.state.epochs_done >= 1, 90, what="epoch 1")
@@ -122,8 +122,8 @@ async def test_sighup_leaves_the_run_training_and_two_apps_watch_it(tmp_path):
     done = await advances(run_dir, run_info(run_dir).epochs_done)
     assert alive(pid)
 
-    a = IonisApp(settings(tmp_path), detached=True, check_db=False, attach=str(run_dir))
-    b = IonisApp(settings(tmp_path), detached=True, check_db=False)
+    a = IonisApp(settings(tmp_path), check_db=False, attach=str(run_dir))
+    b = IonisApp(settings(tmp_path), check_db=False)
     async with a.run_test(size=(80, 24)) as pa, b.run_test(size=(80, 24)) as pb:
         await wait_until(pa, lambda: a.state.epochs_done > done, 60, what="viewer a")
         await wait_until(pb, lambda: b.state.epochs_done > done, 60, what="viewer b")
@@ -161,7 +161,7 @@ async def test_runs_screen_attaches_to_a_run_started_headless(tmp_path):
 
     from ionis_tui.screens.runs import RunsScreen
 
-    app = IonisApp(settings(tmp_path), detached=True, check_db=False)  # no live run yet
+    app = IonisApp(settings(tmp_path), check_db=False)  # no live run yet
     async with app.run_test(size=(80, 24)) as pilot:
         assert not app.runner.running
         np.save(tmp_path / "rows.npy", ROWS.array)
@@ -192,3 +192,99 @@ def _runs(tmp_path: Path):
     from engine.train.runs import list_runs
 
     return list_runs(tmp_path / "runs")
+
+
+async def headless_trainer(tmp_path: Path, epochs_done: int = 1):
+    """`ionis-tui train --headless` started from a shell (not by an app), at epoch
+    `epochs_done`. Returns (process, run folder)."""
+    import subprocess
+
+    import numpy as np
+
+    np.save(tmp_path / "rows.npy", ROWS.array)
+    run_dir = tmp_path / "runs" / "shell-run"
+    argv, env, _ = trainer_command(settings(tmp_path), ["--rows-file", str(tmp_path / "rows.npy"),
+                                                        "--run-dir", str(run_dir)], folder=str(tmp_path))
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    await advances_when_ready(run_dir, epochs_done - 1)
+    return proc, run_dir
+
+
+async def advances_when_ready(run_dir: Path, beyond: int, timeout: float = 90.0) -> None:
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while (info := run_info(run_dir)) is None or info.epochs_done <= beyond:
+        assert loop.time() < end, f"the trainer did not get past epoch {beyond}"
+        await asyncio.sleep(0.05)
+
+
+async def test_sigterm_to_an_app_that_only_views_a_run_detaches_and_the_run_trains_on(tmp_path):
+    """Issue 21 item 4: SIGTERM to an app attached to someone else's run ends the app (143),
+    not the run (it used to stop it, as if the app owned it)."""
+    from engine.cli.runs_cmd import control
+
+    proc, run_dir = await headless_trainer(tmp_path)
+    try:
+        app = IonisApp(settings(tmp_path), check_db=False, attach=str(run_dir))
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: app.runner.running and app.state.history, 30, what="attached")
+            assert not app.runner.started_here
+            os.kill(os.getpid(), signal.SIGTERM)
+            await exited(app, 60)
+        assert app.return_value == 143
+        assert any("detaching" in ln.text for ln in app.state.log)
+        assert proc.poll() is None and run_info(run_dir).state == ev.TRAINING
+        done = run_info(run_dir).epochs_done
+        await advances(run_dir, done)  # still training with no app
+        assert control(run_info(run_dir), "stop", 60)[0]
+        assert proc.wait(60) == 130
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+async def test_events_replayed_on_attach_keep_their_own_times(tmp_path):
+    """Issue 21 item 6: an app attaching later shows the run's start, notices and
+    checkpoints at the times they happened, not all at the attach time."""
+    import json
+    from datetime import datetime
+
+    from engine.train.control import EVENTS
+
+    proc, run_dir = await headless_trainer(tmp_path)
+    try:
+        attached_at = datetime(2001, 2, 3, 4, 5, 6)  # the app's clock: any line with it is "now"
+        app = IonisApp(settings(tmp_path), check_db=False, attach=str(run_dir), clock=lambda: attached_at)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_until(pilot, lambda: any(ln.text.startswith("run shell-run") for ln in app.state.log),
+                             30, what="the replayed start")
+            line = next(ln for ln in app.state.log if ln.text.startswith("run shell-run"))
+            feed = [json.loads(x) for x in (run_dir / EVENTS).read_text().splitlines()]
+            started = next(e for e in feed if e["type"] == "RunStarted")
+            assert line.stamp == datetime.fromtimestamp(started["t"]).strftime("%H:%M:%S") != "04:05:06"
+            app.runner.detach()
+            await wait_until(pilot, lambda: not app.runner.running, 30, what="detached")
+    finally:
+        proc.kill()
+
+
+async def test_the_runs_list_follows_a_training_run_by_itself(tmp_path):
+    """Issue 21 item 6: the runs list showed the epochs of when it was opened (6/30 while the
+    run was at epoch 8); it now refreshes while a run in it is live."""
+    from ionis_tui.screens.runs import RunsScreen
+
+    proc, run_dir = await headless_trainer(tmp_path)
+    try:
+        app = IonisApp(settings(tmp_path), check_db=False)  # attaches to it at start
+        async with app.run_test(size=(100, 24)) as pilot:
+            await wait_until(pilot, lambda: app.runner.running, 30, what="attached")
+            app.runner.detach()  # only the list follows it from now on
+            await wait_until(pilot, lambda: not app.runner.running, 30, what="detached")
+            await pilot.press("r")
+            assert isinstance(app.screen, RunsScreen)
+            shown = app.screen.runs[0].epochs_done
+            await wait_until(pilot, lambda: f"{shown + 2}/500" in screen_text(app), 90,
+                             what="the list to move on by itself")
+    finally:
+        proc.kill()

@@ -1,5 +1,5 @@
 """Launching the app: settings problems end with one clear line (exit 2, no traceback), and a
-SIGHUP (dropped SSH connection) stops an active run with a checkpoint before the app exits."""
+SIGHUP (dropped SSH connection) ends the app and leaves the run training in its own process."""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ def test_missing_settings_file_is_one_clear_error(tmp_path, capsys):
 
 
 @pytest.mark.slow  # trains
-async def test_sighup_stops_the_run_with_a_checkpoint_then_exits(tmp_path):
+async def test_sighup_detaches_and_the_run_trains_on(tmp_path):
+    """A dropped SSH connection ends the app, not the run: it trains in its own process."""
     s = Settings(train=TrainSettings(epochs=500, batch_size=256, device="cpu", progress_interval=0.05),
                  runs=RunsSettings(dir=str(tmp_path / "runs")))
     app = IonisApp(s, rows=synthetic_rows(3000, seed=5))
@@ -47,8 +48,11 @@ async def test_sighup_stops_the_run_with_a_checkpoint_then_exits(tmp_path):
         os.kill(os.getpid(), signal.SIGHUP)
         await wait_until(None, lambda: not app.is_running, 60, 0.05, what="the app to exit after SIGHUP")
     (run,) = list_runs(tmp_path / "runs")
-    assert run.state == ev.STOPPED and run.resumable
-    assert any("SIGHUP" in line.text for line in app.state.log)
+    assert run.state == ev.TRAINING  # its trainer is alive (else: interrupted)
+    from engine.cli.runs_cmd import control
+
+    assert control(run, "stop", 60)[0]  # the trainer still answers
+    await wait_until(None, lambda: list_runs(tmp_path / "runs")[0].state == ev.STOPPED, 60, what="stopped")
 
 
 def test_the_screen_is_drawn_through_a_handle_that_silencing_fd_2_cannot_mute(tmp_path):
@@ -109,3 +113,53 @@ def test_a_key_typed_before_the_first_frame_is_kept(tmp_path):
         os.waitpid(pid, 0)
         os.close(fd)
     assert b"escape closes a screen" in out.split(b"\x1b[?1049h", 1)[-1], "the early '?' was lost"
+
+
+def _pty_app(cfg: Path, typed: bytes, until: bytes, timeout: float = 120.0) -> bytes:
+    """Run the real app on a pseudo-terminal, type `typed` right after the process starts
+    (long before the first frame), and read the screen until `until` shows; the output."""
+    import pty
+    import select
+    import sys
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(Path(__file__).resolve().parents[1])
+        os.environ.update(TERM="xterm-256color", COLUMNS="100", LINES="30")
+        os.execv(sys.executable, [sys.executable, "-m", "ionis_tui", "--config", str(cfg)])
+    out, deadline = b"", time.monotonic() + timeout
+    try:
+        os.write(fd, typed)
+        while time.monotonic() < deadline and until not in out:
+            if select.select([fd], [], [], 0.05)[0]:
+                try:
+                    out += os.read(fd, 65536)
+                except OSError:
+                    break
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(fd)
+    return out
+
+
+@pytest.mark.slow  # seeds a database and starts a trainer
+def test_start_typed_before_the_first_frame_waits_for_the_database_check_then_starts(tmp_path):
+    """Issue 21 item 5: `s` typed while the app starts (the database check still running) is
+    kept: the run starts once the check has answered (it used to be refused, or lost)."""
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "app.toml"
+    cfg.write_text(f'[database]\npath = "{tmp_path / "db"}"\ntable = "early"\n'
+                   f'[train]\nepochs = 1\nbatch_size = 1024\ndevice = "cpu"\n'
+                   f'[runs]\ndir = "{tmp_path / "runs"}"\n')
+    seeded = subprocess.run([sys.executable, "-m", "ionis_tui", "--config", str(cfg), "data", "seed",
+                             "--rows", "2000"], cwd=Path(__file__).resolve().parents[1],
+                            capture_output=True, text=True, timeout=300)
+    assert seeded.returncode == 0, seeded.stderr
+    out = _pty_app(cfg, b"s", b"started in its own process")
+    assert b"started in its own process" in out, "the early 's' did not start a run"
+    assert b"database check is still running" not in out
+    assert list((tmp_path / "runs").iterdir()), "no run folder"

@@ -32,7 +32,7 @@ def fixture_metrics(epoch: int, dead_sun: bool) -> dict:
         "storm_pinned_low": 0.0, "storm_pinned_high": 0.25,
         "sun_effect_sigma": 0.482, "sun_effect_db": 3.23, "storm_effect_sigma": 2.8, "storm_effect_db": 18.76,
         "sun_gate_mean": 1.02, "storm_gate_mean": 0.97, "sun_gate_at_bound": 0.31, "storm_gate_at_bound": 0.0, "lr_trunk": 3e-4 * (1 - epoch / 13),
-        "lr_sun_scaler": 1e-3 * (1 - epoch / 13), "lr_scaler": 5e-4 * (1 - epoch / 13), "lr_sidecar": 1e-3 * (1 - epoch / 13),
+        "lr_sun_scaler": 1e-3 * (1 - epoch / 13), "lr_storm_scaler": 5e-4 * (1 - epoch / 13), "lr_sidecar": 1e-3 * (1 - epoch / 13),
         "samples_per_s": 161_000.0, "epoch_s": 153.0, "elapsed_s": 153.0 * epoch,
         "eta_s": 153.0 * (EPOCHS - epoch), "best_epoch": epoch, "best_val_loss": 0.60 + 0.45 * k,
         "warnings": [], "time": "2026-01-01T12:00:00+00:00",
@@ -101,8 +101,11 @@ def test_database_error_panel_80x24(snap_compare, tmp_path):
 
 
 def test_help_on_the_dashboard_80x24(snap_compare, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)   # help names the runs folder: a relative one, the same everywhere
-    app = make_app("runs")
+    # Help names the folders in use relative to the working folder: the same on every machine
+    # and under any --basetemp (issue 22: an absolute path changed the wrapping and scrollbar).
+    monkeypatch.chdir(tmp_path)
+    app = make_app(tmp_path / "runs")
+    app.settings.database.path = str(tmp_path / "ionis.chdb")
 
     async def run_before(pilot):
         replay(app, 7)

@@ -32,7 +32,7 @@ def metrics(epoch: int, epochs: int = 10, **over) -> dict:
          "sun_fc2_bias": -10.0, "storm_fc2_bias": -9.5, "sun_pinned_low": 0.25, "sun_pinned_high": 0.0,
          "storm_pinned_low": 0.0, "storm_pinned_high": 0.0, "sun_effect_sigma": 0.3, "sun_effect_db": 2.0,
          "storm_effect_sigma": 1.0, "storm_effect_db": 6.7, "sun_gate_mean": 1.0, "storm_gate_mean": 0.9,
-         "lr_trunk": 3e-4, "lr_sun_scaler": 1e-3, "lr_scaler": 5e-4, "lr_sidecar": 1e-3, "samples_per_s": 1000.0, "epoch_s": 20.0,
+         "lr_trunk": 3e-4, "lr_sun_scaler": 1e-3, "lr_storm_scaler": 5e-4, "lr_sidecar": 1e-3, "samples_per_s": 1000.0, "epoch_s": 20.0,
          "elapsed_s": 20.0 * epoch, "eta_s": 20.0 * (epochs - epoch), "best_epoch": epoch,
          "best_val_loss": 1.1 / epoch, "warnings": [], "time": "t"}
     m.update(over)

@@ -1,8 +1,9 @@
 """The app driving real training runs through Textual's Pilot: start, pause, resume,
 checkpoint, stop, quit with a run active, the runs screen and resuming a run, a failing run.
 
-Rows are small synthetic signatures handed to the app directly (IonisApp(rows=...)), so these
-tests need no database; the database path is covered in test_app_data.py."""
+Rows are small synthetic signatures handed to the app (IonisApp(rows=...)), which gives them to
+its trainer process as a --rows-file: the same detached path users get, without a database
+(the database path is covered in test_app_data.py). Waits are on state, never on sleeps."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from conftest import recorded_notifications, wait_until
 from pilot_tools import screen_text
 
 from engine.data.rows import COL, SignatureRows
+from engine.locations import short_path
 from engine.settings import RunsSettings, Settings, TrainSettings
 from engine.train import events as ev
 from engine.train.runs import list_runs, read_metrics
@@ -23,6 +25,7 @@ from ionis_tui.app import IonisApp
 from ionis_tui.screens.confirm import ConfirmScreen
 from ionis_tui.screens.dashboard import DashboardScreen
 from ionis_tui.screens.help import HelpScreen
+from ionis_tui.screens.quit import QuitScreen
 from ionis_tui.screens.run_detail import RunDetailScreen
 from ionis_tui.screens.runs import RunsScreen
 from ionis_tui.widgets.plots import MetricPlot
@@ -108,7 +111,9 @@ async def test_stop_can_be_declined(tmp_path):
         await start_and_pause(pilot, app)
         await pilot.press("x", "n")
         assert isinstance(app.screen, DashboardScreen) and app.state.state == ev.PAUSED
-        await pilot.press("q", "n")  # quitting declined too: still here, still paused
+        await pilot.press("q")
+        assert isinstance(app.screen, QuitScreen)
+        await pilot.press("c")  # quitting cancelled too: still here, still paused
         assert app.is_running and isinstance(app.screen, DashboardScreen)
         assert app.runner.session.state == ev.PAUSED
         await pilot.press("x", "y")
@@ -123,8 +128,8 @@ async def test_quit_with_an_active_run_saves_a_checkpoint_first(tmp_path):
         await wait_until(pilot, lambda: app.state.state == ev.TRAINING and app.state.step > 0, 60,
                          what="training")
         await pilot.press("q")
-        assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("y")
+        assert isinstance(app.screen, QuitScreen)
+        await pilot.press("s")  # stop (d would detach and leave it training)
         await exited(app)
     (run,) = list_runs(tmp_path / "runs")
     assert run.state == ev.STOPPED and run.resumable
@@ -213,10 +218,10 @@ async def test_broken_run_folder_fails_to_resume_with_a_message(tmp_path):
     app = IonisApp(settings(tmp_path, epochs=3), rows=ROWS)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("r", "s")
-        await pilot.pause(0.2)
         assert isinstance(app.screen, DashboardScreen)
-        assert app.state.state == ev.FAILED and "cannot read" in app.state.final_message
-        assert not app.runner.running
+        await wait_until(pilot, lambda: app.state.state == ev.FAILED, 60, what="the trainer's refusal")
+        assert "cannot read" in app.state.final_message
+        await wait_until(pilot, lambda: not app.runner.running, 30, what="the follower to end")
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
 
@@ -238,4 +243,35 @@ async def test_help_shows_the_paths_in_use(tmp_path):
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         shown = str(app.screen.query_one("#help-paths").content)
-        assert f"runs: {(tmp_path / 'runs').resolve()}" in shown and "database: " in shown
+        assert f"runs: {short_path(tmp_path / 'runs')}" in shown and "database: " in shown
+
+
+async def test_help_paths_do_not_depend_on_where_it_runs(tmp_path, monkeypatch):
+    """Issue 22: help named the folders by absolute path, so its layout (wrapping, scrollbar)
+    changed with the length of the folder a test or a user ran in. Inside the working folder
+    they are relative; the runs folder is named the same way in the notes."""
+    deep = tmp_path / ("d" * 120)
+    deep.mkdir()
+    monkeypatch.chdir(deep)
+    s = settings(deep, epochs=1)
+    s.database.path = str(deep / "ionis.chdb")
+    app = IonisApp(s, rows=ROWS, check_db=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("question_mark")
+        shown = str(app.screen.query_one("#help-paths").content)
+        assert "runs: runs" in shown.splitlines() and "database: ionis.chdb" in shown.splitlines()
+        assert "kept in runs/ " in str(app.screen.query_one("#help-notes").content)
+        assert str(tmp_path) not in screen_text(app)
+
+
+def test_short_path_is_relative_home_or_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert short_path(tmp_path / "runs") == "runs" and short_path(tmp_path) == "."
+    assert short_path("runs/../x") == "x"
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    assert short_path(tmp_path / "home" / "r") == "~/r" and short_path(tmp_path / "home") == "~"
+    assert short_path(tmp_path / "other") == str((tmp_path / "other").resolve())
+    monkeypatch.chdir("/")  # started in /: absolute, not "tmp/..."
+    assert short_path(tmp_path / "other") == str((tmp_path / "other").resolve())

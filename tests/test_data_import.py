@@ -19,9 +19,9 @@ from engine.data.bundle_import import (
     scratch_database,
 )
 from engine.data.client import connect
-from engine.data.meta import read_meta, write_meta
+from engine.data.provenance import Provenance, comment_sql, read_provenance
 from engine.data.schema import SCHEMA, create_table_sql
-from engine.data.status import data_status, source_label
+from engine.data.status import data_origin, data_status
 from engine.errors import DataError, InputError
 from engine.settings import DatabaseSettings
 
@@ -86,8 +86,8 @@ def test_clean_bundle_imports_every_row_with_schema_types(tmp_path, chdb_path):
     for g, w in zip(got, want, strict=True):
         assert g[:5] == w[:5] and g[6] == w[6] and g[11:] == (round(w[11]), round(w[12]) % 360)
         assert all(abs(g[i] - w[i]) <= 1e-6 * max(1.0, abs(w[i])) for i in floats), (g, w)
-    meta = read_meta(client, db, "source")
-    assert meta["kind"] == "bundle" and meta["rows"] == 501 and meta["size"] == info.size
+    prov = read_provenance(client, db)
+    assert prov.kind == "bundle" and prov.params["rows"] == 501 and prov.params["size"] == info.size
     assert bundle_status(client, db)["file"] == str(info.path)
     # No scratch database or staging table is left behind.
     names = {r[0] for r in client.query("SELECT name FROM system.databases").result_rows}
@@ -119,8 +119,14 @@ def _old_table(client, db) -> list[tuple]:
     client.command(create_table_sql(db))
     client.command(f"INSERT INTO {db.qualified_table} VALUES ('JO01','PM95',105,3,1,-20.5,7,"
                    f"2.0,0.5,90.0,1.0,9000,30)")
-    write_meta(client, db, "source", {"kind": "bundle", "written_at": "2026-01-01T00:00:00Z"})
+    _mark(client, db, "bundle", written_at="2026-01-01T00:00:00Z")
     return _rows(client, db)
+
+
+def _mark(client, db, kind: str, **params) -> None:
+    """Give the table a provenance as if `kind`'s command had written it."""
+    client.command(f"ALTER TABLE {db.qualified_table} MODIFY COMMENT "
+                   f"{comment_sql(Provenance(kind, params))}")
 
 
 def _files(tmp_path) -> dict[str, tuple]:
@@ -192,23 +198,24 @@ def test_cancel_leaves_old_table_and_no_leftovers(tmp_path, chdb_path):
     with pytest.raises(ImportCancelled, match="unchanged"):
         import_bundle(client, db, info, cancel=lambda: True)
     assert _rows(client, db) == before
-    assert read_meta(client, db, "source")["written_at"] == "2026-01-01T00:00:00Z"
+    assert read_provenance(client, db) == Provenance("bundle", {"written_at": "2026-01-01T00:00:00Z"})
 
 
 def test_foreign_table_needs_force_and_demo_label_goes(tmp_path, chdb_path):
     db = _db(chdb_path, "foreign")
     client = connect(db)
     _old_table(client, db)
-    write_meta(client, db, "source", {"kind": "spots", "written_at": "2026-01-02T00:00:00Z"})
+    _mark(client, db, "spots")
     info = inspect_bundle(write_bundle(tmp_path / "f.sqlite", good_rows(20)))
     with pytest.raises(DataError, match="--force"):
         import_bundle(client, db, info)
-    # A demo table written later than the spots is replaced without --force, and stops
-    # being called demo data afterwards.
-    write_meta(client, db, "seed", {"demo": True, "seed": 7, "written_at": "2026-01-03T00:00:00Z"})
-    assert "demo data" in source_label(client, db)
+    # A demo table is replaced without --force, and stops being demo data afterwards.
+    _mark(client, db, "demo", seed=7)
+    assert data_origin(client, db)["data_provenance"]["kind"] == "demo"
     import_bundle(client, db, info)
-    assert "imported from the IONIS signature bundle" in source_label(client, db)
+    origin = data_origin(client, db)
+    assert origin["data_provenance"]["kind"] == "bundle"
+    assert "imported from the IONIS signature bundle" in origin["data_source"]
     assert data_status(client, db)["demo"] is None
 
 

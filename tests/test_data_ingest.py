@@ -16,11 +16,9 @@ import pytest
 from conftest import SHARED
 
 from engine.cli import main
-from engine.data.build import KP_CLASS_EDGES, SFI_CLASS_EDGES
+from engine.data.aggregation import KP_CLASS_EDGES, SFI_CLASS_EDGES
 from engine.data.client import connect
-from engine.data.meta import write_meta
 from engine.data.spot_formats import sniff
-from engine.data.status import data_status
 from engine.demo.space_weather import observed_days
 from engine.settings import DatabaseSettings
 
@@ -118,7 +116,7 @@ def test_ingest_counts_every_file_and_dedups_across_formats(ingested, chdb_path,
 
 
 def test_spot_rows_carry_the_days_sfi_and_the_blocks_kp(ingested, chdb_path):
-    from engine.data.build import spot_rows_sql
+    from engine.data.aggregation import spot_rows_sql
 
     db = DatabaseSettings(path=chdb_path, database=DATABASE, table="sigs")
     rows = connect(db).query(
@@ -136,7 +134,7 @@ def test_spot_rows_carry_the_days_sfi_and_the_blocks_kp(ingested, chdb_path):
 
 
 def test_build_keys_the_kp_and_sfi_classes_like_the_demo_seeder():
-    from engine.data.build import class_sql
+    from engine.data.aggregation import class_sql
     from engine.demo.seed import KP_CLASS_EDGES as DEMO_EDGES
     from engine.demo.seed import SFI_CLASS_EDGES as DEMO_SFI_EDGES
 
@@ -188,17 +186,13 @@ def test_status_reports_spots_and_provenance(ingested, chdb_path, capsys):
     rc, out, _ = _run(capsys, ingested, "data", "status", "--json")
     st = json.loads(out)
     assert rc == 0 and st["provenance"]["kind"] == "spots"
-    assert st["provenance"]["first_spot"].startswith("2023-02-01")
+    assert st["provenance"]["params"]["first_spot"].startswith("2023-02-01")
     sp = st["spots_table"]
     assert sp["rows"] == 14053 and sp["first"].startswith("2023-02-01")
     assert sp["bands"]["30m"] > 6000 and sp["tx_stations"] > 100
     # a table built from spots is no demo data: `data seed` refuses to replace it
     rc, _, err = _run(capsys, ingested, "data", "seed", "--rows", "100")
-    assert rc == 2 and "did not write" in err
-    # a later import's document shows whatever its kind
-    db = DatabaseSettings(path=chdb_path, database=DATABASE, table="sigs")
-    write_meta(connect(db), db, "source", {"kind": "bundle", "file": "x.sqlite"})
-    assert data_status(connect(db), db)["provenance"] == {"kind": "bundle", "file": "x.sqlite"}
+    assert rc == 2 and "refusing" in err and "written by `data build`" in err
 
 
 def test_build_holds_out_months_and_a_failed_build_keeps_the_table(ingested, chdb_path, capsys):

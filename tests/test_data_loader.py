@@ -14,7 +14,7 @@ from engine.data.rows import COL, COLUMNS, SignatureRows
 from engine.data.schema import SCHEMA, create_table_sql, ensure_table
 from engine.demo.seed import seed_demo
 from engine.errors import DataError, InputError
-from engine.geo import grids_to_latlon
+from engine.grids import grids_to_latlon
 from engine.settings import DatabaseSettings
 
 N = 20_000

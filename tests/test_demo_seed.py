@@ -8,18 +8,18 @@ import pytest
 
 from engine.bands import BY_ID
 from engine.data.client import connect
-from engine.data.meta import read_meta
+from engine.data.provenance import read_provenance
 from engine.data.schema import SCHEMA, ensure_table
 from engine.demo import seed as seed_mod
 from engine.demo.seed import (
     COLUMNS,
     KP_CLASS_EDGES,
     MIN_DISTANCE_KM,
-    MIN_SPOTS,
     SFI_CLASS_EDGES,
     SeedCancelled,
     _draw_cells,
     aggregate,
+    default_min_spots,
     generate_signatures,
     grid4,
     kp_class,
@@ -32,7 +32,8 @@ from engine.demo.seed import (
 from engine.demo.space_weather import observed_days
 from engine.demo.truth import DECODE_FLOOR_DB
 from engine.errors import DataError, InputError
-from engine.geo import haversine_km, latlon_to_grid4
+from engine.geo import haversine_km
+from engine.grids import latlon_to_grid4
 from engine.settings import DatabaseSettings
 
 
@@ -71,7 +72,7 @@ def test_signatures_look_like_the_real_table(sig):
     assert all(len(v) == n for v in sig.values())
     assert sig["tx_grid_4"].dtype == "S4" and sig["band"].dtype == np.int32
     assert sig["median_snr"].dtype == np.float32 and sig["avg_azimuth"].dtype == np.uint16
-    assert (sig["spot_count"] >= MIN_SPOTS).all()
+    assert (sig["spot_count"] >= default_min_spots()).all()
     assert (sig["avg_distance"] >= MIN_DISTANCE_KM).all()
     assert (sig["median_snr"] >= DECODE_FLOOR_DB).all()
     assert set(np.unique(sig["band"])) <= set(BY_ID)
@@ -114,7 +115,7 @@ def test_aggregation_matches_a_direct_computation():
     n_cls = len(KP_CLASS_EDGES) * len(SFI_CLASS_EDGES)
     group = spots.cell * n_cls + kp_class(spots.kp) * len(SFI_CLASS_EDGES) + sfi_class(spots.sfi)
     counts = np.bincount(group[rec], minlength=len(cells["hour"]) * n_cls)
-    kept = np.flatnonzero(counts >= MIN_SPOTS)
+    kept = np.flatnonzero(counts >= default_min_spots())
     assert len(kept) == len(agg["median_snr"]) > 3
     assert (agg["space_class"] == kept % n_cls).all()
     for j, g in enumerate(kept[:3]):
@@ -158,8 +159,9 @@ def test_seed_writes_rows_and_metadata(db):
     client = connect(db)
     assert seed_demo(client, db, 3000, seed=5, force=True) == 3000
     assert _checksum(client, db)[0] == 3000
-    meta = read_meta(client, db, "seed")
-    assert meta["demo"] is True and meta["rows"] == 3000 and meta["seed"] == 5
+    prov = read_provenance(client, db)
+    meta = prov.params
+    assert prov.is_demo and meta["rows"] == 3000 and meta["seed"] == 5
     assert meta["space_weather_last_day"] == observed_days().last
     # Reseeding replaces (no duplicates); same seed -> same content.
     first = _checksum(client, db)

@@ -99,13 +99,15 @@ class _SilentServer:
 def test_a_server_that_accepts_but_never_finishes_answering_is_an_error_in_bounded_time(drip):
     from engine.data.client import connect
 
-    srv = _SilentServer(drip)
+    srv = _SilentServer(drip, life=90)
     db = DatabaseSettings(mode="server", host="127.0.0.1", port=srv.port, connect_timeout=1,
                           query_timeout=1.5, password=PLANTED)
     t0 = time.monotonic()
     with pytest.raises(DataError) as info:
         connect(db)
-    assert time.monotonic() - t0 < 6
+    # A bound, not a benchmark: the 1.5 s timeout ends it, not the server's 90 s life; 45 s
+    # leaves room for a loaded machine (issue 22).
+    assert time.monotonic() - t0 < 45
     assert "127.0.0.1" in str(info.value) and PLANTED not in str(info.value)
 
 
@@ -116,8 +118,8 @@ def test_quitting_abandons_a_database_wait_at_once():
     threading.Timer(0.3, abandon_waits).start()
     t0 = time.monotonic()
     with pytest.raises(DataError, match="abandoned"):
-        bounded(db, time.sleep, 30)
-    assert time.monotonic() - t0 < 2
+        bounded(db, time.sleep, 60)
+    assert time.monotonic() - t0 < 30  # generous bound: abandoned, not the 60 s wait out
 
 
 # ---------------------------------------------------------------- 3. SIGTERM saves and exits 143
@@ -190,7 +192,7 @@ def test_limits_have_one_source_of_truth():
 
 
 @pytest.mark.parametrize("env, needle", [
-    ({"IONIS_DATABASE__TABLE": "ionis_meta"}, "reserved"),
+    ({"IONIS_DATABASE__TABLE": "ionis_build"}, "reserved"),
     ({"IONIS_TRAIN": "garbage"}, "IONIS_TRAIN must be a JSON object"),
     ({"IONIS_TRAIN__ETA_MIN": "0.01"}, "eta_min (0.01) must be below every learning rate"),
 ], ids=["reserved-table", "section-garbage", "eta-min-above-lr"])
@@ -216,10 +218,10 @@ def test_an_empty_database_path_means_the_user_data_folder_not_the_current_one(m
 
 
 def test_reserved_prefix_covers_the_tools_own_tables():
-    from engine.data.meta import META_TABLE
-    from engine.settings import RESERVED_TABLE_PREFIX
+    from engine.data.swap import staging_name
+    from engine.settings import RESERVED_TABLE_PREFIX, DatabaseSettings
 
-    assert META_TABLE.startswith(RESERVED_TABLE_PREFIX)
+    assert staging_name(DatabaseSettings(table="t" * 126), "build").startswith(RESERVED_TABLE_PREFIX)
 
 
 def test_a_settings_file_that_is_not_utf8_is_one_error_line(tmp_path, capsys):
@@ -431,16 +433,22 @@ def _app_in_pty(tmp_path: Path, settings_text: str, then: str, timeout: float = 
 
 
 def test_sigterm_to_the_app_restores_the_terminal_and_exits_143(tmp_path):
-    status, took, out = _app_in_pty(tmp_path, f'[database]\npath = "{tmp_path / "db"}"\n', "sigterm")
-    assert status == 143 and took is not None and took < 10
+    status, took, out = _app_in_pty(tmp_path, f'[database]\npath = "{tmp_path / "db"}"\n', "sigterm",
+                                    timeout=120)
+    # A bound, not a speed target: a loaded machine may take seconds to tear down; an app that
+    # ignored SIGTERM would run until the 120 s deadline (status None).
+    assert status == 143 and took is not None and took < 60
     assert out.rfind(b"\x1b[?1049l") > out.rfind(b"\x1b[?1049h")  # left the alternate screen
 
 
 def test_the_app_quits_at_once_while_its_database_check_waits_on_a_silent_server(tmp_path):
-    srv = _SilentServer(drip=False, life=40)
+    srv = _SilentServer(drip=False, life=200)
     status, took, _ = _app_in_pty(tmp_path, f'[database]\nmode = "server"\nhost = "127.0.0.1"\n'
-                                            f'port = {srv.port}\nquery_timeout = 30\n', "ctrl-q")
-    assert status == 0 and took is not None and took < 5
+                                            f'port = {srv.port}\nquery_timeout = 150\n', "ctrl-q",
+                                  timeout=180)
+    # "At once" against the 150 s query timeout it would otherwise wait out: 60 s is generous
+    # for a loaded machine and still far from waiting for the check (a bound, not a benchmark).
+    assert status == 0 and took is not None and took < 60
 
 
 # ---------------------------------------------------------------- 8. values beyond float32

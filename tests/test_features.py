@@ -7,15 +7,8 @@ import pytest
 
 from engine.errors import InputError
 from engine.features import V20, V22, build_features, freq_centered
-from engine.geo import (
-    bearing_deg,
-    grid_to_latlon,
-    grids_to_latlon,
-    haversine_km,
-    latlon_to_grid4,
-    parse_location,
-    solar_elevation_deg,
-)
+from engine.geo import bearing_deg, haversine_km, parse_location, solar_elevation_deg
+from engine.grids import grid_to_latlon, grids_to_latlon, latlon_to_grid4
 
 
 def test_feature_set_shapes():

@@ -7,8 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.data.client import connect
-from engine.data.loader import _latlon
-from engine.geo import grid_to_latlon, grids_to_latlon, latlon_to_grid4
+from engine.grids import grid_latlon_sql, grid_to_latlon, grids_to_latlon, latlon_to_grid4
 from engine.settings import DatabaseSettings
 
 # Every square AA00 .. RR99, built in SQL from a row number, so SQL decodes its own strings.
@@ -17,7 +16,7 @@ GRIDS_SQL = ("SELECT concat(char(65 + intDiv(number, 1800)), char(65 + intDiv(nu
 
 
 def test_scalar_numpy_and_sql_decoders_agree(chdb_path):
-    lat_sql, lon_sql = _latlon("g")
+    lat_sql, lon_sql = grid_latlon_sql("g")
     rows = connect(DatabaseSettings(path=chdb_path)).query(
         f"SELECT g, {lat_sql}, {lon_sql} FROM ({GRIDS_SQL}) ORDER BY g").result_rows
     grids = [r[0] for r in rows]

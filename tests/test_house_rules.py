@@ -5,6 +5,7 @@ imports under `if TYPE_CHECKING:` do not), and no function there longer than 60 
 from __future__ import annotations
 
 import ast
+import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -127,3 +128,31 @@ def test_no_function_longer_than_60_lines():
     found = long_functions()
     assert {k: v for k, v in found.items() if k not in KNOWN_LONG} == {}
     assert KNOWN_LONG <= set(found), "a listed long function was split: remove it from KNOWN_LONG"
+
+
+def test_ci_fails_rather_than_skips_when_the_shared_data_are_missing(tmp_path):
+    """Issue 22: without ../shared about 85 tests skip; under CI that must be a failure with a
+    clear message, while a developer's clone still runs (and skips, saying why)."""
+    import shutil
+    import subprocess
+    import sys
+
+    here = Path(__file__).resolve().parent
+    tests = tmp_path / "clone" / "tests"   # no shared/ beside this clone
+    tests.mkdir(parents=True)
+    shutil.copy(here / "conftest.py", tests / "conftest.py")
+    (tests / "test_one.py").write_text("def test_one():\n    pass\n")
+
+    def pytest_in(ci: str | None) -> subprocess.CompletedProcess:
+        env = {k: v for k, v in os.environ.items() if k != "CI"}
+        if ci is not None:
+            env["CI"] = ci
+        return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tests)],
+                              cwd=tests.parent, env=env, capture_output=True, text=True, timeout=120)
+
+    ci = pytest_in("true")
+    assert ci.returncode == 1, ci.stdout + ci.stderr
+    assert "CI=true but the shared test data are missing" in ci.stdout + ci.stderr
+    assert "ionis_v22_gamma.safetensors" in ci.stdout + ci.stderr
+    local = pytest_in(None)
+    assert local.returncode == 0 and "1 passed" in local.stdout, local.stdout + local.stderr

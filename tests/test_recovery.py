@@ -122,7 +122,7 @@ def test_sidecar_init_and_storm_weights():
         w = torch.cat([sc.fc1.weight.flatten(), sc.fc2.weight.flatten()]).detach()
         assert float(w.min()) >= 0.54 - 1e-6 and float(w.max()) <= 0.66 + 1e-6
         with torch.no_grad():
-            assert float(sc(torch.full((1, 1), ANCHOR_X))) == pytest.approx(0.0, abs=1e-5)
+            assert float(sc(torch.full((1, 1), ANCHOR_X))) == 0.0  # exactly: b2 = -|W2|.h(anchor)
     x = torch.zeros(4, V22.input_dim)
     x[:, V22.kp_idx] = 1.0 - torch.tensor([1.0, 2.0, 3.0, 6.0]) / 9.0
     w = storm_weights(x, torch.ones(4), V22, 3.0)
@@ -151,12 +151,12 @@ def test_each_gate_head_learns_at_its_own_rate():
     from engine.train.recipe import build_optimizer
 
     m = IonisGate("v22")
-    opt = build_optimizer(m, TrainSettings(lr_sun_scaler=2e-3, lr_scaler=5e-5))
+    opt = build_optimizer(m, TrainSettings(experimental={"lr_sun_scaler": 2e-3}, lr_storm_scaler=5e-5))
     groups = {g["name"]: g for g in opt.param_groups}
     ids = lambda mod: {id(p) for p in mod.parameters() if p.requires_grad}  # noqa: E731
     assert {id(p) for p in groups["sun_scaler"]["params"]} == ids(m.sun_scaler_head)
-    assert {id(p) for p in groups["scaler"]["params"]} == ids(m.storm_scaler_head)
-    assert groups["sun_scaler"]["lr"] == 2e-3 and groups["scaler"]["lr"] == 5e-5
+    assert {id(p) for p in groups["storm_scaler"]["params"]} == ids(m.storm_scaler_head)
+    assert groups["sun_scaler"]["lr"] == 2e-3 and groups["storm_scaler"]["lr"] == 5e-5
     every = [id(p) for g in opt.param_groups for p in g["params"]]
     assert sorted(every) == sorted(id(p) for p in m.parameters() if p.requires_grad)  # each once
 
@@ -194,6 +194,29 @@ def test_within_cell_output_keeps_the_output_and_hides_cell_levels_from_the_sun_
     m.zero_grad()
     within_cell_output(m, x, torch.full((6, 1), 0.2))["out"].pow(2).sum().backward()
     assert float(m.sun_scaler_head[2].weight.grad.abs().max()) > 0.0
+
+
+def test_a_run_starts_from_init_sidecars_alone():
+    """Issue 22: init_sidecars is the one home of the sidecars' start (the constructor's
+    "defibrillator" values were always overwritten). Whatever the sidecars held before, the
+    start is the same tensors, and the output at the anchor is exactly 0."""
+    from engine.model import IonisGate
+    from engine.train.physics_recipe import ANCHOR_X, init_sidecars
+
+    starts = []
+    for seed, bias in ((0, -10.0), (1, 0.123457), (2, 3.3)):
+        torch.manual_seed(seed)
+        m = IonisGate("v22")
+        with torch.no_grad():
+            for sc in m.sidecars().values():
+                sc.fc2.bias.fill_(bias)
+        init_sidecars(m, 0.65, seed=42, sun_weight=0.8)
+        starts.append({k: v.clone() for k, v in m.state_dict().items() if "sidecar" in k})
+        with torch.no_grad():
+            for sc in m.sidecars().values():
+                assert float(sc(torch.full((1, 1), ANCHOR_X))) == 0.0
+    for other in starts[1:]:
+        assert all(torch.equal(starts[0][k], other[k]) for k in starts[0])
 
 
 def test_sun_and_storm_sidecars_start_at_their_own_scale():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -176,3 +177,116 @@ def test_a_reused_pid_does_not_keep_a_dead_run_live(tmp_path):
     held = RunLock.acquire(run_dir)  # and while a trainer holds it, the run is live
     assert run_info(run_dir).state == ev.TRAINING
     held.release()
+
+
+# ---------------------------------------------------------------- signals, stalls, faults (issue 21)
+
+def test_nohup_keeps_the_trainer_running_through_sighup(tmp_path, monkeypatch):
+    """`nohup ionis-tui train --headless &`: nohup ignores SIGHUP, so the trainer must not
+    install its stop-on-SIGHUP handler over it (it did, and stopped)."""
+    import shutil
+
+    nohup = shutil.which("nohup")
+    if nohup is None:
+        pytest.skip("no nohup program on this system")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("IONIS_RUNS__DIR", str(tmp_path / "runs"))
+    rows = tmp_path / "rows.npy"
+    np.save(rows, synthetic_rows(1500, seed=3).array)
+    run_dir = tmp_path / "runs" / "r1"
+    proc = subprocess.Popen([nohup, sys.executable, "-m", "ionis_tui", "train", "--headless", "--rows-file",
+                             str(rows), "--run-dir", str(run_dir)], cwd=tmp_path, env=trainer_env(tmp_path),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        wait_for(lambda: epochs_done(run_dir) >= 1, what="epoch 1")
+        proc.send_signal(signal.SIGHUP)
+        done = epochs_done(run_dir)
+        wait_for(lambda: epochs_done(run_dir) > done + 1, what="training on after SIGHUP")
+        assert proc.poll() is None and run_info(run_dir).state == ev.TRAINING
+        assert main(["runs", "stop", "r1"]) == 0
+        assert proc.wait(30) == 130  # stopped by the command, not by the hangup (129)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+def test_a_frozen_trainer_shows_as_stalled_and_a_timed_out_command_is_never_carried_out(
+        tmp_path, monkeypatch, capsys):
+    from engine.train.control import CONTROL, send
+    from engine.train.runs import STALLED
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("IONIS_RUNS__DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("IONIS_RUNS__STALL_AFTER_S", "1.5")
+    run_dir = tmp_path / "runs" / "r1"
+    proc = start_trainer(tmp_path, "--run-dir", str(run_dir))
+    try:
+        wait_for(lambda: epochs_done(run_dir) >= 1, what="epoch 1")
+        proc.send_signal(signal.SIGSTOP)  # alive, holding its lock, making no progress
+        wait_for(lambda: run_info(run_dir).state == STALLED, timeout=20, what="stalled")
+        assert main(["runs"]) == 0
+        assert "stalled" in capsys.readouterr().out
+        # The command times out and is withdrawn: nothing is left for the trainer to find.
+        assert main(["runs", "pause", "r1", "--wait", "1"]) == 1
+        assert "withdrawn" in capsys.readouterr().err
+        assert not [p for p in (run_dir / CONTROL).iterdir() if not p.name.startswith(".")]
+        # A command whose sender gave up without withdrawing it (killed) expires instead.
+        send(run_dir, "pause", ttl_s=0.5)
+        time.sleep(1.0)
+        offset = EventReader(run_dir).size()
+        proc.send_signal(signal.SIGCONT)
+        wait_for(lambda: run_info(run_dir).state == ev.TRAINING, timeout=20, what="training again")
+        done = epochs_done(run_dir)
+        wait_for(lambda: epochs_done(run_dir) > done, what="an epoch after SIGCONT")
+        later = EventReader(run_dir, offset).read()
+        assert not [e for e in later if isinstance(e, ev.StateChanged) and e.state == ev.PAUSED]
+        assert any(isinstance(e, ev.Notice) and "command pause ignored: it expired" in e.text for e in later)
+        assert run_info(run_dir).state == ev.TRAINING
+    finally:
+        proc.send_signal(signal.SIGCONT)
+        proc.kill()
+        proc.wait()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real 8 MiB file system (tmpfs), so a trainer writing to it meets a real ENOSPC."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs for a real full disk needs root")
+    got = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mnt)],
+                         capture_output=True, text=True)
+    if got.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {got.stderr.strip()}")
+    yield mnt
+    subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+def test_a_full_disk_marks_the_run_failed_naming_path_and_reason(tmp_path, small_disk, monkeypatch, capsys):
+    monkeypatch.setenv("IONIS_RUNS__DIR", str(small_disk))
+    run_dir = small_disk / "r1"
+    proc = start_trainer(tmp_path, "--run-dir", str(run_dir))
+    try:
+        wait_for(lambda: (run_dir / "metrics.jsonl").is_file(), what="epoch 1")
+        with open(small_disk / "filler", "wb") as fh:  # fill the disk to the last block
+            try:
+                while True:
+                    fh.write(b"\0" * 65536)
+                    fh.flush()
+            except OSError:
+                pass
+        assert proc.wait(60) == 2
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    state = json.loads((run_dir / "state.json").read_text())
+    assert state["state"] == ev.FAILED, state
+    assert f"cannot use {run_dir}" in state["message"] and "the disk is full" in state["message"]
+    assert "(unknown path)" not in state["message"]
+    assert run_info(run_dir).state == ev.FAILED
+    assert main(["runs"]) == 0
+    assert re.search(r"^r1\s+failed\s", capsys.readouterr().out, re.M)

@@ -91,14 +91,14 @@ def test_help_on_each_screen(snap_compare, v22_here, pinned_verify, screen):
         await pilot.press("question_mark")
         await pilot.pause(0.3)
 
-    # the newest run's best is the screens' default model; help names the folders in use, so
-    # they are fixed absolute paths, the same on every machine (nothing is written to the database)
-    runs = Path("/tmp/ionis-tui-snapshots/runs")
-    shutil.rmtree(runs.parent, ignore_errors=True)
+    # the newest run's best is the screens' default model; help names the folders in use
+    # relative to the working folder (v22_here: tmp_path), the same on every machine and under
+    # any --basetemp (nothing is written to the database)
+    runs = Path.cwd() / "runs"
     run = runs / "20260101-000000-v22"
     run.mkdir(parents=True)
     shutil.copy(v22_here, run / "best.safetensors")
     s = Settings(runs={"dir": str(runs)}, train={"device": "cpu"},
-                 database={"path": "/tmp/ionis-tui-snapshots/ionis.chdb"})
+                 database={"path": str(Path.cwd() / "ionis.chdb")})
     app = IonisApp(s, check_db=False)
     assert snap_compare(app, terminal_size=(80, 24), run_before=open_help)

@@ -3,6 +3,8 @@ generator's ground truth applies (and says why it does not, otherwise)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
 
@@ -21,7 +23,8 @@ DATABASE = "provenance"
 def tables(chdb_path) -> str:
     demo = DatabaseSettings(path=chdb_path, database=DATABASE, table="seeded")
     seed_demo(connect(demo), demo, 3000, seed=5)
-    plain = DatabaseSettings(path=chdb_path, database=DATABASE, table="copied")
+    # named "demo...": the name must not make it demo data (only the provenance's kind does)
+    plain = DatabaseSettings(path=chdb_path, database=DATABASE, table="demo_copied")
     client = connect(plain)
     client.command(f"DROP TABLE IF EXISTS {plain.qualified_table}")
     client.command(create_table_sql(plain))
@@ -32,7 +35,7 @@ def tables(chdb_path) -> str:
 
 
 @pytest.mark.slow  # trains
-@pytest.mark.parametrize("table,demo", [("seeded", True), ("copied", False)])
+@pytest.mark.parametrize("table,demo", [("seeded", True), ("demo_copied", False)])
 def test_checkpoints_record_the_data_source(tmp_path, tables, capsys, table, demo):
     cfg = tmp_path / "s.toml"
     cfg.write_text(f'[database]\npath = "{tables}"\ndatabase = "{DATABASE}"\ntable = "{table}"\n'
@@ -43,7 +46,12 @@ def test_checkpoints_record_the_data_source(tmp_path, tables, capsys, table, dem
     for name in ("best.safetensors", "last.pt"):
         lm = load_model(tmp_path / "run" / name)
         assert f"{DATABASE}.{table}" in lm.meta["data_source"]
+        assert lm.meta["data_table"] == f"{DATABASE}.{table}"
+        assert ((lm.meta["data_provenance"] or {}).get("kind") == "demo") is demo
         applies, why = truth_applies(lm)
         assert applies is demo, why
         if not demo:
             assert "not the demo data" in why
+    state = json.loads((tmp_path / "run" / "state.json").read_text())
+    assert state["data_table"] == f"{DATABASE}.{table}"
+    assert ((state["data_provenance"] or {}).get("kind") == "demo") is demo

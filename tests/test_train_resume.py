@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
@@ -171,7 +172,7 @@ def test_non_finite_loss_fails_and_keeps_the_last_good_checkpoint(tmp_path, rows
 
     events: list = []
     end = TrainingSession(make_settings(tmp_path), rows=_overflowing(rows), resume=sess.run_dir,
-                          on_event=events.append).run()
+                          on_event=events.append, force=True).run()  # other rows: forced
     assert end.state == ev.FAILED
     assert end.message == f"loss became inf at epoch 3 step 1; last good checkpoint kept at {last}"
     assert last.read_bytes() == last_bytes and best.read_bytes() == best_bytes
@@ -200,9 +201,9 @@ def test_mid_epoch_resume_on_different_data_redoes_the_epoch(tmp_path, rows):
     assert torch.load(sess.run_dir / "last.pt", weights_only=True)["step"] == 7
     notices: list = []
     end = TrainingSession(make_settings(tmp_path), rows=synthetic_rows(600, seed=5), resume=sess.run_dir,
-                          on_event=notices.append).run()
+                          on_event=notices.append, force=True).run()
     assert end.state == ev.FINISHED, end.message
-    assert any(isinstance(n, ev.Notice) and "data differ" in n.text for n in notices)
+    assert any(isinstance(n, ev.Notice) and "data changed (train/val rows" in n.text for n in notices)
     assert [m["epoch"] for m in read_metrics(sess.run_dir)] == [1, 2, 3, 4]
 
 
@@ -232,3 +233,46 @@ def test_a_stop_in_an_epochs_last_step_waits_for_its_end_and_resumes_in_order(tm
     lines = read_metrics(sess.run_dir)
     assert [m["epoch"] for m in lines] == list(range(1, len(lines) + 1)) and len(lines) > 1
     assert all(m["samples_per_s"] > 0 for m in lines)
+
+
+def _cosine(tr, e: int, total: int) -> float:
+    """The trunk rate of 1-based epoch e in a fresh `total`-epoch cosine schedule."""
+    return tr.eta_min + (tr.lr_trunk - tr.eta_min) * (1 + math.cos(math.pi * (e - 1) / total)) / 2
+
+
+def _weights(run_dir) -> dict:
+    return torch.load(run_dir / "last.pt", weights_only=True)["model"]
+
+
+@pytest.mark.parametrize("first_total", [1, 6], ids=["extend 1 to 3", "shorten 6 to 3 after epoch 1"])
+def test_a_resumed_run_trains_as_a_fresh_run_with_the_new_total(tmp_path, rows, first_total):
+    fresh = TrainingSession(make_settings(tmp_path / "fresh", epochs=3), rows=rows)
+    assert fresh.run().state == ev.FINISHED
+    box, on_event = _stop_when(lambda e: isinstance(e, ev.EpochEnd) and e.metrics["epoch"] == 1)
+    first = TrainingSession(make_settings(tmp_path, epochs=first_total), rows=rows, on_event=on_event)
+    box["session"] = first
+    assert first.run().state in (ev.FINISHED, ev.STOPPED)
+    resumed = TrainingSession(make_settings(tmp_path, epochs=3), rows=rows, resume=first.run_dir)
+    assert resumed.run().state == ev.FINISHED
+    tr = make_settings(tmp_path).train
+    got, want = read_metrics(first.run_dir), read_metrics(fresh.run_dir)
+    assert [m["lr_trunk"] for m in got] == [m["lr_trunk"] for m in want]
+    assert [m["lr_trunk"] for m in got] == pytest.approx([_cosine(tr, e, 3) for e in (1, 2, 3)], rel=1e-6)
+    a, b = _weights(first.run_dir), _weights(fresh.run_dir)
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-6, atol=1e-7, msg=k)
+
+
+def test_shortening_a_run_late_takes_the_short_schedules_rate(tmp_path, rows):
+    # The issue's 80 -> 18 at epoch 17, scaled down: 8 -> 4 after epoch 3.
+    box, on_event = _stop_when(lambda e: isinstance(e, ev.EpochEnd) and e.metrics["epoch"] == 3)
+    first = TrainingSession(make_settings(tmp_path, epochs=8), rows=rows, on_event=on_event)
+    box["session"] = first
+    assert first.run().state == ev.STOPPED
+    assert TrainingSession(make_settings(tmp_path, epochs=4), rows=rows, resume=first.run_dir).run().state == ev.FINISHED
+    tr = make_settings(tmp_path).train
+    lines = read_metrics(first.run_dir)
+    assert [m["epoch"] for m in lines] == [1, 2, 3, 4]
+    assert lines[3]["lr_trunk"] == pytest.approx(_cosine(tr, 4, 4), rel=1e-6)
+    assert all(m["lr_sidecar"] >= tr.eta_min for m in lines)

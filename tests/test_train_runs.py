@@ -102,3 +102,21 @@ def test_an_explicit_run_dir_must_be_new_or_empty(tmp_path):
     with pytest.raises(InputError, match="--resume"):
         RunFolder.create_at(tmp_path / "used")
     assert RunFolder.create_at(tmp_path / "fresh").run_id == "fresh"
+
+
+def test_one_live_rule_covers_a_trainer_still_opening_its_run(tmp_path):
+    """A trainer that has opened a run folder (state.json "idle", its lock held) is live for
+    everyone: not offered for resume (a second trainer would be refused), attachable, and
+    interrupted once its process is gone. Before one is_live() rule, "idle" counted as not
+    live in the runs list but live in the app."""
+    from engine.train.runs import INTERRUPTED, is_live, run_info
+
+    s = Settings()
+    s.runs.dir, s.train.device = str(tmp_path / "runs"), "cpu"
+    sess = TrainingSession(s, rows=synthetic_rows(500, seed=1))  # opened, not yet run
+    (sess.run_dir / "last.pt").write_bytes(b"x")  # as a resumed run's folder holds
+    info = run_info(sess.run_dir)
+    assert info.state == ev.IDLE and is_live(info.state) and not info.resumable
+    sess._run_lock.release()  # what the kernel does when the trainer process dies
+    info = run_info(sess.run_dir)
+    assert info.state == INTERRUPTED and not is_live(info.state) and info.resumable

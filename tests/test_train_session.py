@@ -20,6 +20,7 @@ from engine.features import V22, build_features
 from engine.predict import predict_parts
 from engine.settings import Settings
 from engine.train import events as ev
+from engine.train.data_identity import DataIdentity
 from engine.train.metrics import REF_PATH
 from engine.train.prepare import count_leaked_paths
 from engine.train.runs import list_runs, read_metrics
@@ -27,12 +28,12 @@ from engine.train.session import TrainingSession
 from engine.train.synthetic import synthetic_rows
 from engine.verify.runner import truth_applies
 
-KEYS = ["epoch", "epochs", "train_loss", "val_loss", "val_rmse_sigma", "val_rmse_db", "val_pearson",
+KEYS = ["epoch", "epochs", "train_loss", "val_loss", "val_rmse_sigma", "val_rmse_db", "val_pearson", "val_objective",
         "sun_fc2_bias", "storm_fc2_bias", "sun_pinned_low", "sun_pinned_high", "storm_pinned_low",
         "storm_pinned_high", "sun_effect_sigma", "sun_effect_db", "storm_effect_sigma", "storm_effect_db",
-        "sun_truth_db", "storm_truth_db", "sun_gate_mean", "storm_gate_mean", "sun_gate_at_bound", "storm_gate_at_bound", "lr_trunk", "lr_sun_scaler", "lr_scaler",
+        "sun_truth_db", "storm_truth_db", "sun_gate_mean", "storm_gate_mean", "sun_gate_at_bound", "storm_gate_at_bound", "lr_trunk", "lr_sun_scaler", "lr_storm_scaler",
         "lr_sidecar", "samples_per_s", "epoch_s", "elapsed_s", "eta_s", "best_epoch", "best_val_loss",
-        "warnings", "time", "device"]
+        "warnings", "time", "device", "phase"]
 
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]  # these train
@@ -79,11 +80,12 @@ def test_metrics_lines_have_exact_keys_and_real_meaning(tmp_path, rows):
     # Learning rates: the epoch's own, following the cosine schedule (T_max = epochs).
     tr = s.train
     for i, m in enumerate(lines):
-        for key, lr in (("lr_trunk", tr.lr_trunk), ("lr_sun_scaler", tr.lr_sun_scaler), ("lr_scaler", tr.lr_scaler), ("lr_sidecar", tr.lr_sidecar)):
+        for key, lr in (("lr_trunk", tr.lr_trunk), ("lr_sun_scaler", tr.experimental.lr_sun_scaler),
+                        ("lr_storm_scaler", tr.lr_storm_scaler), ("lr_sidecar", tr.lr_sidecar)):
             want = tr.eta_min + (lr - tr.eta_min) * (1 + math.cos(math.pi * i / 3)) / 2
             assert m[key] == pytest.approx(want, rel=1e-6)
 
-    best = min(lines, key=lambda m: m["val_loss"])
+    best = min(lines, key=lambda m: m["val_objective"])  # the training loss picks the best epoch
     assert lines[-1]["best_epoch"] == best["epoch"] and lines[-1]["best_val_loss"] == best["val_loss"]
     assert end.best["epoch"] == best["epoch"]
 
@@ -100,23 +102,31 @@ def test_metrics_lines_have_exact_keys_and_real_meaning(tmp_path, rows):
                        c["month"], c["avg_sfi"], c["avg_kp"])
     with torch.no_grad():
         parts = {k: v.numpy().astype(np.float64) for k, v in lm.model.parts(torch.from_numpy(x)).items()}
+    # Issue 22: every val_* score but val_objective compares the plain output with median_snr,
+    # whatever the training loss (so val RMSE means the same for every run).
     pred = parts["out"]
-    if tr.censor_spread_db > 0:
-        # What the loss compares with median_snr: the median of the spots above the decode
-        # floor when the output is the mean of all spots (normal spread censor_spread_db).
-        nd = NormalDist()
-        mu_db = pred * std + mean
-        sp = tr.censor_spread_db
-        q = np.array([min((1 + nd.cdf((tr.censor_floor_db - m) / sp)) / 2, 1 - 1e-6) for m in mu_db])
-        pred = (mu_db + sp * np.array([nd.inv_cdf(v) for v in q]) - mean) / std
     y = (c["median_snr"] - mean) / std
+    w = c["spot_count"] / c["spot_count"].mean()
+
+    def huber(e):
+        return np.sum(w * np.where(np.abs(e) <= 1.0, 0.5 * e ** 2, np.abs(e) - 0.5)) / np.sum(w)
+
     err = pred - y
     assert best["val_rmse_sigma"] == pytest.approx(np.sqrt(np.mean(err ** 2)), rel=1e-4)
     assert best["val_rmse_db"] == pytest.approx(np.sqrt(np.mean((err * std) ** 2)), rel=1e-4)
     assert best["val_pearson"] == pytest.approx(np.corrcoef(pred, y)[0, 1], abs=1e-4)
-    w = c["spot_count"] / c["spot_count"].mean()
-    huber = np.where(np.abs(err) <= 1.0, 0.5 * err ** 2, np.abs(err) - 0.5)
-    assert best["val_loss"] == pytest.approx(np.sum(w * huber) / np.sum(w), rel=1e-4)
+    assert best["val_loss"] == pytest.approx(huber(err), rel=1e-4)
+    # val_objective: what the training loss compares with median_snr, the median of the spots
+    # above the decode floor when the output is the mean of all spots (spread censor_spread_db).
+    ex = tr.experimental
+    assert ex.censor_spread_db > 0  # the default recipe: the objective differs from val_loss
+    nd = NormalDist()
+    mu_db = pred * std + mean
+    sp = ex.censor_spread_db
+    q = np.array([min((1 + nd.cdf((ex.censor_floor_db - m) / sp)) / 2, 1 - 1e-6) for m in mu_db])
+    censored = (mu_db + sp * np.array([nd.inv_cdf(v) for v in q]) - mean) / std
+    assert best["val_objective"] == pytest.approx(huber(censored - y), rel=1e-4)
+    assert abs(best["val_objective"] - best["val_loss"]) > 1e-4
     assert best["sun_gate_mean"] == pytest.approx(parts["sun_gate"].mean(), rel=1e-4)
     assert best["storm_gate_mean"] == pytest.approx(parts["storm_gate"].mean(), rel=1e-4)
     for name in ("sun", "storm"):
@@ -145,7 +155,7 @@ def test_metrics_lines_have_exact_keys_and_real_meaning(tmp_path, rows):
     settings_text = (sess.run_dir / "settings.json").read_text()
     assert "hunter2" not in settings_text and json.loads(settings_text)["train"]["epochs"] == 3
     assert sorted(p.name for p in sess.run_dir.iterdir()) == [
-        "best.safetensors", "last.pt", "metrics.jsonl", "settings.json", "state.json", "trainer.lock"]
+        "best.safetensors", "heartbeat", "last.pt", "metrics.jsonl", "settings.json", "state.json", "trainer.lock"]
     ck = torch.load(sess.run_dir / "last.pt", weights_only=True)
     assert ck["epoch"] == 3 and ck["step"] == 0 and ck["best"]["epoch"] == best["epoch"]
     assert load_model(sess.run_dir / "last.pt").meta["run_id"] == sess.run_id
@@ -221,7 +231,8 @@ def _wait_for(q: queue.Queue, pred, timeout: float = 30.0):
 def test_pause_checkpoint_snapshot_resume_stop_from_another_thread(tmp_path, rows):
     s = make_settings(tmp_path, epochs=10_000, progress_interval=1e-6)
     q: queue.Queue = queue.Queue()
-    sess = TrainingSession(s, rows=rows, on_event=q.put, data_source="demo data (embedded wspr.t)")
+    sess = TrainingSession(s, rows=rows, on_event=q.put, data_source="embedded wspr.t",
+                           data=DataIdentity("wspr.t", "demo", len(rows), params={"seed": 1}))
     assert sess.snapshot_model() is None
     result: list = []
     t = threading.Thread(target=lambda: result.append(sess.run()), daemon=True)
@@ -243,7 +254,7 @@ def test_pause_checkpoint_snapshot_resume_stop_from_another_thread(tmp_path, row
     lm = sess.snapshot_model()
     assert lm is not None and lm.kind == "live"
     # the live model carries its data source, so truth tests grade it as they grade best.safetensors
-    assert lm.meta["data_source"] == "demo data (embedded wspr.t)" and truth_applies(lm) == (True, "")
+    assert lm.meta["data_provenance"]["kind"] == "demo" and truth_applies(lm) == (True, "")
     p = predict_parts(lm, REF_PATH, 150.0, 2.0)
     assert np.isfinite(p["db"]).all()
 

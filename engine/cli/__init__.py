@@ -19,6 +19,7 @@ COMMANDS = {
     "verify": "engine.cli.verify_cmd",
     "matrix": "engine.cli.matrix_cmd",
     "evaluate": "engine.cli.evaluate_cmd",
+    "export": "engine.cli.export_cmd",
 
     "runs": "engine.cli.runs_cmd",
 }

@@ -55,6 +55,7 @@ def _progress_printer(label: str):
 
 
 def run_seed(args: argparse.Namespace, settings: Settings) -> int:
+    from engine.data.aggregation import rules, rules_line
     from engine.data.client import connect, where
     from engine.demo.seed import seed_demo
     from engine.errors import InputError
@@ -73,38 +74,46 @@ def run_seed(args: argparse.Namespace, settings: Settings) -> int:
           f"({where(db)})", file=sys.stderr)
     t0 = time.perf_counter()
     client = connect(db)
-    n = seed_demo(client, db, rows, seed, progress=_progress_printer("seeding"), force=args.force)
+    min_spots = settings.ingest.min_spots
+    n = seed_demo(client, db, rows, seed, progress=_progress_printer("seeding"), force=args.force,
+                  min_spots=min_spots)
     dt = time.perf_counter() - t0
     print(f"wrote {n:,} signatures to {db.database}.{db.table} in {dt:.1f} s "
           f"({n / dt:,.0f} rows/s)")
+    print(rules_line(rules(min_spots)))
     return 0
 
 
 def run_status(args: argparse.Namespace, settings: Settings) -> int:
     from engine.data.client import connect
-    from engine.data.status import data_status, spots_status
-    from engine.errors import DataError
+    from engine.data.status import overview
     from engine.locations import paths_in_use
 
-    db = settings.database
-    client = connect(db)
-    spots = spots_status(client, db, settings.ingest.spots_table, settings.ingest.sw_table)
-    if spots and not getattr(args, "json", False):
-        _print_spots(spots)
-    try:
-        st = data_status(client, db)
-    except DataError as exc:
-        if spots and spots["rows"]:
-            raise DataError(f"{exc}; or build it from the ingested spots: `ionis-tui data "
-                            f"build`", setting=exc.setting) from None
-        raise
-    st["spots_table"] = spots
+    db, ing = settings.database, settings.ingest
+    st = overview(connect(db), db, ing.spots_table, ing.sw_table)
     st["paths"] = paths_in_use(settings)
     if getattr(args, "json", False):
         print(json.dumps(st))
         return 0
+    if st["spots_table"]:
+        _print_spots(st["spots_table"])
+    else:
+        sw = st["space_weather"]
+        print(f"spots table {db.database}.{ing.spots_table}: missing (`ionis-tui data ingest FILE`)")
+        print("space wx    " + (f"{sw['first_day']} .. {sw['last_day']} ({sw['days']:,} observed "
+                                f"days)" if sw else "missing (`ionis-tui data sw`)") + "\n")
     print(f"mode        {st['mode']}  ({st['where']})")
     print(f"table       {st['table']}")
+    if st["signatures"] == "missing":
+        print(f"signatures  missing: {st['signatures_hint']}")
+    else:
+        _print_signatures(st)
+    for name, path in st["paths"].items():
+        print(f"{name:<11} {path}")
+    return 0
+
+
+def _print_signatures(st: dict) -> None:
     print(f"rows        {st['row_count']:,}  (usable {st['usable_rows']:,}, without SFI "
           f"{st['rows_without_sfi']:,}, malformed {st['malformed_rows']:,})")
     if st["malformed_reasons"]:
@@ -124,9 +133,6 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
         from engine.data.bundle_import import bundle_lines
 
         print("\n".join(f"source      {ln}" for ln in bundle_lines(st["bundle"])))
-    for name, path in st["paths"].items():
-        print(f"{name:<11} {path}")
-    return 0
 
 
 def _print_provenance(st: dict) -> None:
@@ -136,7 +142,7 @@ def _print_provenance(st: dict) -> None:
         print(f"demo        seed {d['seed']}, {d['rows']:,} rows, written {d['written_at']}, "
               f"space weather {d['space_weather_first_day']} .. {d['space_weather_last_day']}")
     elif prov:
-        details = ", ".join(f"{k} {v}" for k, v in prov.items() if k != "kind" and v is not None)
+        details = ", ".join(f"{k} {v}" for k, v in prov["params"].items() if v is not None)
         print(f"provenance  {prov['kind']}: {details}")
     else:
         print("provenance  unknown (not written by data seed, build or import)")

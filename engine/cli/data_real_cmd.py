@@ -44,6 +44,9 @@ def add_real_parsers(dsub) -> None:
     b.add_argument("--to", dest="last", metavar="YYYY-MM", help="last month of spots used")
     b.add_argument("--min-spots", type=int,
                    help="spots a signature needs (default ingest.min_spots)")
+    b.add_argument("--force", action="store_true",
+                   help="replace a table that `data build` did not write (demo data, an "
+                        "imported bundle, a table of unknown origin)")
     b.add_argument("--json", action="store_true", help="print the report as one JSON object")
     b.set_defaults(run=run_build)
 
@@ -126,6 +129,7 @@ def run_sw(args: argparse.Namespace, settings: Settings) -> int:
 def run_build(args: argparse.Namespace, settings: Settings) -> int:
     from pydantic import ValidationError
 
+    from engine.data.aggregation import rules_line
     from engine.data.build import build_signatures, month_bounds
     from engine.data.client import connect
     from engine.errors import InputError
@@ -145,7 +149,10 @@ def run_build(args: argparse.Namespace, settings: Settings) -> int:
         print(f"building signatures {db.database}.{db.table} from {db.database}."
               f"{ing.spots_table}", file=sys.stderr)
     r = build_signatures(client, db, spots_table=ing.spots_table, sw_table=ing.sw_table,
-                         first=args.first, last=args.last, min_spots=min_spots)
+                         first=args.first, last=args.last, min_spots=min_spots, force=args.force)
+    if r.late_interrupt:
+        print(f"Ctrl-C came while the new table was being swapped in: too late to stop, "
+              f"{r.table} now holds the build", file=sys.stderr)
     if args.json:
         print(json.dumps(r.as_dict()))
         return 0
@@ -154,4 +161,5 @@ def run_build(args: argparse.Namespace, settings: Settings) -> int:
           f"(dropped: {dropped})")
     print(f"wrote {r.signatures:,} signatures to {r.table} from spots {r.first_spot} .. "
           f"{r.last_spot} in {r.seconds:.1f} s")
+    print(rules_line(r.rules))
     return 0

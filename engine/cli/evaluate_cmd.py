@@ -17,16 +17,25 @@ LEVELS = ("spots", "signatures")
 
 
 def add_parser(sub) -> None:
+    from engine.data.spot_formats import FORMAT_NAMES
+
     p = sub.add_parser("evaluate", help="skill on real spots against baselines",
                        description="Predict every real observation and compare the model with "
                                    "baselines: (a) band norm mean, (b) band and (c) band+hour "
                                    "climatology of the training table.")
     p.add_argument("--checkpoint", required=True, help=".safetensors or .pt file (ours or published)")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--spots", metavar="FILE", help="spot file (header CSV; default [evaluate] spots)")
-    src.add_argument("--table", metavar="NAME", help="signature table in [database] ([db.]table)")
-    p.add_argument("--from", dest="from_", metavar="YYYY-MM", help="first month (spot tables only)")
-    p.add_argument("--to", metavar="YYYY-MM", help="last month (spot tables only)")
+    src.add_argument("--spots", metavar="FILE", nargs="+",
+                     help="spot file(s) in any format `data ingest` reads, plain or .gz "
+                          "(default [evaluate] spots)")
+    src.add_argument("--table", metavar="NAME",
+                     help="spots table (`data ingest`) or signature table in [database] "
+                          "([db.]table)")
+    p.add_argument("--format", default="auto", choices=FORMAT_NAMES,
+                   help="spot file format (default: detected, as `data ingest`)")
+    p.add_argument("--from", dest="from_", metavar="YYYY-MM",
+                   help="first month (a signature table: months of the year)")
+    p.add_argument("--to", metavar="YYYY-MM", help="last month")
     p.add_argument("--group", choices=LEVELS, help="report only this level (default: every level)")
     p.add_argument("--climatology", metavar="TABLE",
                    help="training table for baselines b/c (default [evaluate] climatology_table, "
@@ -53,17 +62,13 @@ def climatology_for(settings: Settings, name: str | None):
 
 
 def source_args(args, settings: Settings) -> dict:
-    if args.from_ or args.to:
-        raise InputError("--from/--to select months of a raw spot table, which evaluate cannot "
-                         "read yet; give a spot file or a signature table")
     spots = args.spots or (None if args.table else settings.evaluate.spots or None)
     table = args.table or (None if spots else settings.evaluate.table or None)
     if spots is None and table is None:
         raise InputError("no observations: give --spots FILE or --table NAME (or set [evaluate] "
                          "spots / table in settings)")
-    if table is not None and args.group == "spots":
-        raise InputError("--group spots needs spot-level data; a signature table has signatures only")
-    return {"spots": spots, "table": table, "db": settings.database}
+    return {"spots": spots, "table": table, "first": args.from_, "last": args.to,
+            "fmt": args.format}
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -79,12 +84,14 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         except ImportError:
             raise InputError("--baseline voacap needs the optional package dvoacap: "
                              "pip install 'ionis-tui[voacap]'") from None
-    obs = load_observations(**src)  # a bad source fails before the model loads
+    obs = load_observations(settings, **src)  # a bad source fails before the model loads
+    if args.group == "spots" and obs.level != "spots":
+        raise InputError(f"--group spots needs spot-level data; {obs.source} is a signature "
+                         f"table (signatures only)")
     lm = load_model(args.checkpoint)
     clim = climatology_for(settings, args.climatology)
     levels = (args.group,) if args.group else LEVELS
-    ev = evaluate(lm, obs, clim, min_band_rows=settings.evaluate.min_band_rows,
-                  min_group_spots=settings.evaluate.min_group_spots, levels=levels,
+    ev = evaluate(lm, obs, clim, min_band_rows=settings.evaluate.min_band_rows, levels=levels,
                   voacap="voacap" in args.baseline)
     if args.markdown:
         write_report(ev.report, args.markdown)

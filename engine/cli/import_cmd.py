@@ -98,9 +98,9 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
 
     def on_sigint(signum, frame):
         # First Ctrl-C: stop after the running chunk, drop the staging table, keep the old
-        # one. A second one falls through to the default handler.
-        print("\nstopping the import after the current chunk (the old table stays)",
-              file=sys.stderr, flush=True)
+        # one. A second one falls through to the default handler. Once the swap has begun
+        # (engine.data.swap holds Ctrl-C there) it is too late: the outcome is reported.
+        print("\nstopping the import after the current chunk", file=sys.stderr, flush=True)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         stop.set()
 
@@ -115,6 +115,9 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         if in_main:
             signal.signal(signal.SIGINT, previous)
+    if report.late_interrupt:
+        print(f"Ctrl-C came while the new table was being swapped in: too late to stop, "
+              f"{report.table} now holds the import", file=sys.stderr)
     if args.json:
         print(json.dumps(report.as_dict()))
         return 0

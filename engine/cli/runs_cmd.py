@@ -18,15 +18,16 @@ if TYPE_CHECKING:
     from engine.settings import Settings
 
 CONTROL_ACTIONS = ("pause", "resume", "stop", "checkpoint")
-LIVE = (ev.LOADING, ev.TRAINING, ev.PAUSED)
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("runs", help="list runs; attach to, pause, resume, stop or checkpoint a live run",
                        description="Without an action: list the runs under runs.dir, newest first, with "
-                                   "state, trainer pid, epochs and best metrics. A run whose trainer "
-                                   "died shows as interrupted. ID is a run id, a unique prefix of one, "
-                                   "or a run folder.")
+                                   "state, trainer pid, epochs, best metrics and data (provenance kind and "
+                                   "table; the phase after a resume --force on changed data). A run whose "
+                                   "trainer died shows as interrupted, one whose trainer makes no progress "
+                                   "for runs.stall_after_s as stalled, one that hit a fault (a full disk) "
+                                   "as failed. ID is a run id, a unique prefix of one, or a run folder.")
     p.add_argument("action", nargs="?", choices=("list", "attach", *CONTROL_ACTIONS), default="list")
     p.add_argument("run_id", nargs="?", metavar="ID", help="the run (attach and the controls)")
     p.add_argument("--json", action="store_true", help="the list as JSON")
@@ -55,11 +56,13 @@ def _as_dict(r) -> dict:
     return {"run_id": r.run_id, "path": str(r.path), "state": r.state, "pid": r.pid, "host": r.host,
             "created": r.created.isoformat(timespec="seconds"), "epochs_done": r.epochs_done,
             "epochs_total": r.epochs_total, "best_val_pearson": r.best_val_pearson,
-            "best_val_rmse_db": r.best_val_rmse_db, "resumable": r.resumable}
+            "best_val_rmse_db": r.best_val_rmse_db, "resumable": r.resumable,
+            "data": {"kind": r.data_kind or None, "table": r.data_table or None, "rows": r.data_rows},
+            "phase": r.phase, "phases": list(r.phases)}
 
 
 def _list(settings: Settings, as_json: bool) -> int:
-    from engine.train.runs import list_runs
+    from engine.train.runs import is_live, list_runs
 
     runs = list_runs(settings.runs.dir)
     if as_json:
@@ -68,13 +71,13 @@ def _list(settings: Settings, as_json: bool) -> int:
     if not runs:
         print(f"no runs in {settings.runs.dir}")
         return 0
-    print(f"{'run':<28} {'state':<12} {'pid':>8} {'epochs':>9} {'Pearson':>8} {'RMSE dB':>8}")
+    print(f"{'run':<28} {'state':<12} {'pid':>8} {'epochs':>9} {'Pearson':>8} {'RMSE dB':>8}  data")
     for r in runs:
-        pid = str(r.pid) if r.pid is not None and r.state in LIVE else "-"
+        pid = str(r.pid) if r.pid is not None and is_live(r.state) else "-"
         pear = "-" if r.best_val_pearson is None else f"{r.best_val_pearson:+.4f}"
         rmse = "-" if r.best_val_rmse_db is None else f"{r.best_val_rmse_db:.2f}"
         print(f"{r.run_id:<28} {r.state:<12} {pid:>8} {f'{r.epochs_done}/{r.epochs_total}':>9} "
-              f"{pear:>8} {rmse:>8}")
+              f"{pear:>8} {rmse:>8}  {r.data_label}")
     return 0
 
 
@@ -88,11 +91,11 @@ def _answered(action: str, e: ev.Event) -> bool:
 
 def control(run, action: str, wait_s: float) -> tuple[bool, str]:
     """Send `action` to the run's trainer; (acknowledged, what the trainer said)."""
-    from engine.train.control import EventReader, send
+    from engine.train.control import EventReader, send, withdraw
 
     reader = EventReader(run.path)
     reader.offset = reader.size()  # only answers to this command count
-    send(run.path, action)
+    sent = send(run.path, action, ttl_s=wait_s)
     end = time.monotonic() + wait_s
     while time.monotonic() < end:
         for e in reader.read():
@@ -103,12 +106,18 @@ def control(run, action: str, wait_s: float) -> tuple[bool, str]:
                     return True, f"checkpoint saved: {e.path} (epoch {e.epoch})"
                 return True, e.state + (f" ({e.reason})" if e.reason else "")
         time.sleep(0.02)
-    return False, f"no answer within {wait_s:g} s (the trainer acts at its next step boundary)"
+    if withdraw(sent):  # nobody waits for it any more: it must not be carried out later
+        return False, (f"no answer within {wait_s:g} s: the trainer did not take the command, so it was "
+                       "withdrawn (is the trainer stalled? `ionis-tui runs` shows it)")
+    return False, (f"no answer within {wait_s:g} s: the trainer took the command but has not "
+                   "acted on it yet")
 
 
 def _control(settings: Settings, args: argparse.Namespace) -> int:
+    from engine.train.runs import is_live  # a stalled trainer may wake up: it takes commands
+
     run = find_run(settings.runs.dir, args.run_id)
-    if run.state not in LIVE:
+    if not is_live(run.state):
         raise InputError(f"run {run.run_id} is not running (state: {run.state}); only a live run takes "
                          f"{args.action}" + ("; resume it with `ionis-tui train --resume "
                                              f"{run.path}`" if run.resumable else ""))

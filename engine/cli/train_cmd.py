@@ -48,6 +48,9 @@ def add_parser(sub) -> None:
                    help="train on a seeded sample of N rows, 0 = all (default train.limit_rows)")
     p.add_argument("--run-dir", metavar="DIR", help="folder for this run (default runs.dir/<run-id>)")
     p.add_argument("--resume", metavar="DIR", help="continue the run in DIR from its last.pt")
+    p.add_argument("--force", action="store_true",
+                   help="with --resume: continue even though the run's data changed (table, kind, rows), "
+                        "as a new phase of the run (recorded in metrics.jsonl and shown by `runs`)")
     p.add_argument("--rows-file", metavar="NPY",
                    help="train on rows saved with numpy.save (a (N, 12) float32 SignatureRows "
                         "array) instead of the database: benchmarks and tests")
@@ -66,6 +69,8 @@ def _effective_settings(args: argparse.Namespace, settings: Settings) -> Setting
         # Today's settings go to the session, which keeps the run's recipe and says what it took.
         epochs = args.epochs or load_run_settings(args.resume).train.epochs
         return settings.model_copy(update={"train": settings.train.model_copy(update={"epochs": epochs})})
+    if args.force:
+        raise InputError("--force applies to --resume only (a resume on changed data)")
     upd = {}
     if args.epochs:
         upd["epochs"] = args.epochs
@@ -122,7 +127,8 @@ class _Printer:
 
 def _stop_on_termination(session) -> tuple[dict, object]:
     """SIGTERM (a service manager, `kill`) and SIGHUP (a dropped terminal) stop the run like
-    Ctrl-C: last.pt saved, state.json marked stopped, exit 128+signal (143 for SIGTERM).
+    Ctrl-C: last.pt saved, state.json marked stopped, exit 128+signal (143 for SIGTERM);
+    one that was ignored when the trainer started (nohup) is left ignored.
     Returns ({"signal": n} once one arrived, a function restoring the old handlers)."""
     got: dict = {}
     wanted = [s for s in ("SIGTERM", "SIGHUP") if hasattr(signal, s)]
@@ -132,7 +138,10 @@ def _stop_on_termination(session) -> tuple[dict, object]:
         print(f"\nstopping on {signal.Signals(signum).name}: saving last.pt", file=sys.stderr, flush=True)
         session.stop()
 
-    old = {name: signal.signal(getattr(signal, name), on_signal) for name in wanted}
+    # A signal ignored by whoever started us (`nohup` ignores SIGHUP) stays ignored: the
+    # caller asked for the run to outlive that signal.
+    old = {name: signal.signal(getattr(signal, name), on_signal) for name in wanted
+           if signal.getsignal(getattr(signal, name)) is not signal.SIG_IGN}
 
     def restore() -> None:
         for name, handler in old.items():
@@ -156,11 +165,14 @@ def _loader(settings_of, notify):
     run's own sample, not today's)."""
     from engine.data.client import close_all, connect
     from engine.data.loader import load_rows
+    from engine.train.memory import ensure_fits
 
     def loader(progress, cancel):
         db, tr = settings_of().database, settings_of().train
+        # Too many rows for this machine's memory: said before a row is read.
         rows = load_rows(connect(db), db, limit_rows=tr.limit_rows, seed=tr.seed,
-                         val_fraction=tr.val_fraction, progress=progress, cancel=cancel)
+                         val_fraction=tr.val_fraction, progress=progress, cancel=cancel,
+                         before_read=lambda n: ensure_fits(n, tr.feature_set))
         report = getattr(rows, "report", None)
         if report is not None:
             print(f"data: {report.summary()}", file=sys.stderr, flush=True)
@@ -173,32 +185,35 @@ def _loader(settings_of, notify):
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from engine.train import data_identity
     from engine.train.control import CommandWatcher, EventWriter
     from engine.train.session import TrainingSession
 
     settings = _effective_settings(args, settings)
     channel: list[EventWriter] = []  # filled once the run folder exists
     if args.rows_file:
-        rows = _rows_file(args.rows_file)
-        source = {"rows": rows, "data_source": f"rows file {args.rows_file}"}
+        source = {"rows": _rows_file(args.rows_file)}
+        data = data_identity.of_rows_file(args.rows_file, len(source["rows"]))
     else:
-        from engine.data.client import connect
-        from engine.data.status import source_label
-
         notify = lambda e: [f(e) for f in channel]  # noqa: E731
-        source = {"rows_loader": _loader(lambda: session.settings, notify),
-                  "data_source": source_label(connect(settings.database), settings.database)}
+        data = data_identity.current(settings)
+        source = {"rows_loader": _loader(lambda: session.settings, notify)}
     printer = _Printer()
     session = TrainingSession(settings, on_event=lambda e: [f(e) for f in (printer, *channel)],
                               run_dir=Path(args.run_dir) if args.run_dir else None,
-                              resume=Path(args.resume) if args.resume else None, **source)
+                              resume=Path(args.resume) if args.resume else None,
+                              data_source=data.source, data=data, force=args.force, **source)
+    source.clear()  # the session alone holds the rows now: it frees them once they are prepared
     # The run's control channel (engine/train/control.py): viewers follow events.jsonl,
     # `ionis-tui runs pause|resume|stop|checkpoint` and the app drop commands in control/.
     writer = EventWriter(session.run_dir)
     channel.append(writer)
     # Each command is acknowledged at once (the trainer acts on it at its next step boundary).
     watcher = CommandWatcher(session.run_dir, session,
-                             on_command=lambda c: writer(ev.Notice("info", f"command received: {c}"))).start()
+                             on_command=lambda c: writer(ev.Notice("info", f"command received: {c}")),
+                             on_expired=lambda c: writer(ev.Notice("warning", f"command {c} ignored: it "
+                                                                  "expired before the trainer could take it"))
+                             ).start()
     try:
         return _drive(session, printer)
     finally:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # pydantic is loaded only once a command runs
 
 # Same names as engine.verify.spec.GROUPS (a test checks they agree); importing the suite
 # here would load torch for `--help`.
-GROUPS = ("physics", "band_time", "paths", "skill", "robustness", "sidecar", "truth")
+GROUPS = ("physics", "band_time", "ki7mt", "paths", "skill", "robustness", "sidecar", "truth")
 
 
 def add_parser(sub) -> None:

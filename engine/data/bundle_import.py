@@ -25,19 +25,17 @@ from typing import Any
 from engine.bands import BY_ID
 from engine.data.bundle_file import BundleInfo
 from engine.data.client import translating
-from engine.data.meta import read_meta, write_meta
+from engine.data.provenance import Provenance, guard_replace, read_provenance
 from engine.data.schema import SCHEMA, create_table_sql
 from engine.data.swap import staging_name, swap_in
 from engine.errors import DataError, InputError
+from engine.grids import valid_sql
 from engine.settings import DatabaseSettings
 
 Progress = Callable[[int, int], None]
 Cancel = Callable[[], bool]
 
-SOURCE_KEY = "source"   # provenance document shared with `data build` (engine.data.meta)
-SEED_KEY = "seed"       # the demo seeder's document; an import marks it superseded
 CHUNK_ROWS = 500_000  # rowids per reader per INSERT: bounds memory, sets progress/cancel steps
-GRID_RE = "^[A-Ra-r]{2}[0-9]{2}$"
 # A WSPR bundle's median SNR averages about -18 dB (per-band means -17.3 .. -18.8, sd ~6.7);
 # a mean outside this window means another SNR scale (RBN/contest/PSKR), not WSPR.
 WSPR_MEAN_SNR_WINDOW = (-28.0, -8.0)
@@ -56,7 +54,7 @@ def _whole(c: str, lo: int, hi: int) -> str:
 REASONS: dict[str, str] = {
     "null": " OR ".join(f"isNull({c})" for c in SCHEMA),
     "non_finite": " OR ".join(f"NOT isFinite({c})" for c in _NUMERIC),
-    "grid": f"NOT (match(tx_grid_4, '{GRID_RE}') AND match(rx_grid_4, '{GRID_RE}'))",
+    "grid": f"NOT ({valid_sql('tx_grid_4')} AND {valid_sql('rx_grid_4')})",
     "band": f"band NOT IN ({_BANDS})",
     "hour": _whole("hour", 0, 23),
     "month": _whole("month", 1, 12),
@@ -102,13 +100,15 @@ class ImportReport:
     excluded: dict[str, int] = field(default_factory=dict)
     mean_snr_db: float | None = None
     seconds: float = 0.0
+    late_interrupt: bool = False       # Ctrl-C came during the swap: the new table is in place
 
     def as_dict(self) -> dict[str, Any]:
         return {"file": self.file, "from_table": self.from_table, "size": self.size,
                 "table": self.table, "read": self.read, "rows": self.rows,
                 "excluded": self.excluded, "mean_snr_db": self.mean_snr_db,
                 "seconds": round(self.seconds, 2),
-                "rows_per_s": round(self.read / self.seconds, 1) if self.seconds else None}
+                "rows_per_s": round(self.read / self.seconds, 1) if self.seconds else None,
+                "late_interrupt": self.late_interrupt}
 
 
 def _lit(s: str) -> str:
@@ -214,32 +214,6 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
-def current_source(client, db: DatabaseSettings) -> str | None:
-    """Who wrote the table last: "demo", "bundle", another `source` kind, or None. The
-    later of the seeder's and the `source` documents wins (each writer leaves the other's)."""
-    seed = read_meta(client, db, SEED_KEY) or {}
-    source = read_meta(client, db, SOURCE_KEY) or {}
-    if seed.get("demo") and str(seed.get("written_at", "")) >= str(source.get("written_at", "")):
-        return "demo"
-    return source.get("kind")
-
-
-def _guard_target(client, db: DatabaseSettings, force: bool) -> bool:
-    """True when the target table exists. Rows that neither the demo seeder nor an earlier
-    import wrote (spot-built data, someone's own table) are only replaced with force."""
-    with translating(db):
-        exists = client.query("SELECT count() FROM system.tables WHERE database = {d:String} "
-                              "AND name = {t:String}",
-                              parameters={"d": db.database, "t": db.table}).result_rows[0][0]
-        rows = (int(client.query(f"SELECT count() FROM {db.qualified_table}").result_rows[0][0])
-                if exists else 0)
-    if rows and not force and current_source(client, db) not in ("demo", "bundle"):
-        raise DataError(f"{db.database}.{db.table} holds {rows:,} rows that neither `data seed` "
-                        f"nor `data import` wrote; refusing to replace them (use --force, or "
-                        f"import into another table with --table)", setting="database.table")
-    return bool(exists)
-
-
 def _check_result(info: BundleInfo, report: ImportReport) -> None:
     if report.read == 0:
         raise InputError(f"{info.path}: table {info.table!r} holds no rows")
@@ -265,7 +239,8 @@ def import_bundle(client, db: DatabaseSettings, info: BundleInfo, *,
     streams = max(1, int(streams or default_streams()))
     if info.rowid_min is None:
         streams = 1
-    exists = _guard_target(client, db, force)
+    # Rows neither the demo seeder nor an earlier import wrote are only replaced with force.
+    exists = guard_replace(client, db, ("demo", "bundle"), force, "`data import`") is not None
     scratch, staging = scratch_database(db), staging_name(db, "import")
     report = ImportReport(file=str(info.path), from_table=info.table, size=info.size,
                           table=f"{db.database}.{db.table}")
@@ -288,13 +263,28 @@ def import_bundle(client, db: DatabaseSettings, info: BundleInfo, *,
         with translating(db):
             # One part: the loader's single-threaded read then gives the same order every time.
             client.command(f"OPTIMIZE TABLE {name} FINAL")
-            swap_in(client, db, staging, target_exists=exists)
+            report.late_interrupt = swap_in(client, db, staging, exists, _provenance(report),
+                                            last_check=lambda: _check_cancel(db, cancel, report))
     finally:
         _drop(client, f"DROP DATABASE IF EXISTS `{scratch}` SYNC")
         _drop(client, f"DROP TABLE IF EXISTS `{db.database}`.`{staging}` SYNC")
     report.seconds = time.perf_counter() - t0
-    _record(client, db, report)
     return report
+
+
+def _check_cancel(db: DatabaseSettings, cancel: Cancel | None, report: ImportReport) -> None:
+    """The last look at the cancel flag, with Ctrl-C held (engine.data.swap.swap_in): a
+    cancel that came before this point keeps the old table, one after it is too late."""
+    if cancel is not None and cancel():
+        raise ImportCancelled(f"import cancelled after all {report.read:,} rows were read; "
+                              f"{db.database}.{db.table} is unchanged")
+
+
+def _provenance(report: ImportReport) -> Provenance:
+    return Provenance("bundle", {
+        "file": report.file, "from_table": report.from_table, "size": report.size,
+        "rows": report.rows, "read": report.read, "excluded": report.excluded,
+        "mean_snr_db": report.mean_snr_db, "written_at": _now()})
 
 
 def _drop(client, sql: str) -> None:
@@ -304,29 +294,14 @@ def _drop(client, sql: str) -> None:
         pass
 
 
-def _record(client, db: DatabaseSettings, report: ImportReport) -> None:
-    stamp = _now()
-    write_meta(client, db, SOURCE_KEY, {
-        "kind": "bundle", "file": report.file, "from_table": report.from_table,
-        "size": report.size, "rows": report.rows, "read": report.read,
-        "excluded": report.excluded, "mean_snr_db": report.mean_snr_db,
-        "seconds": round(report.seconds, 2), "written_at": stamp})
-    # The table no longer holds demo data: the seeder's document must stop saying so
-    # (status, checkpoints' source label and verification read it).
-    if (read_meta(client, db, SEED_KEY) or {}).get("demo"):
-        write_meta(client, db, SEED_KEY, {"demo": False, "replaced_by": "bundle import",
-                                          "written_at": stamp})
-
-
 def bundle_status(client, db: DatabaseSettings) -> dict[str, Any] | None:
-    """The import's provenance when the table holds an imported bundle, else None (for
+    """The import's parameters when the table holds an imported bundle, else None (for
     `data status` and the app's data panel)."""
     try:
-        if current_source(client, db) != "bundle":
-            return None
-        return read_meta(client, db, SOURCE_KEY)
+        prov = read_provenance(client, db)
     except DataError:
         return None
+    return dict(prov.params) if prov is not None and prov.kind == "bundle" else None
 
 
 def bundle_lines(meta: dict[str, Any]) -> list[str]:

@@ -18,6 +18,7 @@ from engine.data.client import translating, where
 from engine.data.rows import COLUMNS, SignatureRows
 from engine.data.schema import check_schema
 from engine.errors import DataError, InputError
+from engine.grids import grid_latlon_sql, valid_sql
 from engine.settings import DatabaseSettings
 
 Progress = Callable[[int, int], None]
@@ -36,8 +37,7 @@ VALIDITY: dict[str, str] = {
     "band": "ifNull(band BETWEEN 102 AND 111, 0)",
     "hour": "ifNull(hour BETWEEN 0 AND 23, 0)",
     "month": "ifNull(month BETWEEN 1 AND 12, 0)",
-    "grid": "ifNull(match(toString(tx_grid_4), '^[A-Ra-r]{2}[0-9]{2}$') "
-            "AND match(toString(rx_grid_4), '^[A-Ra-r]{2}[0-9]{2}$'), 0)",
+    "grid": f"ifNull({valid_sql('tx_grid_4')} AND {valid_sql('rx_grid_4')}, 0)",
     "sfi": f"ifNull(isFinite(toFloat32(avg_sfi)) AND avg_sfi <= {SFI_LIMIT}, 0)",
     "kp": "ifNull(isFinite(toFloat32(avg_kp)) AND avg_kp BETWEEN 0 AND 9, 0)",
     "spot_count": "ifNull(isFinite(toFloat32(spot_count)) AND spot_count > 0, 0)",
@@ -48,21 +48,13 @@ HAS_SFI = "ifNull(avg_sfi > 0, 0)"
 VALID = " AND ".join(f"({c})" for c in VALIDITY.values())
 
 
-def _latlon(grid: str) -> tuple[str, str]:
-    g = f"upper(toString({grid}))"
-    c = [f"(ascii(substring({g}, {i}, 1)))" for i in (1, 2, 3, 4)]
-    lat = f"toFloat32(({c[1]} - 65) * 10 - 90 + ({c[3]} - 48) + 0.5)"
-    lon = f"toFloat32(({c[0]} - 65) * 20 - 180 + ({c[2]} - 48) * 2 + 1)"
-    return lat, lon
-
-
 def _num(col: str) -> str:
     return f"toFloat32(assumeNotNull({col}))"
 
 
 def _select_exprs() -> list[str]:
-    tx_lat, tx_lon = _latlon("tx_grid_4")
-    rx_lat, rx_lon = _latlon("rx_grid_4")
+    tx_lat, tx_lon = grid_latlon_sql("tx_grid_4")
+    rx_lat, rx_lon = grid_latlon_sql("rx_grid_4")
     # The split hashes the UNDIRECTED path, so A->B and B->A (near-reciprocal propagation)
     # always fall on the same side: no path, in either direction, is in both sets.
     tg, rg = "upper(toString(tx_grid_4))", "upper(toString(rx_grid_4))"
@@ -170,7 +162,8 @@ def _check_args(limit_rows: int, seed: int, val_fraction: float) -> None:
 
 def load_rows(client, db: DatabaseSettings, *, limit_rows: int = 0, seed: int = 42,
               val_fraction: float = 0.2, progress: Progress | None = None,
-              cancel: Cancel | None = None) -> LoadedRows:
+              cancel: Cancel | None = None,
+              before_read: Callable[[int], None] | None = None) -> LoadedRows:
     """Read usable signature rows as a LoadedRows (float32 (N, 12), columns as rows.COLUMNS).
 
     limit_rows > 0 keeps a deterministic seeded sample of that many rows. The split puts a
@@ -178,7 +171,9 @@ def load_rows(client, db: DatabaseSettings, *, limit_rows: int = 0, seed: int = 
     val_fraction, so a path is never on both sides. progress(done, total) is called once per
     block (total is the table's row count until the last call, which reports the rows
     actually kept); cancel() is checked per block and True raises LoadCancelled (a
-    DataError): a partial load is never returned. Malformed and SFI-less rows are skipped
+    DataError): a partial load is never returned. before_read(rows) is called with the most
+    rows the read can return before anything is read or allocated (a memory check raises
+    there). Malformed and SFI-less rows are skipped
     in SQL and counted in `.report`. Without sampling, rows come in storage order
     (single-threaded read), so the same table gives the same rows in the same order.
     """
@@ -186,6 +181,8 @@ def load_rows(client, db: DatabaseSettings, *, limit_rows: int = 0, seed: int = 
     t0 = time.perf_counter()
     check_schema(client, db)
     report, capacity = _size(client, db, limit_rows)
+    if before_read is not None:
+        before_read(capacity)
     params = {"seed": int(seed), "cut": int(round(float(val_fraction) * _SPLIT_SCALE)),
               "limit": int(capacity)}
     out = _stream(client, db, limit_rows, params, capacity, progress, cancel)

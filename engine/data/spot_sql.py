@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from engine.bands import BANDS
 from engine.data.spot_formats import Sniffed
+from engine.grids import LOCATOR_RE, valid_sql
 
 # Raw spots: one row per decoded spot. spot_key is a content key, the same for the same
 # spot in any format (time, both calls, band, SNR), so re-ingesting a file, or the same
@@ -33,7 +34,6 @@ OTHER_WSPR_RANGES = ((135_700, 137_800), (472_000, 479_000), (50_000_000, 54_000
                      (420_000_000, 450_000_000), (1_240_000_000, 1_300_000_000))
 assert set(HF_RANGES) == {b.id for b in BANDS}
 
-GRID_RE = "^[A-Ra-r]{2}[0-9]{2}([A-Xa-x]{2})?$"
 SNR_PARSE_RANGE = (-60, 60)   # outside this the value is not a WSPR SNR at all
 SKIP_NOT_HF = "skipped: not an HF band (LF/MF/VHF)"
 
@@ -49,19 +49,6 @@ def band_sql(freq: str) -> str:
     arms = [f"{freq} BETWEEN {lo} AND {hi}, {bid}" for bid, (lo, hi) in HF_RANGES.items()]
     other = " OR ".join(f"{freq} BETWEEN {lo} AND {hi}" for lo, hi in OTHER_WSPR_RANGES)
     return f"multiIf({', '.join(arms)}, {other}, -1, 0)"
-
-
-def grid4_sql(loc: str) -> str:
-    return f"upper(substring({loc}, 1, 4))"
-
-
-def grid_latlon_sql(g4: str) -> tuple[str, str]:
-    """Centre of a 4-character square (the same as engine.geo.grids_to_latlon)."""
-    lat = (f"toFloat32((ascii(substring({g4}, 2, 1)) - 65) * 10 - 90 "
-           f"+ (ascii(substring({g4}, 4, 1)) - 48) + 0.5)")
-    lon = (f"toFloat32((ascii(substring({g4}, 1, 1)) - 65) * 20 - 180 "
-           f"+ (ascii(substring({g4}, 3, 1)) - 48) * 2 + 1)")
-    return lat, lon
 
 
 def _convert(cell: str, kind: str) -> str:
@@ -100,8 +87,8 @@ def reason_sql(sn: Sniffed) -> str:
             f"f_frequency IS NULL OR f_frequency = 0, 'bad frequency', "
             f"f_band = 0, 'frequency outside every amateur band', "
             f"f_tx_sign = '' OR f_rx_sign = '', 'empty callsign', "
-            f"NOT match(f_tx_loc, '{GRID_RE}'), 'bad TX grid', "
-            f"NOT match(f_rx_loc, '{GRID_RE}'), 'bad RX grid', "
+            f"NOT {valid_sql('f_tx_loc', LOCATOR_RE)}, 'bad TX grid', "
+            f"NOT {valid_sql('f_rx_loc', LOCATOR_RE)}, 'bad RX grid', "
             f"f_distance IS NULL OR f_distance < 0, 'bad distance', "
             f"f_band = -1, '{SKIP_NOT_HF}', '')")
 

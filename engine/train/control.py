@@ -1,7 +1,7 @@
 """A run's control and progress channel: two plain files next to the run, no server.
 
     <run>/events.jsonl   the trainer's events (engine.train.events), one JSON object a line,
-                         {"type": "<EventClass>", ...its fields}. Written by the trainer process
+                         {"type": "<EventClass>", "t": <unix time written>, ...its fields}. Written by the trainer process
                          only, truncated when a trainer starts on the folder, append-only after.
                          Any number of viewers read it from any offset (tail -f style).
     <run>/control/       commands to the trainer: one file per command, named
@@ -11,6 +11,11 @@
 Commands: pause, resume, stop, checkpoint. A command is acknowledged by its effect in
 events.jsonl (StateChanged paused/training/stopped, CheckpointSaved manual). Works on any
 local file system on macOS and Linux; sender and trainer must share the folder.
+
+A command file holds its command and, on its second line, "expires <unix time>": a trainer
+that was frozen (SIGSTOP, a suspended laptop) and finds it late deletes it unacted and says
+so, and a sender that gives up waiting withdraws it (withdraw()), so a command nobody is
+waiting for any more is never carried out later.
 """
 
 from __future__ import annotations
@@ -24,29 +29,41 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from engine.atomic import named
 from engine.train import events as ev
 
 EVENTS, CONTROL = "events.jsonl", "control"
 COMMANDS = ("pause", "resume", "stop", "checkpoint")
 POLL_S = 0.02  # command pick-up delay; a scandir of an empty folder costs microseconds
+COMMAND_TTL_S = 60.0  # a live trainer takes a command within POLL_S; later means it was frozen
 _TYPES: dict[str, type] = {c.__name__: c for c in (ev.StateChanged, ev.LoadProgress, ev.RunStarted,
                                                     ev.StepProgress, ev.EpochEnd, ev.CheckpointSaved,
                                                     ev.Notice, ev.RunEnded)}
 
 
-def encode(event: ev.Event) -> str:
-    """One line; "type" comes first so readers can skip a line without parsing it."""
-    return json.dumps({"type": type(event).__name__, **dataclasses.asdict(event)}) + "\n"
+def encode(event: ev.Event, t: float | None = None) -> str:
+    """One line; "type" comes first so readers can skip a line without parsing it; "t" is
+    when it happened (unix seconds), so a viewer that attaches later shows the real times."""
+    return json.dumps({"type": type(event).__name__, "t": time.time() if t is None else t,
+                       **dataclasses.asdict(event)}) + "\n"
+
+
+def decode_timed(line: str) -> tuple[ev.Event, float | None] | None:
+    """The event on a line and when it was written (None for a line without a time), or
+    None for a torn, foreign or unknown line."""
+    try:
+        obj = json.loads(line)
+        cls = _TYPES[obj.pop("type")]
+        t = obj.pop("t", None)
+        return cls(**obj), (float(t) if isinstance(t, int | float) else None)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def decode(line: str) -> ev.Event | None:
     """The event on a line, or None for a torn, foreign or unknown line."""
-    try:
-        obj = json.loads(line)
-        cls = _TYPES[obj.pop("type")]
-        return cls(**obj)
-    except (ValueError, KeyError, TypeError, AttributeError):
-        return None
+    got = decode_timed(line)
+    return got[0] if got else None
 
 
 class EventWriter:
@@ -60,12 +77,18 @@ class EventWriter:
     def __call__(self, event: ev.Event) -> None:
         with self._lock:
             if not self._fh.closed:
-                self._fh.write(encode(event))
-                self._fh.flush()
+                try:
+                    self._fh.write(encode(event))
+                    self._fh.flush()
+                except OSError as exc:  # a full disk: say which file
+                    raise named(exc, self._fh.name) if exc.filename is None else exc from None
 
     def close(self) -> None:
         with self._lock:
-            self._fh.close()
+            try:
+                self._fh.close()
+            except OSError:
+                pass  # the buffered line a full disk refused: the run already failed on it
 
 
 class EventReader:
@@ -105,17 +128,42 @@ class EventReader:
         return [e for e in map(decode, self.read_lines(until)) if e is not None]
 
 
-def send(run_dir: str | os.PathLike, command: str) -> Path:
-    """Queue a command for the run's trainer; returns the command file."""
+def send(run_dir: str | os.PathLike, command: str, ttl_s: float = COMMAND_TTL_S) -> Path:
+    """Queue a command for the run's trainer, void after ttl_s seconds; returns the command file."""
     if command not in COMMANDS:
         raise ValueError(f"unknown command {command!r}; expected one of {', '.join(COMMANDS)}")
     folder = Path(run_dir, CONTROL)
     folder.mkdir(exist_ok=True)
     name = f"{time.time_ns()}-{os.getpid()}-{command}"
     tmp = folder / f".{name}.tmp"
-    tmp.write_text(command + "\n", encoding="utf-8")
+    tmp.write_text(f"{command}\nexpires {time.time() + ttl_s:.3f}\n", encoding="utf-8")
     os.replace(tmp, folder / name)  # the trainer never sees a half-written command
     return folder / name
+
+
+def withdraw(command_file: Path) -> bool:
+    """Take back a command the trainer has not picked up; False when it already took it."""
+    try:
+        command_file.unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def expired(command_file: Path, now: float | None = None) -> bool:
+    """Is this command past its "expires" time? A file without one (older senders) never is."""
+    try:
+        lines = command_file.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return False
+    for line in lines[1:]:
+        key, _, value = line.partition(" ")
+        if key == "expires":
+            try:
+                return (time.time() if now is None else now) > float(value)
+            except ValueError:
+                return False
+    return False
 
 
 class CommandWatcher:
@@ -123,12 +171,13 @@ class CommandWatcher:
     (its pause/resume/stop/request_checkpoint, all safe to call from any thread)."""
 
     def __init__(self, run_dir: str | os.PathLike, session: Any,
-                 on_command: Callable[[str], None] | None = None) -> None:
+                 on_command: Callable[[str], None] | None = None,
+                 on_expired: Callable[[str], None] | None = None) -> None:
         self.folder = Path(run_dir, CONTROL)
         self.folder.mkdir(exist_ok=True)
         self._actions = {"pause": session.pause, "resume": session.resume, "stop": session.stop,
                          "checkpoint": session.request_checkpoint}
-        self._on_command = on_command
+        self._on_command, self._on_expired = on_command, on_expired
         self._done = threading.Event()
         for old in self._pending():  # left by an earlier trainer: not meant for this one
             _unlink(old)
@@ -151,8 +200,13 @@ class CommandWatcher:
     def _loop(self) -> None:
         while not self._done.wait(POLL_S):
             for path in self._pending():
+                late = expired(path)
                 _unlink(path)
                 command = path.name.rsplit("-", 1)[-1]
+                if late:
+                    if self._on_expired is not None:
+                        self._on_expired(command)
+                    continue
                 action = self._actions.get(command)
                 if action is not None:
                     action()

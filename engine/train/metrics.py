@@ -1,7 +1,13 @@
 """What one epoch is measured by: validation quality, sidecar health and physics effects.
 
-Definitions (the TUI and the README rely on them):
-- val_loss: spot_count-weighted mean Huber loss over validation rows (same as train_loss).
+Definitions (the TUI and the README rely on them). Every val_* score but val_objective compares
+the model's plain output with median_snr, whatever the training loss, so it means the same for
+every run:
+- val_loss: spot_count-weighted mean Huber loss of the output over validation rows.
+- val_objective: the training loss itself over validation rows (train_loss's definition): with
+  train.experimental.censor_spread_db > 0 it compares the output's decode-floor-censored median,
+  else it equals val_loss. The best epoch (best_epoch, best.safetensors) is its lowest;
+  best_val_loss is that epoch's val_loss.
 - val_rmse_sigma: sqrt(mean(error^2)) over validation rows, UNWEIGHTED (each signature counts
   once), error = prediction - target in sigma. A real RMSE, not sqrt(Huber).
 - val_rmse_db: the same with each row's error times its own band's dB-per-sigma.
@@ -31,13 +37,14 @@ from engine.train.prepare import Split
 
 # The keys of one metrics.jsonl line / EpochEnd payload, in order (the TUI reads them).
 METRIC_KEYS = (
-    "epoch", "epochs", "train_loss", "val_loss", "val_rmse_sigma", "val_rmse_db", "val_pearson",
+    "epoch", "epochs", "train_loss", "val_loss", "val_rmse_sigma", "val_rmse_db", "val_pearson", "val_objective",
     "sun_fc2_bias", "storm_fc2_bias", "sun_pinned_low", "sun_pinned_high", "storm_pinned_low",
     "storm_pinned_high", "sun_effect_sigma", "sun_effect_db", "storm_effect_sigma", "storm_effect_db",
     "sun_truth_db", "storm_truth_db",
-    "sun_gate_mean", "storm_gate_mean", "sun_gate_at_bound", "storm_gate_at_bound", "lr_trunk", "lr_sun_scaler", "lr_scaler", "lr_sidecar", "samples_per_s",
+    "sun_gate_mean", "storm_gate_mean", "sun_gate_at_bound", "storm_gate_at_bound", "lr_trunk", "lr_sun_scaler", "lr_storm_scaler", "lr_sidecar", "samples_per_s",
     "epoch_s", "elapsed_s", "eta_s", "best_epoch", "best_val_loss", "warnings", "time",
     "device",  # where the epoch ran: "cpu" even when train.device asked for cuda/mps
+    "phase",   # 1, or higher after a resume with --force on changed data (state.json "phases")
 )
 REF_PATH = Path_.parse("W3", "G", "20m", 12, 6)
 EVAL_BATCH = 65536
@@ -57,33 +64,42 @@ def at_bound(g: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def evaluate(model: IonisGate, val: Split, huber_delta: float, compare=None) -> dict[str, float]:
-    """compare(out, x): what the loss compares with the target (default: the output itself)."""
+    """Validation scores of the plain output; compare(out, x): what the training loss compares
+    with the target instead (None: the output itself), scored separately as val_objective."""
     n = val.n
     dev = val.y.device
     pred = torch.empty(n, device=dev)
+    trained = torch.empty(n, device=dev) if compare is not None else pred
     sun_gate = torch.empty(n, device=dev)
     storm_gate = torch.empty(n, device=dev)
     for i in range(0, n, EVAL_BATCH):
-        p = model.parts(val.x[i:i + EVAL_BATCH])
-        out = p["out"] if compare is None else compare(p["out"], val.x[i:i + EVAL_BATCH])
-        pred[i:i + EVAL_BATCH] = out
+        x = val.x[i:i + EVAL_BATCH]
+        p = model.parts(x)
+        pred[i:i + EVAL_BATCH] = p["out"]
+        if compare is not None:
+            trained[i:i + EVAL_BATCH] = compare(p["out"], x)
         sun_gate[i:i + EVAL_BATCH] = p["sun_gate"]
         storm_gate[i:i + EVAL_BATCH] = p["storm_gate"]
     err = pred - val.y
-    huber = F.huber_loss(pred, val.y, reduction="none", delta=huber_delta)
+
+    def weighted_huber(a: torch.Tensor) -> torch.Tensor:
+        return (F.huber_loss(a, val.y, reduction="none", delta=huber_delta) * val.w).sum() / val.w.sum()
+
+    loss = weighted_huber(pred)
     pc, yc = pred - pred.mean(), val.y - val.y.mean()
     out = torch.stack([
-        (huber * val.w).sum() / val.w.sum(),
+        loss,
         err.square().mean().sqrt(),
         (err * val.std).square().mean().sqrt(),
         (pc * yc).sum() / ((pc.square().sum() * yc.square().sum()).sqrt()),
+        loss if compare is None else weighted_huber(trained),
         sun_gate.mean(),
         storm_gate.mean(),
         at_bound(sun_gate),
         at_bound(storm_gate),
-    ]).tolist()  # one device sync for all eight
-    keys = ("val_loss", "val_rmse_sigma", "val_rmse_db", "val_pearson", "sun_gate_mean", "storm_gate_mean",
-            "sun_gate_at_bound", "storm_gate_at_bound")
+    ]).tolist()  # one device sync for all nine
+    keys = ("val_loss", "val_rmse_sigma", "val_rmse_db", "val_pearson", "val_objective", "sun_gate_mean",
+            "storm_gate_mean", "sun_gate_at_bound", "storm_gate_at_bound")
     return dict(zip(keys, out, strict=True))
 
 

@@ -1,7 +1,7 @@
 """Recipe pieces that decide whether training recovers the physics (issue 10): the sidecars'
-starting slope, the weight of storm rows and a loss that knows about the decode floor. All
-are settings (train.sidecar_init_weight, train.storm_weight, train.censor_spread_db,
-train.censor_floor_db); see the README's ablation table for what each does."""
+starting slope, the weight of storm rows and a loss that knows about the decode floor. Their
+knobs are in [train.experimental] (sidecar_init_weight, sun_sidecar_init_weight, storm_weight,
+censor_spread_db, censor_floor_db); the ablation table (linked from the README) says what each does."""
 
 from __future__ import annotations
 
@@ -33,9 +33,11 @@ def init_sidecars(model: IonisGate, weight: float, seed: int, sun_weight: float 
             lin.weight.copy_((u * scale[name]).to(lin.weight.device))
     # Output 0 mid-range: the gate then scales an effect, not a large constant the base head has
     # to cancel (the stock -10 bias suits only weights near 1). Anchoring at quiet conditions
-    # (SFI 70, Kp 0) instead made both gates collapse faster (README ablation).
+    # (SFI 70, Kp 0) instead made both gates collapse faster (README ablation). With b2 at 0
+    # first, b2 = -|W2|.softplus(|W1| x): the output at ANCHOR_X is exactly 0.
     for sc in model.sidecars().values():
         x = torch.full((1, 1), ANCHOR_X, device=sc.fc2.bias.device)
+        sc.fc2.bias.zero_()
         sc.fc2.bias.sub_(sc(x).reshape(1))
 
 

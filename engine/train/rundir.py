@@ -6,6 +6,7 @@ previous version, never a torn one. metrics.jsonl is append-only, one line per e
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
@@ -13,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from engine.atomic import atomic_write
+from engine.atomic import atomic_write, named, overwrite_in_place
 from engine.errors import CheckpointError, InputError, SettingsError
 from engine.settings import Settings, TrainSettings
 
@@ -86,6 +87,13 @@ def _first_problem(exc: Exception) -> str:
 RESUME_FROM_CALLER = ("epochs", "device", "progress_interval")
 
 
+def _flat_train(tr: TrainSettings) -> dict[str, Any]:
+    """[train] keys, with [train.experimental]'s as experimental.<key>."""
+    d = tr.model_dump()
+    ex = d.pop("experimental")
+    return {**d, **{f"experimental.{k}": v for k, v in ex.items()}}
+
+
 def resume_settings(run_dir: str | os.PathLike, given: Settings,
                     epochs: int | None = None) -> tuple[Settings, list[str]]:
     """Settings to resume run_dir with: the run's own training recipe and data sample (its
@@ -95,8 +103,8 @@ def resume_settings(run_dir: str | os.PathLike, given: Settings,
     saved = load_run_settings(run_dir).train
     upd: dict[str, Any] = {"device": given.train.device, "progress_interval": given.train.progress_interval,
                            "epochs": saved.epochs if epochs is None else epochs}
-    changed = [k for k in TrainSettings.model_fields
-               if k not in RESUME_FROM_CALLER and getattr(given.train, k) != getattr(saved, k)]
+    mine, theirs = _flat_train(given.train), _flat_train(saved)
+    changed = [k for k in mine if k not in RESUME_FROM_CALLER and mine[k] != theirs[k]]
     note = "resuming with the run's own recipe; taken from today's settings: " + ", ".join(
         f"{k}={upd[k]}" for k in RESUME_FROM_CALLER)
     if changed:
@@ -157,13 +165,23 @@ class RunFolder:
         self.state.setdefault("created", now_iso())
         self.state.update(fields, updated=now_iso(), pid=os.getpid(), host=socket.gethostname())
         text = json.dumps(self.state, indent=2) + "\n"
-        atomic_write(self.file(STATE), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        try:
+            atomic_write(self.file(STATE), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+        except OSError as exc:
+            # A full disk has no room for the temp file; the state (above all: "failed", and
+            # why) still fits in the blocks state.json holds.
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) or not self.file(STATE).is_file():
+                raise
+            overwrite_in_place(self.file(STATE), text.encode("utf-8"))
 
     def append_metrics(self, line: dict[str, Any]) -> None:
-        with open(self.file(METRICS), "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(line, allow_nan=False) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        try:
+            with open(self.file(METRICS), "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(line, allow_nan=False) + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as exc:
+            raise named(exc, self.file(METRICS)) if exc.filename is None else exc from None
 
     def keep_metrics_through(self, epoch: int) -> None:
         """Drop lines after `epoch` (written before a crash that beat the matching last.pt),

@@ -12,13 +12,24 @@ from pathlib import Path
 from typing import Any
 
 from engine.process import pid_alive
-from engine.train.events import FINISHED, LOADING, PAUSED, TRAINING
+from engine.train.events import FINISHED, IDLE, LOADING, PAUSED, TRAINING
 from engine.train.rundir import LAST, METRICS, SETTINGS, STATE, read_json, read_metrics  # noqa: F401 (re-exported)
 
 INTERRUPTED = "interrupted"   # said "running" but its process is gone (killed, crashed, power cut)
+STALLED = "stalled"           # its process is there but has made no progress for stall_after_s
 UNKNOWN = "unknown"           # no readable state.json
 _ID_TIME = re.compile(r"^(\d{8}-\d{6})")
-_LIVE = (LOADING, TRAINING, PAUSED)
+# The one definition of a live run: a trainer process holds it and may still change it (from
+# opening the folder, IDLE, until it ends; a stalled one may wake up). The app, `runs` and the
+# runs list all ask is_live().
+LIVE_STATES = (IDLE, LOADING, TRAINING, PAUSED, STALLED)
+DEFAULT_STALL_S = 60.0        # for runs whose state.json predates stall_after_s
+
+
+def is_live(state: str) -> bool:
+    """Is a run in this state (as run_state() or the trainer's events report it) being
+    trained now? Ended, interrupted and unknown runs are not."""
+    return state in LIVE_STATES
 
 
 @dataclass(frozen=True)
@@ -34,6 +45,17 @@ class RunInfo:
     resumable: bool
     pid: int | None = None     # the process that last wrote state.json (the trainer)
     host: str = ""
+    data_kind: str = ""        # provenance kind of the data the current phase trains on ("" unknown)
+    data_table: str = ""       # qualified table name ("" for a rows file or unknown)
+    data_rows: int | None = None
+    data_name: str = ""        # "demo ionis.signatures", "file rows.npy" (DataIdentity.label)
+    phase: int = 1             # > 1 after a resume forced onto changed data (engine.train.data_identity)
+    phases: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def data_label(self) -> str:
+        """"demo ionis.signatures", "spots db.t, phase 2", "-" when the run recorded nothing."""
+        return (self.data_name or "-") + (f", phase {self.phase}" if self.phase > 1 else "")
 
 
 def _alive(state: dict[str, Any], path: Path) -> bool:
@@ -47,6 +69,15 @@ def _alive(state: dict[str, Any], path: Path) -> bool:
     if held is not None:
         return held
     return pid_alive(pid)
+
+
+def _stalled(state: dict[str, Any], path: Path) -> bool:
+    """Has the live trainer not moved for longer than its stall_after_s (engine.train.heartbeat)?"""
+    from engine.train.heartbeat import age
+
+    quiet = age(path)
+    limit = _num(state.get("stall_after_s")) or DEFAULT_STALL_S
+    return quiet is not None and quiet > limit
 
 
 def _created(path: Path, state: dict[str, Any]) -> datetime:
@@ -69,15 +100,26 @@ def _int(v: Any) -> int:
     return int(v) if isinstance(v, int | float) and math.isfinite(v) else 0
 
 
+def run_state(path: Path, st: dict[str, Any] | None) -> str:
+    """The one rule for a run's state, from its folder: what its state.json (`st`, already
+    read, or None) says, except that a live state whose trainer process is gone is
+    INTERRUPTED, one whose trainer has not moved for its stall_after_s is STALLED, and a
+    folder without a readable state.json is UNKNOWN."""
+    state = str(st.get("state", UNKNOWN)) if st else UNKNOWN
+    if is_live(state) and not _alive(st or {}, path):
+        return INTERRUPTED
+    if is_live(state) and _stalled(st or {}, path):
+        return STALLED
+    return state
+
+
 def run_info(path: Path) -> RunInfo | None:
     """None for a folder that is not a run at all."""
     if not any((path / f).exists() for f in (STATE, SETTINGS, METRICS, LAST)):
         return None
     st = read_json(path / STATE)
-    state = str(st.get("state", UNKNOWN)) if st else UNKNOWN
+    state = run_state(path, st)
     st = st or {}
-    if state in _LIVE and not _alive(st, path):
-        state = INTERRUPTED
     done, total = _int(st.get("epochs_done")), _int(st.get("epochs_total"))
     pearson, rmse = _num(st.get("best_val_pearson")), _num(st.get("best_val_rmse_db"))
     if not st:  # fall back on the metrics history
@@ -87,10 +129,20 @@ def run_info(path: Path) -> RunInfo | None:
             done, total = _int(lines[-1].get("epoch")), _int(lines[-1].get("epochs"))
             pearson, rmse = _num(best.get("val_pearson")), _num(best.get("val_rmse_db"))
     has_last = (path / LAST).is_file() and (path / LAST).stat().st_size > 0
-    resumable = has_last and state not in _LIVE and state != FINISHED
+    resumable = has_last and not is_live(state) and state != FINISHED
     pid = st.get("pid") if isinstance(st.get("pid"), int) else None
     return RunInfo(path.name, path, _created(path, st), state, done, total, pearson, rmse, resumable,
-                   pid, str(st.get("host", "")))
+                   pid, str(st.get("host", "")), **_data(st))
+
+
+def _data(st: dict[str, Any]) -> dict[str, Any]:
+    from engine.train.data_identity import DataIdentity
+
+    d = DataIdentity.from_dict(st)
+    phases = st.get("phases") if isinstance(st.get("phases"), list) else []
+    return {"data_kind": d.kind if d else "", "data_table": d.table if d else "",
+            "data_rows": d.rows if d else None, "data_name": d.label if d else "", "phase": _int(st.get("phase")) or 1,
+            "phases": tuple(p for p in phases if isinstance(p, dict))}
 
 
 def list_runs(runs_dir: str | os.PathLike) -> list[RunInfo]:

@@ -28,11 +28,12 @@ from engine.checkpoint import (
     save_safetensors,
 )
 from engine.data.rows import SignatureRows
-from engine.errors import CheckpointError, IonisError, StorageError, describe_os_error
+from engine.errors import CheckpointError, InputError, IonisError, StorageError, describe_os_error
 from engine.features import FEATURE_SETS
 from engine.model import IonisGate, pick_device
 from engine.settings import Settings
-from engine.train import metrics
+from engine.train import data_identity, metrics
+from engine.train.data_identity import DataIdentity
 from engine.train.events import (
     FAILED,
     FINISHED,
@@ -51,14 +52,25 @@ from engine.train.events import (
     StateChanged,
     StepProgress,
 )
+from engine.train.heartbeat import Heartbeat
 from engine.train.lock import RunLock
 from engine.train.physics_recipe import init_sidecars, storm_weights
 from engine.train.prepare import prepare
-from engine.train.recipe import build_optimizer, build_scheduler, compared, training_step
+from engine.train.recipe import (
+    build_optimizer,
+    build_scheduler,
+    compared,
+    restore_optimizer,
+    training_step,
+)
 from engine.train.rundir import BEST, LAST, RunFolder, resume_settings
 
 RowsLoader = Callable[[Callable[[int, int], None], Callable[[], bool]], SignatureRows | None]
 TIMING_KEYS = ("samples_per_s", "epoch_s", "elapsed_s", "eta_s", "time")
+
+
+class DataChanged(InputError):
+    """A resume refused because the run's data changed (without force=True / --force)."""
 
 
 class _Halt(Exception):
@@ -84,14 +96,19 @@ class TrainingSession:
     def __init__(self, settings: Settings, *, rows: SignatureRows | None = None,
                  rows_loader: RowsLoader | None = None, run_dir: Path | None = None,
                  resume: Path | None = None, on_event: Callable[[Event], None] | None = None,
-                 data_source: str = ""):
+                 data_source: str = "", data: DataIdentity | None = None, force: bool = False):
+        """data: what the rows are (recorded in state.json and checkpoints; its provenance kind
+        decides "demo data?"; a resume compares it with the run's). force: a resume whose data
+        changed continues as a new phase instead of being refused."""
         if (rows is None) == (rows_loader is None):
             raise ValueError("TrainingSession needs exactly one of rows= or rows_loader=")
         if run_dir is not None and resume is not None:
             raise ValueError("run_dir= and resume= exclude each other: a resumed run keeps its folder")
         self._rows, self._loader = rows, rows_loader
         self._on_event = on_event
-        self.data_source = data_source
+        self.data_source = data_source or (data.source if data else "")
+        self._data_id, self._force = data, force
+        self._changed: list[str] = []  # what differs from the run's data (a forced resume)
         self._ckpt: dict[str, Any] | None = None
         self._pending_notes: list[str] = []
         try:
@@ -126,10 +143,30 @@ class TrainingSession:
         self._run_lock = RunLock.acquire(self._folder.path)
         if self._run_lock.note:
             self._pending_notes.append(self._run_lock.note)
+        self._prior = dict(self._folder.state)
+        self._check_data(resume)
         self._folder.write_settings(self.settings)
-        self._folder.update_state(state=IDLE, run_id=self.run_id, feature_set=self.settings.train.feature_set,
+        self._folder.update_state(**self._data_meta(), state=IDLE, run_id=self.run_id,
+                                  feature_set=self.settings.train.feature_set,
                                   epochs_total=self.settings.train.epochs,
-                                  epochs_done=int(self._ckpt["epoch"]) if self._ckpt else 0, message="")
+                                  epochs_done=int(self._ckpt["epoch"]) if self._ckpt else 0, message="",
+                                  stall_after_s=self.settings.runs.stall_after_s)
+        self._heartbeat = Heartbeat(self._folder.path, lambda: self._state in (IDLE, LOADING, PAUSED))
+
+    def _check_data(self, resume: Path | None) -> None:
+        """Record the data of a new run; refuse a resume on changed data unless forced."""
+        now = self._data_id
+        if now is None:
+            return
+        then = DataIdentity.from_dict(self._prior) if resume is not None else None
+        if then is None:  # a new run, or one from before data were recorded
+            phases = [{"phase": 1, "from_epoch": 1, **now.to_dict()}]
+            self._folder.state.update(phase=1, phases=phases, **now.to_dict())
+            return
+        self._changed = data_identity.changes(then, now)
+        if self._changed and not self._force:
+            self._run_lock.release()
+            raise DataChanged(data_identity.refusal(self._folder.path, self._changed))
 
     # ---- controls, callable from any thread -------------------------------------------------
 
@@ -150,6 +187,14 @@ class TrainingSession:
         self._ckpt_req = True
         self._wake.set()
 
+    def _data_meta(self) -> dict[str, Any]:
+        """What checkpoints and the run folder record about the training rows."""
+        out: dict[str, Any] = {"data_source": self.data_source} if self.data_source else {}
+        if self._data_id is not None:
+            d = self._data_id.to_dict()
+            out.update(data_provenance=d["data_provenance"], data_table=d["data_table"])
+        return out
+
     @property
     def state(self) -> str:
         return self._state
@@ -167,9 +212,8 @@ class TrainingSession:
         with self._lock:
             if self._model is None:
                 return None
-            meta = {"run_id": self.run_id}
-            if self.data_source:  # as best.safetensors records it: verify grades truth alike
-                meta["data_source"] = self.data_source
+            # as best.safetensors records it: verify grades truth alike
+            meta = {"run_id": self.run_id, **self._data_meta()}
             return from_live(self._model, label=self.run_id, meta=meta)
 
     # ---- the run ------------------------------------------------------------------------------
@@ -179,10 +223,16 @@ class TrainingSession:
         if self._started:
             raise RuntimeError("a TrainingSession runs once; create a new one (or resume the run folder)")
         self._started = True
+        self._heartbeat.start()
         try:
             return self._run()
         except _Halt as halt:
             return self._end(halt.state, halt.message)
+        except DataChanged as exc:  # found after loading: the run goes back to how it was
+            self._folder.state = dict(self._prior)
+            self._folder.update_state()
+            self._emit(RunEnded(str(self._prior.get("state", STOPPED)), str(exc), dict(self._best)))
+            raise
         except IonisError as exc:
             return self._end(FAILED, str(exc))
         except KeyboardInterrupt:
@@ -199,6 +249,7 @@ class TrainingSession:
             self._end(FAILED, f"internal error: {type(exc).__name__}: {exc}")
             raise
         finally:
+            self._heartbeat.stop()
             self._run_lock.release()
 
     def _run(self) -> RunEnded:
@@ -221,8 +272,9 @@ class TrainingSession:
                                          "validation rows: validation scores will be optimistic"))
         torch.manual_seed(tr.seed)
         model = IonisGate(tr.feature_set).to(device)
-        init_sidecars(model, tr.sidecar_init_weight, tr.seed, sun_weight=tr.sun_sidecar_init_weight)
-        data.train.w = storm_weights(data.train.x, data.train.w, FEATURE_SETS[tr.feature_set], tr.storm_weight)
+        ex = tr.experimental
+        init_sidecars(model, ex.sidecar_init_weight, tr.seed, sun_weight=ex.sun_sidecar_init_weight)
+        data.train.w = storm_weights(data.train.x, data.train.w, FEATURE_SETS[tr.feature_set], ex.storm_weight)
         opt = build_optimizer(model, tr)
         sched = build_scheduler(opt, tr)
         gen = torch.Generator().manual_seed(tr.seed)  # CPU generator: same order on every device
@@ -264,36 +316,77 @@ class TrainingSession:
 
     def _restore(self, model: IonisGate) -> tuple[int, int, torch.Tensor]:
         ck, tr = self._ckpt, self.settings.train
+        epoch, step = int(ck["epoch"]), int(ck["step"])
+        partial = ck.get("partial_losses", torch.empty(0))
+        if self._rows_changed(ck["meta"]):
+            # The saved step count and partial losses index the old data's batches: redo the epoch.
+            step, partial = 0, torch.empty(0)
+        if self._changed:
+            self._new_phase(epoch + 1)  # refused here unless forced
         try:
             model.load_state_dict(ck["model"])
-            self._opt.load_state_dict(ck["optimizer"])
+            restore_optimizer(self._opt, ck["optimizer"])
             self._sched.load_state_dict(ck["scheduler"])
         except (RuntimeError, ValueError, KeyError, TypeError) as exc:
             lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
             raise CheckpointError(f"{self._folder.file(LAST)} does not fit the run's {tr.feature_set} "
                                   f"model: {' '.join(lines[1:2] or lines[:1])}; start a new run") from None
         if self._sched.T_max != tr.epochs:
-            self._emit(Notice("info", f"epochs changed from {self._sched.T_max} to {tr.epochs}: "
-                                      f"the cosine schedule now ends at epoch {tr.epochs}"))
-            self._sched.T_max = tr.epochs
+            old = self._sched.T_max
+            self._sched = self._replayed_schedule(int(ck["epoch"]))
+            rates = ", ".join(f"{g['name']} {g['lr']:.3g}" for g in self._opt.param_groups)
+            self._emit(Notice("info", f"epochs changed from {old} to {tr.epochs}: the learning rates now "
+                                      f"follow a fresh {tr.epochs}-epoch cosine schedule (epoch "
+                                      f"{int(ck['epoch']) + 1}: {rates})"))
         self._gen.set_state(ck["rng"]["perm"])
         torch.set_rng_state(ck["rng"]["torch"])
-        meta = ck["meta"]
-        self._elapsed0 = float(meta.get("elapsed_s", 0.0))
-        d = self._data
-        epoch, step = int(ck["epoch"]), int(ck["step"])
-        partial = ck.get("partial_losses", torch.empty(0))
-        if (meta.get("rows_train"), meta.get("rows_val"), meta.get("checksum")) != (d.train.n, d.val.n, d.checksum):
-            self._emit(Notice("warning", f"the data differ from the run's original data ({meta.get('rows_train')}"
-                                         f"/{meta.get('rows_val')} train/val rows then, {d.train.n}/{d.val.n} "
-                                         "now): the resumed run will not match an uninterrupted one"))
-            # The saved step count and partial losses index the old data's batches: redo the epoch.
-            step, partial = 0, torch.empty(0)
+        self._elapsed0 = float(ck["meta"].get("elapsed_s", 0.0))
         self._folder.keep_metrics_through(epoch)
         self._emit(Notice("info", f"resumed from {self._folder.file(LAST)} at epoch {epoch + 1}"
                                   + (f", step {step + 1}" if step else "")))
         self._ckpt = None
         return epoch + 1, step, partial
+
+    def _rows_changed(self, meta: dict[str, Any]) -> bool:
+        """Do the loaded rows differ from the checkpoint's (counts, checksum)? Says how."""
+        d = self._data
+        then, now = (meta.get("rows_train"), meta.get("rows_val")), (d.train.n, d.val.n)
+        if (*then, meta.get("checksum")) == (*now, d.checksum):
+            return False
+        self._changed.append(f"train/val rows: {then[0]}/{then[1]} then, {now[0]}/{now[1]} now" if then != now
+                             else "the rows' values (same counts, other checksum)")
+        return True
+
+    def _new_phase(self, from_epoch: int) -> None:
+        """Data changed: refused unless forced; forced, the run goes on as a new phase whose
+        best epoch is tracked afresh (validation on other rows is not comparable)."""
+        if not self._force:
+            raise DataChanged(data_identity.refusal(self._folder.path, self._changed))
+        st = self._folder.state
+        phase = int(st.get("phase") or 1) + 1
+        now = self._data_id.to_dict() if self._data_id else {}
+        entry = {"phase": phase, "from_epoch": from_epoch, "changed": list(self._changed), **now}
+        self._best = {}
+        self._folder.update_state(phase=phase, phases=[*st.get("phases", []), entry], **now,
+                                  best_epoch=None, best_val_pearson=None, best_val_rmse_db=None)
+        self._emit(Notice("warning", f"data changed ({'; '.join(self._changed)}): continuing as phase "
+                                     f"{phase} from epoch {from_epoch} (--force); the best epoch is now "
+                                     "tracked on the new data only"))
+
+    def _replayed_schedule(self, epochs_done: int) -> torch.optim.lr_scheduler.LRScheduler:
+        """The schedule a fresh run with today's epoch total would have after `epochs_done`
+        epochs: built anew and stepped as that run steps it (same operations, same floats).
+        Only resetting T_max keeps the old run's decayed rate and can leave it at the floor."""
+        import warnings
+
+        for g in self._opt.param_groups:
+            g["lr"] = g["initial_lr"]
+        with warnings.catch_warnings():  # "scheduler.step() before optimizer.step()": intended
+            warnings.simplefilter("ignore", UserWarning)
+            sched = build_scheduler(self._opt, self.settings.train)
+            for _ in range(epochs_done):
+                sched.step()
+        return sched
 
     def _train_epoch(self, epoch: int, start_step: int, partial: torch.Tensor) -> None:
         tr, d, model, opt = self.settings.train, self._data, self._model, self._opt
@@ -304,7 +397,7 @@ class TrainingSession:
         dev = y.device
         sizes = torch.full((steps,), float(bs), device=dev)
         sizes[-1] = float(n - bs * (steps - 1))
-        interval, lock = tr.progress_interval, self._lock
+        interval, lock, beat = tr.progress_interval, self._lock, self._heartbeat.mark
 
         t_start, paused_start = time.monotonic(), self._paused_s
         perm_state = self._gen.get_state()  # the epoch's order can be redrawn from this on resume
@@ -322,6 +415,7 @@ class TrainingSession:
             idx = perm[step * bs:(step + 1) * bs]
             with lock:
                 losses[step] = training_step(model, opt, x[idx], y[idx], w[idx], tr, sfi_cell[idx])
+            beat()
             # A request during the epoch's last step waits for the epoch's end (_controls_after):
             # a checkpoint there is a clean epoch boundary, and a resume from it never steps the
             # scheduler before the optimizer (nothing would be left to train in that epoch).
@@ -349,6 +443,7 @@ class TrainingSession:
         """Evaluate, track the best, write the metrics line and checkpoints, then the schedule
         and any control asked for during the epoch."""
         scores = self._evaluate(epoch)
+        self._heartbeat.mark()
         improved = self._track_best(epoch, scores)
         epoch_s = time.monotonic() - t_start - (self._paused_s - paused_start)
         line = self._metrics_line(epoch, train_loss, samples_per_s, epoch_s, scores)
@@ -372,14 +467,17 @@ class TrainingSession:
             raise _Halt(FAILED, f"validation loss became non-finite at epoch {epoch}; {self._kept()}")
         scores["stats"] = metrics.sidecar_stats(model, tr.clamp_min, tr.clamp_max)
         scores["effects"] = {**metrics.effects(model),
-                              **metrics.true_effects("demo data" in self.data_source)}
+                              **metrics.true_effects(bool(self._data_id and self._data_id.is_demo))}
         return scores
 
     def _track_best(self, epoch: int, scores: dict[str, Any]) -> bool:
-        improved = not self._best or scores["val_loss"] < self._best["val_loss"]
+        # The best epoch is the one the training objective scores best on validation rows (runs
+        # saved before val_objective existed kept that objective in val_loss).
+        b = self._best
+        improved = not b or scores["val_objective"] < b.get("val_objective", b["val_loss"])
         if improved:
             self._best = {"epoch": epoch, **{k: scores[k] for k in (
-                "val_loss", "val_rmse_sigma", "val_rmse_db", "val_pearson")}}
+                "val_loss", "val_objective", "val_rmse_sigma", "val_rmse_db", "val_pearson")}}
         return improved
 
     def _metrics_line(self, epoch: int, train_loss: float, samples_per_s: float, epoch_s: float,
@@ -389,10 +487,11 @@ class TrainingSession:
         self._epoch_times.append(epoch_s)
         mean_epoch = sum(self._epoch_times) / len(self._epoch_times)
         line: dict[str, Any] = {
-            "epoch": epoch, "epochs": tr.epochs, "train_loss": train_loss,
+            "epoch": epoch, "epochs": tr.epochs, "phase": int(self._folder.state.get("phase") or 1),
+            "train_loss": train_loss,
             "val_loss": scores["val_loss"], "val_rmse_sigma": scores["val_rmse_sigma"],
             "val_rmse_db": scores["val_rmse_db"], "val_pearson": scores["val_pearson"],
-            **scores["stats"], **scores["effects"],
+            "val_objective": scores["val_objective"], **scores["stats"], **scores["effects"],
             "sun_gate_mean": scores["sun_gate_mean"], "storm_gate_mean": scores["storm_gate_mean"],
             "sun_gate_at_bound": scores["sun_gate_at_bound"], "storm_gate_at_bound": scores["storm_gate_at_bound"],
             **lrs, "samples_per_s": samples_per_s, "epoch_s": epoch_s, "elapsed_s": self._elapsed(),
@@ -414,7 +513,7 @@ class TrainingSession:
                 self._emit(Notice("warning", text))
         self._warnings = warnings
         if improved:
-            meta = {"run_id": self.run_id, "data_source": self.data_source, **self._best,
+            meta = {"run_id": self.run_id, **self._data_meta(), **self._best,
                     "rows_train": self._data.train.n, "rows_val": self._data.val.n}
             path = save_safetensors(self._model, self._folder.file(BEST), meta)
             self._emit(CheckpointSaved(str(path), "best", epoch))
@@ -464,7 +563,7 @@ class TrainingSession:
             "best": dict(self._best),
             "meta": {"format": FORMAT, "feature_set": tr.feature_set, "run_id": self.run_id,
                      "model_config": model_config(self._model),
-                     "data_source": self.data_source,
+                     **self._data_meta(),
                      "epoch": epochs_done, "step": step, "seed": tr.seed, "rows_train": d.train.n,
                      "rows_val": d.val.n, "checksum": d.checksum, "elapsed_s": self._elapsed()},
         }
@@ -498,6 +597,7 @@ class TrainingSession:
 
     def _set_state(self, state: str, reason: str = "") -> None:
         self._state = state
+        self._heartbeat.mark()
         self._folder.update_state(state=state)
         self._emit(StateChanged(state, reason))
 

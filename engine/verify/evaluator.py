@@ -32,6 +32,7 @@ class Measurement:
     threshold: str | None = None      # their threshold, in words
     na: str | None = None             # why the test does not apply
     extra: dict[str, Any] = field(default_factory=dict)
+    override: tuple[float, int] | None = None  # (value after the peer's override rule, predictions clamped)
 
 
 class Evaluator:

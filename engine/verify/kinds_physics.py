@@ -9,6 +9,7 @@ import numpy as np
 
 from engine.bands import SIGMA_DB
 from engine.verify.evaluator import Evaluator, Measurement, describe, pair, space_weather
+from engine.verify.override import override_sigma
 
 if TYPE_CHECKING:
     from engine.verify.spec import TestSpec
@@ -63,16 +64,30 @@ def hour_diff(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measur
 
 
 def band_order(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
-    """Mean SNR (dB) of the bands that should be better minus that of those that should be worse."""
+    """Mean sigma of the bands that should be better minus that of those that should be worse,
+    as the peer's TST-905/906 and KI7MT-017/018 judge it (its dB is that sigma x 6.7). With
+    `override = true` the same difference after the peer's PhysicsOverrideLayer is reported too."""
     bands = list(c["better"]) + list(c["worse"])
-    rs = evaluator.predict_many([(evaluator.path(c, band=b), c["sfi"], c["kp"], None) for b in bands])
-    vals = {b: float(r["db"]) for b, r in zip(bands, rs, strict=True)}
-    good = float(np.mean([vals[b] for b in c["better"]]))
-    bad = float(np.mean([vals[b] for b in c["worse"]]))
-    d = good - bad
-    each = ", ".join(f"{b} {v:+.1f}" for b, v in vals.items())
-    return Measurement(d, d / SIGMA_DB, detail=f"{describe(c, band='bands')} {space_weather(c)}: {each} dB; "
-                       f"mean of {'/'.join(c['better'])} minus mean of {'/'.join(c['worse'])} = {d:+.2f} dB")
+    paths = [evaluator.path(c, band=b) for b in bands]
+    rs = evaluator.predict_many([(p, c["sfi"], c["kp"], None) for p in paths])
+    sig = {b: float(r["sigma"]) for b, r in zip(bands, rs, strict=True)}
+    d = _group_gap(sig, c)
+    each = ", ".join(f"{b} {v:+.3f}" for b, v in sig.items())
+    detail = (f"{describe(c, band='bands')} {space_weather(c)}: {each} σ; mean of {'/'.join(c['better'])} "
+              f"minus mean of {'/'.join(c['worse'])} = {d:+.3f}σ ({d * SIGMA_DB:+.2f} dB at 6.7 dB/σ)")
+    m = Measurement(d * SIGMA_DB, d, detail=detail)
+    if c.get("override"):
+        ovr, fired = override_sigma(list(sig.values()), paths)
+        od = _group_gap(dict(zip(bands, (float(x) for x in ovr), strict=True)), c)
+        m.override = (od, int(fired.sum()))
+        m.detail += f"; with the override {od:+.3f}σ ({int(fired.sum())} of {len(bands)} bands clamped)"
+    return m
+
+
+def _group_gap(sig: dict[str, float], c: dict[str, Any]) -> float:
+    good = float(np.mean([sig[b] for b in c["better"]]))
+    bad = float(np.mean([sig[b] for b in c["worse"]]))
+    return good - bad
 
 
 def _day_sweep(evaluator: Evaluator, c: dict[str, Any]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -82,7 +97,7 @@ def _day_sweep(evaluator: Evaluator, c: dict[str, Any]) -> tuple[np.ndarray, dic
 
 def peak_hour_in(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
     hours, r = _day_sweep(evaluator, c)
-    i = int(np.argmax(r["db"]))
+    i = int(np.argmax(r["sigma"]))
     return Measurement(value=float(hours[i]), detail=f"{describe(c, hour='0-23z')} {space_weather(c)}: peak "
                        f"{r['db'][i]:+.2f} dB at {hours[i]:02.0f}z (trough {r['db'].min():+.2f} dB "
                        f"at {hours[int(np.argmin(r['db']))]:02.0f}z)")
@@ -90,8 +105,10 @@ def peak_hour_in(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Mea
 
 def peak_to_trough(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
     hours, r = _day_sweep(evaluator, c)
-    i, j = int(np.argmax(r["db"])), int(np.argmin(r["db"]))
-    d_db, d_sig = r["db"][i] - r["db"][j], r["sigma"][i] - r["sigma"][j]
+    # As the peer's TST-907: peak and trough of the sigma sweep, dB at the flat 6.7 dB/sigma.
+    i, j = int(np.argmax(r["sigma"])), int(np.argmin(r["sigma"]))
+    d_sig = r["sigma"][i] - r["sigma"][j]
+    d_db = d_sig * SIGMA_DB
     return Measurement(d_db, d_sig, detail=f"{describe(c, hour='0-23z')} {space_weather(c)}: peak {r['db'][i]:+.2f} dB "
                        f"at {hours[i]:02.0f}z, trough {r['db'][j]:+.2f} dB at {hours[j]:02.0f}z, "
                        f"range {d_db:.2f} dB")

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from engine.bands import BY_NAME
 from engine.errors import InputError
-from engine.verify.evaluator import Evaluator, Measurement, describe
+from engine.verify.evaluator import Evaluator, Measurement, describe, space_weather
+from engine.verify.override import override_sigma
 
 if TYPE_CHECKING:
     from engine.verify.spec import TestSpec
@@ -16,12 +17,18 @@ BASELINE_CHOICES = ("band_mean", "band_climatology", "band_hour_climatology", "a
 
 
 def path_snr(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measurement:
-    """The predicted SNR (dB) of one path at the test's conditions."""
+    """The predicted SNR (dB) of one path at the test's conditions; with `override = true`
+    also the sigma after the peer's PhysicsOverrideLayer (the KI7MT group)."""
     path = evaluator.path(c)
     r = evaluator.predict(path, float(c["sfi"]), float(c["kp"]))
     db, sigma = float(r["db"]), float(r["sigma"])
-    return Measurement(value_db=db, value_sigma=sigma,
-                       detail=f"{describe(c)}: predicted {db:+.1f} dB ({sigma:+.2f}σ)")
+    m = Measurement(value_db=db, value_sigma=sigma,
+                    detail=f"{describe(c)} {space_weather(c)}: predicted {db:+.1f} dB ({sigma:+.3f}σ)")
+    if c.get("override"):
+        ovr, fired = override_sigma([sigma], [path])
+        m.override = (float(ovr[0]), int(fired.sum()))
+        m.detail += (f"; override clamps it to {ovr[0]:+.3f}σ" if fired[0] else "; override does not fire")
+    return m
 
 
 def _evaluation(evaluator: Evaluator):

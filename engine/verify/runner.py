@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.checkpoint import LoadedModel
+from engine.data.provenance import is_demo
 from engine.errors import IonisError
 from engine.verify.kinds import KINDS, Evaluator, Measurement
 from engine.verify.rules import grade_for
@@ -39,6 +40,17 @@ class Result:
     conditions: dict[str, Any] = field(default_factory=dict)
     architecture: bool = False   # holds by construction: not evidence about the model
     original: bool = False       # mirrors the peer's test of the same id
+    soft: bool = False           # the peer's soft confidence: left out of its group gates
+    aggregate: bool = False      # a verdict over its group's other results: reported, not counted
+    override_value: float | None = None  # judged value after the peer's override rule (KI7MT group)
+    override_status: str | None = None   # "pass"/"fail" with the override; None when it does not apply
+    override_fired: int = 0              # predictions the override clamped
+    extra: dict[str, Any] = field(default_factory=dict)  # the kind's own numbers (e.g. the KI7MT gates)
+
+    @property
+    def counted(self) -> bool:
+        """Evidence about the model: not true by construction, not a summary of other results."""
+        return not self.architecture and not self.aggregate
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: NaN/inf become null for values and their text inside conditions."""
@@ -49,10 +61,16 @@ class Result:
                 "threshold": self.threshold, "passed": self.passed, "grade": self.grade,
                 "explanation": self.explanation, "status": self.status, "value": num(self.value),
                 "unit": self.unit, "conditions": _jsonable(self.conditions),
-                "architecture": self.architecture, "original": self.original}
+                "architecture": self.architecture, "original": self.original, "soft": self.soft,
+                "aggregate": self.aggregate, "counted": self.counted, "extra": _jsonable(self.extra),
+                "override": None if self.override_status is None else {
+                    "value": num(self.override_value), "status": self.override_status,
+                    "clamped": self.override_fired}}
 
 
 def _jsonable(v: Any) -> Any:
+    if hasattr(v, "dtype") and hasattr(v, "item") and getattr(v, "ndim", 1) == 0:
+        v = v.item()  # a numpy scalar
     if isinstance(v, dict):
         return {k: _jsonable(x) for k, x in v.items()}
     if isinstance(v, list | tuple):
@@ -71,6 +89,7 @@ class GroupSummary:
     not_applicable: int
     gpa: float | None            # mean grade points (A=4 .. F=0) of graded tests
     architecture: int = 0        # tests that hold by construction (not counted above)
+    verdict: Result | None = None  # the group's own verdict (KI7MT gates), when it has one
 
     @property
     def total(self) -> int:
@@ -90,6 +109,8 @@ class GroupSummary:
             s += f", {self.not_applicable} n/a"
         if self.architecture:
             s += f" (+{self.architecture} by construction)"
+        if self.verdict is not None:
+            s += f"; group {self.verdict.status.upper()} ({self.verdict.explanation.split(': ', 1)[-1]})"
         return s
 
 
@@ -108,21 +129,22 @@ class SuiteReport:
             every = [r for r in self.results if r.group == g]
             if not every:
                 continue
-            rs = [r for r in every if not r.architecture]  # evidence about the model
+            rs = [r for r in every if r.counted]  # evidence about the model
             graded = [GRADE_POINTS[r.grade] for r in rs if r.grade in GRADE_POINTS]
             out.append(GroupSummary(g, GROUP_TITLES[g], sum(r.status == PASS for r in rs),
                                     sum(r.status == FAIL for r in rs), sum(r.status == NA for r in rs),
-                                    sum(graded) / len(graded) if graded else None, len(every) - len(rs)))
+                                    sum(graded) / len(graded) if graded else None,
+                                    sum(r.architecture for r in every), _verdict_of(every)))
         return out
 
     @property
     def passed(self) -> int:
         """Passed tests that are evidence about the model (architecture tests not counted)."""
-        return sum(r.status == PASS and not r.architecture for r in self.results)
+        return sum(r.status == PASS and r.counted for r in self.results)
 
     @property
     def failed(self) -> int:
-        return sum(r.status == FAIL and not r.architecture for r in self.results)
+        return sum(r.status == FAIL and r.counted for r in self.results)
 
     @property
     def all_passed(self) -> bool:
@@ -130,16 +152,28 @@ class SuiteReport:
         return not any(r.status == FAIL for r in self.results)
 
     def summary_line(self) -> str:
+        """"passed n of m counted (k by construction, not counted)", then each group; a group
+        that does not apply says why, and a group with its own verdict (KI7MT) says it."""
         total = self.passed + self.failed
         arch = sum(r.architecture for r in self.results)
-        na = len(self.results) - total - arch
-        s = f"{self.passed}/{total} passed"
+        na = sum(r.status == NA and r.counted for r in self.results)
+        s = f"passed {self.passed} of {total} counted ({arch} by construction, not counted)"
         if na:
             s += f", {na} n/a"
-        if arch:
-            s += f", {arch} by construction"
-        return s + " · " + " · ".join(
-            f"{g.group} {g.passed}/{g.total}" if g.total else f"{g.group} n/a" for g in self.groups)
+        return s + " · " + " · ".join(_group_text(g, self.results) for g in self.groups)
+
+
+def _group_text(g: GroupSummary, results: list[Result]) -> str:
+    if g.verdict is not None:
+        return f"{g.group} {g.passed}/{g.total} raw, gates {g.verdict.status.upper()}"
+    if g.total:
+        return f"{g.group} {g.passed}/{g.total}"
+    first = next((r for r in results if r.group == g.group and r.status == NA), None)
+    return f"{g.group} n/a" + (f" ({first.explanation.removeprefix('n/a: ')})" if first else "")
+
+
+def _verdict_of(results: list[Result]) -> Result | None:
+    return next((r for r in results if r.aggregate), None)
 
 
 def truth_applies(lm: LoadedModel) -> tuple[bool, str]:
@@ -147,16 +181,13 @@ def truth_applies(lm: LoadedModel) -> tuple[bool, str]:
     if lm.kind.startswith("published"):
         return False, "published checkpoint, trained on real WSPR data: the demo generator's truth does not apply"
     meta = lm.meta or {}
-    for key in ("data_source", "dataset", "data"):
-        v = meta.get(key)
-        if isinstance(v, str) and "demo" in v.lower():
-            return True, ""
-    if str(meta.get("demo", "")).lower() in ("true", "1", "yes"):
+    if "data_provenance" not in meta:
+        return False, ("cannot tell whether this model was trained on the demo data (its metadata "
+                       "has no data_provenance); force it with --truth on")
+    if is_demo(meta["data_provenance"]):
         return True, ""
-    if any(isinstance(meta.get(k), str) for k in ("data_source", "dataset")):
-        return False, f"trained on {meta.get('data_source') or meta.get('dataset')}, not the demo data"
-    return False, ("cannot tell whether this model was trained on the demo data (no data_source in its "
-                   "metadata); force it with --truth on")
+    table = meta.get("data_table") or meta.get("data_source") or "data of unknown provenance"
+    return False, f"trained on {table}, not the demo data"
 
 
 def _judge(spec: TestSpec, m: Measurement) -> Result:
@@ -166,7 +197,8 @@ def _judge(spec: TestSpec, m: Measurement) -> Result:
     if "paths" in spec.conditions:
         cond["paths"] = [f"{p['tx']}→{p['rx']} {p['band']} {p['hour']}z m{p['month']}"
                          for p in spec.conditions["paths"]]
-    flags = {"architecture": spec.architecture, "original": spec.original}
+    flags = {"architecture": spec.architecture, "original": spec.original, "soft": spec.soft,
+             "aggregate": spec.aggregate}
     if m.na:
         return Result(spec.id, spec.name, spec.group, None, None, threshold, None, None,
                       f"n/a: {m.na}", NA, None, spec.unit, cond, **flags)
@@ -185,8 +217,16 @@ def _judge(spec: TestSpec, m: Measurement) -> Result:
         why += f"; grade {grade}"
     if spec.architecture:
         why += "; holds by construction, not counted as evidence about the model"
-    return Result(spec.id, spec.name, spec.group, _float(m.value_db), _float(m.value_sigma), threshold, passed,
-                  grade, why, PASS if passed else FAIL, _float(m.value), spec.unit, cond, **flags)
+    if spec.aggregate:
+        why += "; the group's verdict, not counted (its tests are)"
+    r = Result(spec.id, spec.name, spec.group, _float(m.value_db), _float(m.value_sigma), threshold, passed,
+               grade, why, PASS if passed else FAIL, _float(m.value), spec.unit, cond, **flags,
+               extra=dict(m.extra))
+    if m.override is not None and spec.pass_rule is not None:
+        r.override_value, r.override_fired = float(m.override[0]), int(m.override[1])
+        r.override_status = PASS if spec.pass_rule.holds(r.override_value) else FAIL
+        r.explanation += f"; with the override {r.override_status.upper()}"
+    return r
 
 
 def _float(x: float | None) -> float | None:
@@ -202,8 +242,9 @@ def run_suite(lm: LoadedModel, specs: list[TestSpec] | None = None, truth: bool 
     truth_ok, truth_why = (truth, "switched off (--truth off)") if truth is not None else truth_applies(lm)
     evaluator = Evaluator(lm)
     evaluator.skill_source = skill
+    results: list[Result] = []
+    evaluator.results = results  # group verdicts (KI7MT gates) judge the results before them
     t0 = time.perf_counter()
-    results = []
     for spec in specs:
         if spec.group == "truth" and not truth_ok:
             m = Measurement(na=truth_why)

@@ -21,12 +21,13 @@ from engine.errors import InputError
 from engine.verify.rules import Rule, parse_rule
 
 DEFAULT_FILE = "tests.toml"
-GROUPS = ("physics", "band_time", "paths", "skill", "robustness", "sidecar", "truth")
+GROUPS = ("physics", "band_time", "ki7mt", "paths", "skill", "robustness", "sidecar", "truth")
 # Groups whose tests are evidence about what the model learned (not about the code).
-MODEL_GROUPS = ("physics", "band_time", "paths", "skill")
+MODEL_GROUPS = ("physics", "band_time", "ki7mt", "paths", "skill")
 GROUP_TITLES = {
     "physics": "Physics (TST-200)",
     "band_time": "Band x time (TST-900)",
+    "ki7mt": "KI7MT operator paths (raw → override)",
     "paths": "Known paths (open / dead)",
     "skill": "Skill on real spots",
     "robustness": "Robustness",
@@ -36,7 +37,7 @@ GROUP_TITLES = {
 UNITS = ("db", "sigma", "hour", "count", "ratio", "skill")
 UNIT_SUFFIX = {"db": " dB", "sigma": " σ", "hour": " UTC", "count": "", "ratio": "x", "skill": ""}
 META_KEYS = {"id", "name", "group", "kind", "unit", "pass", "grades", "grade_on", "why", "architecture",
-             "original"}
+             "original", "soft"}
 PATH_KEYS = ("tx", "rx", "band", "hour", "month", "day", "sfi", "kp")
 
 
@@ -54,12 +55,16 @@ class TestSpec:
     conditions: dict[str, Any] = field(default_factory=dict)
     architecture: bool = False      # holds by construction: reported, not evidence about the model
     original: bool = False          # mirrors the peer's test of the same id (paths, thresholds)
+    soft: bool = False              # the peer's "soft" confidence: reported, left out of its group gates
+    aggregate: bool = False         # a verdict over its group's other results (set by the kind)
 
     @property
     def threshold_text(self) -> str:
         unit = UNIT_SUFFIX[self.unit]
         if self.pass_rule is not None:
             text = f"{self.pass_rule}{unit}"
+        elif self.kind == "group_gates":
+            text = "all 4 gates"
         elif self.kind == "sidecar_health":
             text = f"alive and > floor effect + {self.conditions.get('margin_sigma', 0.05):g} σ"
         else:  # truth kinds
@@ -115,6 +120,7 @@ class _Entry(BaseModel):
     why: str = ""
     architecture: StrictBool = False   # true/false only: a typo never silently relabels a test
     original: StrictBool = False
+    soft: StrictBool = False
 
     @field_validator("id", "name", "group", "kind", "unit", mode="before")
     @classmethod
@@ -218,7 +224,7 @@ def parse_specs(data: dict[str, Any], origin: str = "tests", *, kinds: Mapping[s
         grades = tuple(parse_rule(g, f"{where} grade") for g in e.grades)
         cond = _conditions(where, t, kind, defaults, path_sets)
         specs.append(TestSpec(e.id, e.name, e.group, e.kind, e.unit, pass_rule, grades, e.grade_on,
-                              e.why, cond, e.architecture, e.original))
+                              e.why, cond, e.architecture, e.original, e.soft, kind.aggregate))
     return specs
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -130,10 +131,25 @@ class DashboardScreen(Screen):
         if action == "build":  # from ingested spots: into an empty table or one built from spots
             d = app.state.data
             return bool(d.spots) and not app.runner.running and (
-                d.status == DataStatus.EMPTY or (d.status == DataStatus.OK and "built from spots" in d.provenance))
+                d.status == DataStatus.EMPTY or (d.status == DataStatus.OK and d.kind == "spots"))
         if action == "recheck":
             return app.state.data.status in (DataStatus.ERROR, DataStatus.EMPTY, DataStatus.OK)
         return True
+
+    def on_key(self, event: events.Key) -> None:
+        """A key whose action does not apply now (hidden or dimmed in the footer) would be
+        dropped without a word: run the action anyway, so the app answers why it cannot act
+        (or keeps the key until it can, as start does during the database check)."""
+        # The binding chain has the [keys] remapping applied; only this screen's own keys.
+        for node, bindings in self._binding_chain:
+            if node is not self:
+                continue
+            for binding in bindings.key_to_bindings.get(event.key, ()):
+                if not binding.priority and not self.check_action(binding.action, ()):
+                    event.stop()
+                    event.prevent_default()
+                    getattr(self, f"action_{binding.action}")()
+                    return
 
     def action_start(self) -> None:
         self.ionis.start_run()

@@ -38,7 +38,8 @@ STYLE = {PASS: "green", FAIL: "bold red", NA: "dim"}
 # Result and name first; the test's name takes what the terminal width leaves (see widths()).
 COLUMNS = ("res", "gr", "test", "value", "threshold", "id")
 SHORT_GROUP = {"physics": "PHYSICS", "band_time": "BAND x TIME", "robustness": "ROBUSTNESS",
-               "sidecar": "SIDECARS", "truth": "TRUTH", "paths": "KNOWN PATHS", "skill": "SKILL (real)"}
+               "sidecar": "SIDECARS", "truth": "TRUTH", "paths": "KNOWN PATHS", "skill": "SKILL (real)",
+               "ki7mt": "KI7MT"}
 
 
 def widths(width: int) -> dict[str, int]:
@@ -331,7 +332,7 @@ class VerifyScreen(LiveModel, Screen):
                 line += f" · GP {g.gpa:.1f}/4"
             if g.architecture:
                 line += f" · +{g.architecture} by construction"
-            head = {"test": Text(f"{SHORT_GROUP[g.group]} · {line}", style="bold")}
+            head = {"test": Text(f"{SHORT_GROUP.get(g.group, g.group.upper())} · {line}", style="bold")}
             t.add_row(*self._fit(head), key=f"group:{g.group}")
             for r in (x for x in report.results if x.group == g.group):
                 style = STYLE[r.status]
@@ -344,7 +345,7 @@ class VerifyScreen(LiveModel, Screen):
             f"model: {self._source_text()} · {report.seconds:.2f} s at {when}")
         self._status(("ALL PASS · " if report.all_passed else "") + report.summary_line())
         if t.row_count > 1:
-            t.move_cursor(row=1)
+            t.move_cursor(row=1, scroll=False)  # row 1 is on screen; a scroll would race the layout
 
     def _fit(self, cells: dict[str, str | Text]) -> list[Text]:
         """The row's cells for the shown columns, each cut to its column with an ellipsis

@@ -40,7 +40,7 @@ def render_info(s: DashboardState) -> Table:
     t.add_column(style="bold", no_wrap=True)
     t.add_column(ratio=1)
     t.add_row("lr", f"trunk {fmt.num(m.get('lr_trunk'), '.1e')} · sidecar {fmt.num(m.get('lr_sidecar'), '.1e')}")
-    t.add_row("gates", f"lr sun {fmt.num(m.get('lr_sun_scaler'), '.1e')} · storm {fmt.num(m.get('lr_scaler'), '.1e')}")
+    t.add_row("gates", f"lr sun {fmt.num(m.get('lr_sun_scaler'), '.1e')} · storm {fmt.num(m.get('lr_storm_scaler', m.get('lr_scaler')), '.1e')}")  # lr_scaler: older runs
     b = s.best_row
     epoch = b.get("epoch", b.get("best_epoch"))
     if epoch is not None:

@@ -15,6 +15,10 @@ class Series:
     label: str
     color: str
     right: bool = False   # second y axis, for a quantity on another scale
+    old_key: str = ""     # read where a line lacks `key` (metrics of older runs)
+
+    def value(self, r: dict[str, Any]) -> Any:
+        return r[self.key] if self.key in r else r.get(self.old_key)
 
 
 class MetricPlot(PlotextPlot):
@@ -56,8 +60,8 @@ class MetricPlot(PlotextPlot):
         plt.clear_figure()
         plotted = False
         for s in self.series:
-            pts = [(r["epoch"], float(r[s.key])) for r in history
-                   if _finite(r.get(s.key)) and r.get("epoch") is not None]
+            pts = [(r["epoch"], float(s.value(r))) for r in history
+                   if _finite(s.value(r)) and r.get("epoch") is not None]
             if not pts:
                 continue
             xs, ys = zip(*pts, strict=True)
@@ -77,8 +81,10 @@ def _finite(x: Any) -> bool:
 
 
 def loss_plot(**kw) -> MetricPlot:
+    # Train against validation on the same loss: the training objective (val_objective; older
+    # runs logged it as val_loss), so a floor-aware loss does not look like overfitting.
     return MetricPlot("loss (Huber, sigma)", (Series("train_loss", "train", "cyan"),
-                                             Series("val_loss", "val", "orange")), **kw)
+                                             Series("val_objective", "val", "orange", old_key="val_loss")), **kw)
 
 
 def quality_plot(**kw) -> MetricPlot:

@@ -1,0 +1,283 @@
+"""One data path (issue 19): spot files -> `data ingest`'s readers -> spots table ->
+signatures (`data build`) or evaluation. `evaluate` reads every format ingest reads, through
+the same readers and with the same filters and aggregation as the build; the demo seeder
+takes the same rules; grids have one module; a skill needs enough data."""
+
+from __future__ import annotations
+
+import ast
+import csv
+import gzip
+import json
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REAL_SPOTS, SHARED
+
+from engine.cli import main
+from engine.data.client import connect
+from engine.settings import DatabaseSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+WSPR = SHARED / "data" / "wspr"
+VK6CQ = WSPR / "VU3VWB_wspr-analysis" / "VK6CQ-2023-02.csv"
+QUERY = WSPR / "djsudduth_wspr-reports" / "wsprnet_query_KN0VA_2023-05.csv"
+ROCKS = WSPR / "hatandspecs_wspr_7510_analysis" / "7510m_wspr_spots.tsv"
+DATABASE = "h19a_path"
+KEYS = ("n", "pearson", "rmse_db")
+
+pytestmark = pytest.mark.skipif(not REAL_SPOTS.is_file(),
+                                reason=f"real spot files not found under {WSPR}")
+
+
+@pytest.fixture(scope="module")
+def cfg(tmp_path_factory, chdb_path) -> str:
+    connect(DatabaseSettings(path=chdb_path)).command(f"DROP DATABASE IF EXISTS {DATABASE} SYNC")
+    p = tmp_path_factory.mktemp("path") / "settings.toml"
+    p.write_text(f'[database]\npath = "{chdb_path}"\ndatabase = "{DATABASE}"\ntable = "sigs"\n'
+                 f'[runs]\ndir = "{p.parent / "runs"}"\n')
+    return str(p)
+
+
+def _run(capsys, cfg: str, *argv: str) -> tuple[int, str, str]:
+    rc = main(["--config", cfg, *argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def _evaluate(capsys, cfg: str, v22_file, *source: str) -> dict:
+    rc, out, err = _run(capsys, cfg, "evaluate", "--checkpoint", str(v22_file), "--climatology",
+                        "none", "--json", *source)
+    assert rc == 0, err
+    return json.loads(out)
+
+
+def _figures(rep: dict, level: str = "spots") -> dict:
+    """Overall n, r, RMSE of the model and RMSE of the band-mean baseline."""
+    ov = rep["levels"][level]["overall"]
+    return {"n": ov["n"], **{f"model_{k}": ov["model"][k] for k in KEYS[1:]},
+            "band_mean_rmse_db": ov["baselines"]["band_mean"]["rmse_db"]}
+
+
+def _archive_form(src: Path, dst: Path) -> None:
+    """The combined file's spots written as wsprnet.org's monthly archive: 15 columns, no
+    header, unix time, frequency in MHz (wsprspots-YYYY-MM.csv)."""
+    with src.open(newline="") as fh, dst.open("w") as out:
+        for i, r in enumerate(csv.DictReader(fh), start=1):
+            t = int(datetime.fromisoformat(r["time_utc"].replace("Z", "+00:00")).timestamp())
+            mhz = f"{int(r['frequency_hz']) / 1e6:.6f}"
+            out.write(",".join([str(i), str(t), r["rx_sign"], r["rx_loc"], r["snr"], mhz,
+                                r["tx_sign"], r["tx_loc"], r["power_dbm"], r["drift"],
+                                r["distance_km"], r["azimuth"], r["band"], "2.6.1", "0"]) + "\n")
+
+
+def test_evaluate_gives_the_same_figures_for_every_form_of_the_same_spots(
+        capsys, cfg, v22_file, tmp_path):
+    """Must hold (issue 19): the combined CSV and the same spots in wsprnet archive form,
+    plain and gzip'd, give the same overall n, r, RMSE and band-mean RMSE; so do the three
+    source files the combined file was made from (wsprnet archive, query CSV, wspr.rocks
+    TSV). On main the archive forms exited 2 (missing column time_utc / utf-8 codec)."""
+    plain = tmp_path / "wsprspots-2023-02.csv"
+    _archive_form(REAL_SPOTS, plain)
+    gz = tmp_path / "wsprspots-2023-02.csv.gz"
+    gz.write_bytes(gzip.compress(plain.read_bytes()))
+    combined = _evaluate(capsys, cfg, v22_file, "--spots", str(REAL_SPOTS))
+    want = _figures(combined)
+    assert want["n"] == 13271 and want["model_rmse_db"] > 0
+    for form in (plain, gz):
+        rep = _evaluate(capsys, cfg, v22_file, "--spots", str(form))
+        assert _figures(rep) == want, form.name
+        assert _figures(rep, "signatures") == _figures(combined, "signatures"), form.name
+    sources = _evaluate(capsys, cfg, v22_file, "--spots", str(VK6CQ), str(QUERY), str(ROCKS))
+    assert _figures(sources) == want
+    assert sources["rows"]["dropped"]["duplicate spot"] == 4  # wspr.rocks repeats 4 lines
+
+
+@pytest.fixture(scope="module")
+def built(cfg):
+    """The combined file ingested and built with the CLI: spots table + signature table."""
+    assert main(["--config", cfg, "data", "ingest", str(REAL_SPOTS)]) == 0
+    assert main(["--config", cfg, "data", "build"]) == 0
+    return cfg
+
+
+def test_evaluate_reads_a_spots_table_like_the_file_and_the_built_signatures(
+        capsys, built, v22_file):
+    """`evaluate --table spots` (the table ingest fills) gives the file's figures; its
+    signature level is what `data build` wrote (same SQL, classes and min_spots); on main a
+    spots table was refused as not matching the signature schema."""
+    from_file = _evaluate(capsys, built, v22_file, "--spots", str(REAL_SPOTS))
+    from_table = _evaluate(capsys, built, v22_file, "--table", "spots")
+    assert _figures(from_table) == _figures(from_file)
+    assert _figures(from_table, "signatures") == _figures(from_file, "signatures")
+    built_sigs = _evaluate(capsys, built, v22_file, "--table", "sigs")
+    a, b = _figures(built_sigs, "signatures"), _figures(from_table, "signatures")
+    assert a["n"] == b["n"] == 819
+    for k in ("model_pearson", "model_rmse_db", "band_mean_rmse_db"):
+        assert a[k] == pytest.approx(b[k], abs=2e-4), k
+    assert from_table["rules"] == from_file["rules"] and from_table["rules"]["min_spots"] == 5
+
+
+def test_from_to_select_months_of_spot_files_and_tables(capsys, built, v22_file):
+    """On main --from/--to printed "cannot read yet"."""
+    feb = _evaluate(capsys, built, v22_file, "--table", "spots", "--from", "2023-02", "--to", "2023-02")
+    feb_file = _evaluate(capsys, built, v22_file, "--spots", str(REAL_SPOTS), "--from", "2023-02",
+                         "--to", "2023-02")
+    assert _figures(feb) == _figures(feb_file)
+    assert feb["rows"]["dropped"]["to"] == 2631 + 4996  # May 2023 and June 2026 spots
+    assert 0 < _figures(feb)["n"] < 6426
+    # a signature table has months of the year: Feb keeps only the February signatures
+    sig = _evaluate(capsys, built, v22_file, "--table", "sigs", "--from", "2023-02", "--to", "2023-02")
+    all_sig = _evaluate(capsys, built, v22_file, "--table", "sigs")
+    assert 0 < sig["levels"]["signatures"]["n"] < all_sig["levels"]["signatures"]["n"]
+    assert "kept months 2" in " ".join(sig["notes"])
+
+
+def test_build_and_seed_show_the_aggregation_parameters(capsys, built, chdb_path):
+    rc, out, _ = _run(capsys, built, "data", "build", "--json")
+    rules = json.loads(out)["rules"]
+    assert rc == 0 and rules["min_spots"] == 5 and rules["kp_class_edges"] == [0, 2, 3, 4, 5]
+    rc, out, _ = _run(capsys, built, "data", "build", "--min-spots", "7")
+    assert rc == 0 and "aggregation: >= 7 spots" in out
+
+
+def test_the_seeder_takes_min_spots_from_the_settings(tmp_path, chdb_path, capsys):
+    from engine.data.provenance import read_provenance
+
+    p = tmp_path / "settings.toml"
+    p.write_text(f'[database]\npath = "{chdb_path}"\ndatabase = "h19a_seed"\ntable = "sigs"\n'
+                 f'[ingest]\nmin_spots = 9\n')
+    rc, out, err = _run(capsys, str(p), "data", "seed", "--rows", "3000", "--force")
+    assert rc == 0, err
+    assert "aggregation: >= 9 spots" in out
+    db = DatabaseSettings(path=chdb_path, database="h19a_seed", table="sigs")
+    n, least = connect(db).query(f"SELECT count(), min(spot_count) FROM {db.qualified_table}").result_rows[0]
+    assert n == 3000 and least == 9  # the demo default (5) would give rows with 5..8 spots
+    assert read_provenance(connect(db), db).params["rules"]["min_spots"] == 9
+
+
+def test_sql_and_numpy_classes_agree(chdb_path):
+    """The build's SQL class and the seeder's numpy class of the same values are the same."""
+    from engine.data.aggregation import KP_CLASS_SQL, SFI_CLASS_SQL, kp_class, sfi_class
+
+    vals = [0.0, 1.9, 2.0, 2.3, 3.0, 3.99, 4.0, 5.0, 9.0, 79.9, 80.0, 110.0, 149.9, 150.0, 300.0]
+    rows = connect(DatabaseSettings(path=chdb_path)).query(
+        f"SELECT {KP_CLASS_SQL}, {SFI_CLASS_SQL} FROM (SELECT arrayJoin({vals}) AS kp, kp AS sfi)"
+    ).result_rows
+    assert [r[0] for r in rows] == kp_class(vals).tolist()
+    assert [r[1] for r in rows] == sfi_class(vals).tolist()
+
+
+# Text that decodes or validates a Maidenhead locator: only engine/grids.py may hold it.
+GRID_MARKERS = ("[A-Ra-r]{2}", "[A-R]{2}", "- 65) * 20", "- 65) * 10", "-65)*20")
+
+
+def test_one_grid_module():
+    """Grid parsing/validation lived in about eight places on main (geo, loader, spot_sql,
+    bundle_import, the seeder, evaluate's run and observations, the bench)."""
+    offenders = []
+    for pkg in ("engine", "ionis_tui", "bench"):
+        for path in sorted((ROOT / pkg).rglob("*.py")):
+            if path.relative_to(ROOT).as_posix() == "engine/grids.py":
+                continue
+            text = path.read_text(encoding="utf-8")
+            offenders += [f"{path.relative_to(ROOT)}: {m}" for m in GRID_MARKERS if m in text]
+    assert offenders == []
+
+
+def test_evaluate_has_one_spot_reader():
+    """No CSV parsing and no numpy aggregation of spots left in engine/evaluate."""
+    for path in sorted((ROOT / "engine" / "evaluate").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert "csv" not in names, path.name
+    assert not (ROOT / "engine" / "evaluate" / "aggregate.py").exists()
+
+
+def test_too_few_spots_make_skill_na_with_the_count(capsys, cfg, v22_file, tmp_path):
+    """A 1-spot file: every skill is n/a with the count, not graded (on main SKILL-A graded
+    it: skill -858)."""
+    from engine.checkpoint import load_model
+    from engine.evaluate.observations import load_observations
+    from engine.evaluate.run import evaluate
+    from engine.settings import load_settings
+    from engine.verify import load_specs, run_suite, select
+
+    one = tmp_path / "one.csv"
+    one.write_text("".join(REAL_SPOTS.read_text().splitlines(keepends=True)[:2]))
+    rep = _evaluate(capsys, cfg, v22_file, "--spots", str(one))
+    ov = rep["levels"]["spots"]["overall"]
+    assert ov["n"] == 1 and "only 1 rows" in ov["na"] and "100" in ov["na"]
+    obs = load_observations(load_settings(cfg), spots=one)
+    lm = load_model(v22_file)
+    res = run_suite(lm, select(load_specs(), ["skill"]),
+                    skill=lambda m: evaluate(m, obs, "none", levels=("spots",)))
+    r = {x.id: x for x in res.results}
+    assert r["SKILL-A"].status == "n/a" and "only 1 rows" in r["SKILL-A"].explanation
+    assert all(x.status == "n/a" for x in res.results)
+    # enough spots: graded as before
+    full = np.array([x.status for x in run_suite(
+        lm, select(load_specs(), ["skill"]),
+        skill=lambda m: evaluate(m, load_observations(load_settings(cfg), spots=REAL_SPOTS),
+                                 "none", levels=("spots",))).results])
+    assert (full != "n/a").any()
+
+
+def test_the_seeders_numpy_aggregation_is_the_builds_sql_on_the_same_spots(chdb_path):
+    """The demo seeder aggregates simulated spots in numpy; the build's SQL
+    (engine.data.aggregation.signatures_sql) over the same spots gives the same signatures:
+    same buckets (Kp and SFI classes), same minimum, median, count, std, reliability, means."""
+    from engine.bands import BANDS
+    from engine.data.aggregation import signatures_sql
+    from engine.demo.seed import _draw_cells, aggregate, simulate_spots, stations
+    from engine.demo.space_weather import observed_days
+    from engine.geo import bearing_deg
+
+    rng = np.random.default_rng(5)
+    cells = _draw_cells(rng, stations(rng, 300), 3000)
+    spots = simulate_spots(rng, cells, observed_days())
+    want = aggregate(cells, spots, min_spots=6)
+    r = spots.recorded
+    c = {k: v[spots.cell[r]] for k, v in cells.items()}
+    az = np.rint(bearing_deg(c["tx_lat"], c["tx_lon"], c["rx_lat"], c["rx_lon"])).astype(np.int64) % 360
+    cols = {"tx_grid_4": c["tx"], "rx_grid_4": c["rx"],
+            "band": np.array([b.id for b in BANDS], dtype=np.int32)[c["band_i"]],
+            "hour": c["hour"].astype(np.uint8), "month": c["month"].astype(np.uint8),
+            "snr": spots.snr[r].astype(np.int16), "sfi": spots.sfi[r], "kp": spots.kp[r],
+            "distance_km": np.rint(c["distance"]).astype(np.uint32), "azimuth": az.astype(np.uint16)}
+    db = DatabaseSettings(path=chdb_path, database=DATABASE)
+    client = connect(db)
+    client.command(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
+    client.command(f"DROP TABLE IF EXISTS {DATABASE}.sim SYNC")
+    client.command(f"CREATE TABLE {DATABASE}.sim (tx_grid_4 FixedString(4), rx_grid_4 FixedString(4), "
+                   "band Int32, hour UInt8, month UInt8, snr Int16, sfi Float64, kp Float64, "
+                   "distance_km UInt32, azimuth Nullable(UInt16)) ENGINE = MergeTree ORDER BY tuple()")
+    client.insert("sim", list(cols.values()), column_names=list(cols), column_oriented=True,
+                  database=DATABASE)
+    got = client.query(f"SELECT * FROM ({signatures_sql(f'SELECT * FROM {DATABASE}.sim', {}, 6)}) "
+                       f"ORDER BY tx_grid_4, rx_grid_4, band, hour, month, avg_kp, avg_sfi").result_columns
+    order = np.lexsort((want["avg_sfi"], want["avg_kp"], want["month"], want["hour"], want["band"],
+                        want["rx_grid_4"], want["tx_grid_4"]))
+    names = ("tx_grid_4", "rx_grid_4", "band", "hour", "month", "median_snr", "spot_count", "snr_std",
+             "reliability", "avg_sfi", "avg_kp", "avg_distance", "avg_azimuth")
+    assert len(order) == len(got[0]) > 50
+    for name, col in zip(names, got, strict=True):
+        w = want[name][order]
+        g = np.array([x.encode() if isinstance(x, str) else x for x in col])
+        if name.endswith("_grid_4"):
+            assert (g.astype("S4") == w).all(), name
+        else:
+            np.testing.assert_allclose(g.astype(np.float64), w.astype(np.float64), atol=1e-3,
+                                       err_msg=name)
+
+
+def test_a_table_that_is_neither_is_refused_naming_what_it_lacks(capsys, cfg, v22_file, chdb_path):
+    db = DatabaseSettings(path=chdb_path, database=DATABASE)
+    client = connect(db)
+    client.command(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
+    client.command(f"CREATE TABLE IF NOT EXISTS {DATABASE}.other (a Int32) ENGINE = MergeTree ORDER BY a")
+    rc, _, err = _run(capsys, cfg, "evaluate", "--checkpoint", str(v22_file), "--table", "other")
+    assert rc == 2 and err.count("\n") == 1
+    assert "neither a signature table (lacks tx_grid_4" in err and "nor a spots table" in err
