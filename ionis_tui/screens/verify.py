@@ -155,6 +155,20 @@ class ChooseModelScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+def _group_head(g) -> dict[str, Text]:
+    """A group's header row, spread over the columns so that it fits 80 columns: name and
+    count under test, grade points under value, the tests that hold by construction under
+    threshold."""
+    bold = "bold"
+    head = {"test": Text(f"{SHORT_GROUP.get(g.group, g.group.upper())} "
+                         + (f"{g.passed}/{g.total} passed" if g.total else "n/a"), style=bold)}
+    if g.gpa is not None:
+        head["value"] = Text(f"GP {g.gpa:.1f}/4", style=bold)
+    if g.architecture:
+        head["threshold"] = Text(f"+{g.architecture} by construction", style="dim")
+    return head
+
+
 def _short(path: str) -> str:
     p = Path(path)
     try:
@@ -247,7 +261,7 @@ class VerifyScreen(LiveModel, Screen):
 
     def _status(self, text: str, error: bool = False) -> None:
         s = self.query_one("#vf-summary", Static)
-        s.update(text)
+        s.update(Text(text))  # plain: "[evaluate] spots" in a reason is not markup
         s.set_class(error, "error")
 
     # ----- running --------------------------------------------------------------------------
@@ -327,13 +341,7 @@ class VerifyScreen(LiveModel, Screen):
         t.loading = False
         t.clear()
         for g in report.groups:
-            line = f"{g.passed}/{g.total} passed" if g.total else "n/a"
-            if g.gpa is not None:
-                line += f" · GP {g.gpa:.1f}/4"
-            if g.architecture:
-                line += f" · +{g.architecture} by construction"
-            head = {"test": Text(f"{SHORT_GROUP.get(g.group, g.group.upper())} · {line}", style="bold")}
-            t.add_row(*self._fit(head), key=f"group:{g.group}")
+            t.add_row(*self._fit(_group_head(g)), key=f"group:{g.group}")
             for r in (x for x in report.results if x.group == g.group):
                 style = STYLE[r.status]
                 cells = {"res": Text(outcome(r), style=style), "gr": Text(r.grade or "", style=style),
