@@ -58,19 +58,29 @@ class DetachedRun:
 def settings_toml(settings: Settings) -> str:
     """The app's effective settings (file, environment, defaults already merged) as a
     complete settings file for the trainer, so it runs with exactly these values whatever
-    the precedence of sources. Sections hold only scalars; a JSON string is a TOML string."""
-    lines = []
+    the precedence of sources. Sections hold scalars and subsections ([train.experimental]);
+    a JSON string is a TOML string."""
+    lines: list[str] = []
     for name in type(settings).model_fields:
-        section = getattr(settings, name)
-        lines.append(f"[{name}]")
-        for key in type(section).model_fields:
-            value = getattr(section, key)
-            if hasattr(value, "get_secret_value"):
-                value = value.get_secret_value()
-            text = ("true" if value else "false") if isinstance(value, bool) else (
-                repr(value) if isinstance(value, int | float) else json.dumps(str(value)))
-            lines.append(f"{key} = {text}")
+        _section_toml(name, getattr(settings, name), lines)
     return "\n".join(lines) + "\n"
+
+
+def _section_toml(name: str, section, lines: list[str]) -> None:
+    lines.append(f"[{name}]")
+    subsections = []
+    for key in type(section).model_fields:
+        value = getattr(section, key)
+        if hasattr(type(value), "model_fields"):  # a nested section: after this one's keys
+            subsections.append((f"{name}.{key}", value))
+            continue
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        text = ("true" if value else "false") if isinstance(value, bool) else (
+            repr(value) if isinstance(value, int | float) else json.dumps(str(value)))
+        lines.append(f"{key} = {text}")
+    for sub, value in subsections:
+        _section_toml(sub, value, lines)
 
 
 def trainer_command(settings: Settings, args: list[str],

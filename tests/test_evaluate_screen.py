@@ -66,7 +66,7 @@ async def test_evaluate_screen_without_a_source_says_how_to_set_one(v22_file, tm
     async with app.run_test(size=(80, 24)) as pilot:
         scr = app.screen
         await _done(pilot, scr)
-        assert "settings [evaluate] spots" in plain(scr, "#ev-status") and scr.evaluation is None
+        assert "[evaluate] spots" in plain(scr, "#ev-status") and scr.evaluation is None
         await pilot.press("w")  # nothing to save: no crash, nothing written
         assert not (tmp_path / "runs" / "evaluate").exists()
 
@@ -91,3 +91,16 @@ async def test_verify_screen_shows_skill_per_band_and_opens_evaluate(v22_file, r
         await pilot.press("escape")
         assert app.screen is scr
         assert isinstance(scr.query_one("#vf-summary", Static), Static)
+
+
+async def test_evaluate_screen_says_n_a_with_the_count_for_too_few_spots(v22_file, real_spots, tmp_path,
+                                                                         chdb_path):
+    one = tmp_path / "one.csv"
+    one.write_text("".join(open(real_spots).readlines()[:2]))
+    s = _settings(tmp_path, str(one))
+    s.database.path = chdb_path
+    app = Host(lambda: EvaluateScreen(s, lambda: load_model(v22_file), v22_file.name))
+    async with app.run_test(size=(80, 24)) as pilot:
+        scr = app.screen
+        await _done(pilot, scr)
+        assert "n/a: only 1 rows, fewer than the 100" in plain(scr, "#ev-status")

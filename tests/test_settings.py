@@ -102,3 +102,19 @@ def test_bad_env_value_names_the_variable(monkeypatch):
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(SettingsError, match="not found"):
         load_settings(tmp_path / "nope.toml")
+
+
+def test_the_trainers_settings_file_carries_every_value_and_subsection(tmp_path, monkeypatch):
+    """The app hands its effective settings to the detached trainer as a file: nested sections
+    ([train.experimental]) included. A flat writer wrote that section as one string, and every
+    run the app started failed with 'train.experimental: Input should be a valid dictionary'."""
+    from ionis_tui.detached import settings_toml
+
+    monkeypatch.chdir(tmp_path)
+    s = Settings()
+    s.train.epochs, s.train.experimental.storm_weight = 7, 1.5
+    p = tmp_path / "handed.toml"
+    p.write_text(settings_toml(s))
+    back = load_settings(p)
+    assert back.train.epochs == 7 and back.train.experimental.storm_weight == 1.5
+    assert back.train.experimental == s.train.experimental

@@ -127,6 +127,8 @@ class EvaluateScreen(Screen):
 
     @staticmethod
     def _verdict(summary: dict) -> str:
+        if "na" in summary["overall"]:  # too few rows to grade (the count is in the text)
+            return f"n/a: {summary['overall']['na']}"
         m = summary["overall"]["model"]
         a = summary["overall"]["baselines"]["band_mean"]
         word = "beats" if (a.get("skill") or 0) > 0.01 else "does not beat"
