@@ -80,7 +80,7 @@ async def test_verify_screen_shows_skill_per_band_and_opens_evaluate(v22_file, r
         await finished(pilot, scr)
         t = scr.query_one(DataTable)
         # columns: result, grade, name, value, threshold, id; a group row names it in "name"
-        assert row(t, "group:skill")[2].startswith("SKILL (real) · ")
+        assert row(t, "group:skill")[2].startswith("SKILL (real) ")
         assert row(t, "SKILL-A")[0] == "FAIL" and row(t, "SKILL-40m")[0] == "PASS"
         assert row(t, "SKILL-160m")[0] == "n/a"
         await pilot.press("e")

@@ -68,11 +68,23 @@ def _all_bindings(screen: Screen) -> list[tuple[object, Binding]]:
     do nothing right now (check_action says no: e.g. `b` until spots are ingested), which
     active_bindings leaves out: help lists every key."""
     found: dict[str, tuple[object, Binding]] = {}
-    for node, bindings in screen._modal_binding_chain:  # the chain active_bindings walks
+    chain = screen._modal_binding_chain  # the chain active_bindings walks
+    for node, bindings in chain:
         for key, b in bindings:
             if key not in found or b.priority and not found[key][1].priority:
                 found[key] = (node, b)
-    return list(found.values())
+    nodes = [node for node, _ in chain]
+
+    def order(item: tuple[object, Binding]) -> tuple[int, int]:
+        """The screen's own keys first, then its widgets' and the app's in chain order; within
+        one node, the order its class declares them (a keymap reorders the map)."""
+        node, b = item
+        declared = [d.action for cls in type(node).__mro__ for d in vars(cls).get("BINDINGS", ())
+                    if isinstance(d, Binding)]
+        rank = 0 if node is screen else 1 + nodes.index(node)
+        return rank, declared.index(b.action) if b.action in declared else len(declared)
+
+    return sorted(found.values(), key=order)
 
 
 def key_rows(app: App, screen: Screen) -> tuple[tuple[str, str], ...]:

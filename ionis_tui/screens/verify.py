@@ -362,7 +362,7 @@ class VerifyScreen(LiveModel, Screen):
             f"model: {self._source_text()} · {report.seconds:.2f} s at {when}")
         self._status(("ALL PASS · " if report.all_passed else "") + report.summary_line())
         if t.row_count > 1:
-            t.move_cursor(row=1)
+            t.move_cursor(row=1, scroll=False)  # row 1 is on screen; a scroll would race the layout
 
     def _fit(self, cells: dict[str, str | Text]) -> list[Text]:
         """The row's cells for the shown columns, each cut to its column with an ellipsis
