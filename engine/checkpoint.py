@@ -6,6 +6,7 @@ process never leaves a half-written checkpoint behind.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -49,10 +50,13 @@ class LoadedModel:
 
 def atomic_torch_save(obj: Any, path: str | os.PathLike) -> Path:
     def write(tmp: str) -> None:
-        # Through a Python file: a full disk is then an OSError (ENOSPC), not torch's
-        # RuntimeError "unexpected pos", and the caller can say which file and why.
+        # Serialized in memory (a few MB), then written with a plain write: a full disk is
+        # then always an OSError (ENOSPC) the caller can name, never torch's RuntimeError
+        # "unexpected pos" (which its writer raises on a short write).
+        buf = io.BytesIO()
+        torch.save(obj, buf)
         with open(tmp, "wb") as fh:
-            torch.save(obj, fh)
+            fh.write(buf.getbuffer())
     return atomic_write(path, write)
 
 
