@@ -74,9 +74,9 @@ async def test_readme_key_table_lists_every_key_the_app_binds(stops):
 
 
 def ci_command() -> str:
-    """The command .ci/run runs after its set-up lines (set, cd, rm)."""
+    """The command .ci/run runs after its set-up lines (set, cd, rm, export)."""
     lines = [ln.strip() for ln in (ROOT / ".ci" / "run").read_text().splitlines()]
-    cmds = [ln for ln in lines if ln and not ln.startswith("#") and not re.match(r"(set|cd|rm) ", ln)]
+    cmds = [ln for ln in lines if ln and not ln.startswith("#") and not re.match(r"(set|cd|rm|export) ", ln)]
     assert len(cmds) == 1, f".ci/run should run one command, runs {cmds}"
     return cmds[0]
 
