@@ -73,8 +73,7 @@ class IonisApp(App[int]):
         self.set_keymap(settings.keys.model_dump())
         self.state = DashboardState(device=_device_now(settings.train.device),
                                     clock=clock or datetime.now)
-        self.runner: RunController = DetachedController(self, settings, rows=rows,
-                                                         data_origin=self._data_origin)
+        self.runner: RunController = DetachedController(self, settings, rows=rows)
         self._attach = attach
         self._check_db = check_db and rows is None
         if rows is not None:
@@ -143,15 +142,6 @@ class IonisApp(App[int]):
         self.runner.close()  # the follower ends; the run keeps training in its own process
         self._cancel_seed.set()
         self._cancel_import.set()
-
-    def _data_origin(self) -> dict:
-        """What a run records about its rows: from the start-up check (engine.data.status.
-        data_origin: its provenance decides "demo data?"), else the bare table's name."""
-        if self.state.data.origin:
-            return dict(self.state.data.origin)
-        db = self.settings.database
-        where = f" {db.host}:{db.port}" if db.mode == "server" else ""
-        return {"data_source": f"{db.mode}{where} {db.database}.{db.table}"}
 
     def redraw(self) -> None:
         """Draw state changes now rather than at the next frame."""

@@ -17,7 +17,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -95,12 +94,10 @@ def trainer_command(settings: Settings, args: list[str],
 
 
 class DetachedController:
-    def __init__(self, app: App, settings: Settings, rows: SignatureRows | None = None,
-                 data_origin: Callable[[], dict] = dict) -> None:
+    def __init__(self, app: App, settings: Settings, rows: SignatureRows | None = None) -> None:
         self.app = app
         self.settings = settings
         self.rows = rows              # saved to a .npy file for the trainer (benchmarks, tests)
-        self.data_origin = data_origin  # unused: the trainer process reads its own
         self.session: DetachedRun | None = None
         self.worker: Worker | None = None
         self.proc: subprocess.Popen | None = None
