@@ -24,7 +24,7 @@ from engine.data.aggregation import (
 )
 from engine.data.client import translating
 from engine.data.provenance import Provenance, guard_replace
-from engine.data.schema import create_table_sql
+from engine.data.schema import create_table_sql, table_exists
 from engine.data.swap import staging_name, swap_in
 from engine.errors import DataError, InputError
 from engine.settings import DatabaseSettings
@@ -115,7 +115,7 @@ def _write(client, db: DatabaseSettings, rows: str, filters: dict[str, str], min
             client.command(f"INSERT INTO {name} {signatures_sql(rows, filters, min_spots)}")
             n = int(client.query(f"SELECT count() FROM {name}").result_rows[0][0])
             if n:
-                swap_in(client, db, staging, _exists(client, db, db.table), provenance(report, n))
+                swap_in(client, db, staging, table_exists(client, db), provenance(report, n))
     finally:
         with translating(db):
             client.command(f"DROP TABLE IF EXISTS {name} SYNC")
@@ -128,15 +128,9 @@ def _write(client, db: DatabaseSettings, rows: str, filters: dict[str, str], min
     return n
 
 
-def _exists(client, db: DatabaseSettings, table: str) -> bool:
-    return bool(client.query("SELECT count() FROM system.tables WHERE database = {d:String} "
-                             "AND name = {t:String}",
-                             parameters={"d": db.database, "t": table}).result_rows[0][0])
-
-
 def _require(client, db: DatabaseSettings, table: str, what: str, hint: str) -> None:
     with translating(db):
-        ok = _exists(client, db, table) and client.query(
+        ok = table_exists(client, db, table) and client.query(
             f"SELECT count() FROM `{db.database}`.`{table}`").result_rows[0][0] > 0
     if not ok:
         raise DataError(f"{what} {db.database}.{table} is missing or empty: {hint}")

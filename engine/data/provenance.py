@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.data.client import translating
+from engine.data.schema import table_exists
 from engine.errors import DataError
 from engine.settings import DatabaseSettings
 
@@ -99,12 +100,9 @@ def guard_replace(client, db: DatabaseSettings, own: tuple[str, ...], force: boo
     """Rows in db.table, None when it does not exist. A table with rows that `command` may
     not replace (its provenance kind is not in `own`: another command's data, or a table no
     ionis-tui command wrote) is refused with a DataError unless force."""
+    if not table_exists(client, db):
+        return None
     with translating(db):
-        rows = client.query("SELECT 1 FROM system.tables WHERE database = {d:String} "
-                            "AND name = {t:String}",
-                            parameters={"d": db.database, "t": db.table}).result_rows
-        if not rows:
-            return None
         n = int(client.query(f"SELECT count() FROM {db.qualified_table}").result_rows[0][0])
     prov = read_provenance(client, db)
     if n and not force and (prov is None or prov.kind not in own):

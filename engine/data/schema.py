@@ -63,6 +63,15 @@ def table_columns(client, db: DatabaseSettings) -> dict[str, str]:
     return {name: typ for name, typ in rows}
 
 
+def table_exists(client, db: DatabaseSettings, table: str | None = None) -> bool:
+    """Is there a table `table` (default: db.table) in db.database? The one place that asks."""
+    with translating(db):
+        return bool(client.query("SELECT count() FROM system.tables WHERE database = {d:String} "
+                                 "AND name = {t:String}",
+                                 parameters={"d": db.database, "t": table or db.table}
+                                 ).result_rows[0][0])
+
+
 def database_exists(client, db: DatabaseSettings) -> bool:
     with translating(db):
         return bool(client.query("SELECT count() FROM system.databases WHERE name = {d:String}",

@@ -9,6 +9,7 @@ from engine.data.bundle_import import bundle_status
 from engine.data.client import translating, where
 from engine.data.loader import HAS_SFI, VALID, scan_report
 from engine.data.provenance import Provenance, read_provenance
+from engine.data.schema import table_exists
 from engine.errors import DataError
 from engine.settings import DatabaseSettings
 
@@ -100,12 +101,9 @@ def spots_status(client, db: DatabaseSettings, spots_table: str,
     space-weather table; None when there is no spots table."""
     from engine.data.sw_table import sw_span
 
+    if not table_exists(client, db, spots_table):
+        return None
     with translating(db):
-        exists = client.query("SELECT count() FROM system.tables WHERE database = {d:String} "
-                              "AND name = {t:String}",
-                              parameters={"d": db.database, "t": spots_table}).result_rows[0][0]
-        if not exists:
-            return None
         name = f"`{db.database}`.`{spots_table}`"
         n, first, last, tx, rx = client.query(
             f"SELECT count(), toString(min(time)), toString(max(time)), uniqExact(tx_sign), "

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 
 from engine.data.client import translating
+from engine.data.schema import table_exists
 from engine.data.swap import staging_name, swap_in
 from engine.settings import DatabaseSettings
 
@@ -50,22 +51,16 @@ def fill_space_weather(client, db: DatabaseSettings, table: str, days) -> SwSpan
         client.command(sw_table_sql(f"`{db.database}`.`{staging}`"))
         client.insert(staging, list(map(list, zip(*data, strict=True))), column_names=list(SW_COLUMNS),
                       database=db.database)
-        exists = _exists(client, db, table)
+        exists = table_exists(client, db, table)
         swap_in(client, sdb, staging, exists)
         client.command(f"DROP TABLE IF EXISTS `{db.database}`.`{staging}` SYNC")
     return sw_span(client, db, table)
 
 
-def _exists(client, db: DatabaseSettings, table: str) -> bool:
-    return bool(client.query("SELECT count() FROM system.tables WHERE database = {d:String} "
-                             "AND name = {t:String}",
-                             parameters={"d": db.database, "t": table}).result_rows[0][0])
-
-
 def sw_span(client, db: DatabaseSettings, table: str) -> SwSpan | None:
     """First and last observed day in the table and how many; None when missing or empty."""
     with translating(db):
-        if not _exists(client, db, table):
+        if not table_exists(client, db, table):
             return None
         first, last, n = client.query(f"SELECT min(date), max(date), count() "
                                       f"FROM `{db.database}`.`{table}`").result_rows[0]

@@ -17,16 +17,15 @@ def _ingested_spots(settings) -> tuple[str | None, str]:
     """The ingested spots table as database.table when it holds rows, else why not. An embedded
     database that does not exist yet is not created just to look."""
     from engine.data.client import connect, translating
+    from engine.data.schema import table_exists
 
     db, name = settings.database, settings.ingest.spots_table
     if db.mode == "embedded" and not Path(db.path).expanduser().exists():
         return None, "no database yet"
     try:
         client = connect(db)
+        exists = table_exists(client, db, name)
         with translating(db):
-            exists = client.query("SELECT count() FROM system.tables WHERE database = {d:String} "
-                                  "AND name = {t:String}", parameters={"d": db.database, "t": name}
-                                  ).result_rows[0][0]
             rows = client.query(f"SELECT count() FROM `{db.database}`.`{name}`").result_rows[0][0] \
                 if exists else 0
     except IonisError as exc:
