@@ -1,4 +1,5 @@
-"""TrainingSession: one training run, driven from a worker thread, controlled from any thread.
+"""TrainingSession: one training run, driven by the trainer process (`ionis-tui train`), controlled
+from any thread (its control channel, tests).
 
 The loop keeps the whole data set on the device and draws each epoch's order with its own
 seeded generator, so a run is reproducible and a resumed run (even from the middle of an
