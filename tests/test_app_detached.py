@@ -195,17 +195,18 @@ def _runs(tmp_path: Path):
     return list_runs(tmp_path / "runs")
 
 
-async def headless_trainer(tmp_path: Path, epochs_done: int = 1):
+async def headless_trainer(tmp_path: Path, epochs_done: int = 1, epochs: int | None = None):
     """`ionis-tui train --headless` started from a shell (not by an app), at epoch
-    `epochs_done`. Returns (process, run folder)."""
+    `epochs_done`; `epochs`: the run's total (default: the settings'). Returns (process, run folder)."""
     import subprocess
 
     import numpy as np
 
     np.save(tmp_path / "rows.npy", ROWS.array)
     run_dir = tmp_path / "runs" / "shell-run"
+    more = ["--epochs", str(epochs)] if epochs else []
     argv, env, _ = trainer_command(settings(tmp_path), ["--rows-file", str(tmp_path / "rows.npy"),
-                                                        "--run-dir", str(run_dir)], folder=str(tmp_path))
+                                                        "--run-dir", str(run_dir), *more], folder=str(tmp_path))
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT,
                             start_new_session=True)
     await advances_when_ready(run_dir, epochs_done - 1)
@@ -274,7 +275,9 @@ async def test_the_runs_list_follows_a_training_run_by_itself(tmp_path):
     run was at epoch 8); it now refreshes while a run in it is live."""
     from ionis_tui.screens.runs import RunsScreen
 
-    proc, run_dir = await headless_trainer(tmp_path)
+    # A total no machine reaches while the test watches: on a quiet machine the settings' 500
+    # epochs of these tiny rows ended before the list could show it move.
+    proc, run_dir = await headless_trainer(tmp_path, epochs=100_000)
     try:
         app = IonisApp(settings(tmp_path), check_db=False)  # attaches to it at start
         async with app.run_test(size=(100, 24)) as pilot:
@@ -284,7 +287,7 @@ async def test_the_runs_list_follows_a_training_run_by_itself(tmp_path):
             await pilot.press("r")
             assert isinstance(app.screen, RunsScreen)
             shown = app.screen.runs[0].epochs_done
-            await wait_until(pilot, lambda: f"{shown + 2}/500" in screen_text(app), 90,
+            await wait_until(pilot, lambda: f"{shown + 2}/100000" in screen_text(app), 90,
                              what="the list to move on by itself")
     finally:
         proc.kill()
