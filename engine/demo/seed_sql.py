@@ -1,10 +1,14 @@
 """The demo seeder's simulated spots aggregated by engine.data.aggregation's SQL (the code
 `data build` and `evaluate --group signatures` run), through a scratch table of spots.
 
-A batch may draw the same cell (path, band, hour, month) twice; each draw stays its own set
-of spots (as two separate days of real data would not), so the cells of a batch are split
-into rounds in which every cell is unique, and each round is aggregated on its own. Rows
-come back in (cell, space class) order: the seeder keeps the first row of a bucket.
+A batch may draw the same cell (path, band, hour, month) twice. Each draw keeps its own spots
+and rows, and the seeder keeps the first row of a bucket, as for a cell drawn again in a later
+batch: the cells of a batch are split into rounds in which every cell is unique, each round is
+aggregated on its own, and rows come back in (cell, space class) order. The query runs on one
+thread, so every sum adds its spots in the same order each time (the same seed, the same rows).
+
+The row's space class (the bucket key's Kp and SFI class) is class_sql of its avg_kp and
+avg_sfi: a mean of values inside one class stays inside it (Kp in thirds, SFI in tenths).
 """
 
 from __future__ import annotations
@@ -88,7 +92,7 @@ def aggregate_sql(client, db: DatabaseSettings, scratch: str, cells: dict, spots
     for r in range(int(rnd.max(initial=-1)) + 1):
         cols = _spot_columns(cells, spots, rnd[spots.cell] == r)
         parts.append(_aggregate_round(client, db, scratch, cols, filters, min_spots))
-        in_round = np.flatnonzero(rnd == r)
+        in_round = np.flatnonzero(rnd == r)   # the row's cell: unique by key in its round
         k = keys[in_round]
         o = np.argsort(k)
         got = parts[-1]
@@ -114,6 +118,5 @@ def _aggregate_round(client, db: DatabaseSettings, scratch: str, cols: dict,
         client.insert(scratch, list(cols.values()), column_names=list(cols),
                       column_oriented=True, database=db.database)
         res = client.query(sql).result_columns or [[] for _ in (*SIG_COLUMNS, 0)]
-    out = {k: np.asarray(v, dtype=DTYPES[k]) for k, v in zip((*SIG_COLUMNS, "space_class"), res,
-                                                            strict=True)}
-    return out
+    return {k: np.asarray(v, dtype=DTYPES[k])
+            for k, v in zip((*SIG_COLUMNS, "space_class"), res, strict=True)}
