@@ -90,7 +90,9 @@ def aggregate_sql(client, db: DatabaseSettings, scratch: str, cells: dict, spots
     rnd = _rounds(keys)
     parts = []
     for r in range(int(rnd.max(initial=-1)) + 1):
-        cols = _spot_columns(cells, spots, rnd[spots.cell] == r)
+        # Only recorded spots are spots (below the decode floor nothing is reported); the
+        # seeder's "decoded" filter states the same rule to the SQL.
+        cols = _spot_columns(cells, spots, spots.recorded & (rnd[spots.cell] == r))
         parts.append(_aggregate_round(client, db, scratch, cols, filters, min_spots))
         in_round = np.flatnonzero(rnd == r)   # the row's cell: unique by key in its round
         k = keys[in_round]
