@@ -15,20 +15,18 @@ from engine.demo.seed import (
     COLUMNS,
     KP_CLASS_EDGES,
     MIN_DISTANCE_KM,
+    SEED_FILTERS,
     SFI_CLASS_EDGES,
     SeedCancelled,
     _draw_cells,
-    aggregate,
     default_min_spots,
     generate_signatures,
     grid4,
-    kp_class,
     seed_demo,
-    sfi_class,
     simulate_spots,
-    space_class,
     stations,
 )
+from engine.demo.seed_sql import aggregate_sql, create_scratch
 from engine.demo.space_weather import observed_days
 from engine.demo.truth import DECODE_FLOOR_DB
 from engine.errors import DataError, InputError
@@ -38,8 +36,22 @@ from engine.settings import DatabaseSettings
 
 
 @pytest.fixture(scope="module")
-def sig() -> dict:
-    return generate_signatures(5000, seed=3)
+def db(chdb_path) -> DatabaseSettings:
+    return DatabaseSettings(path=chdb_path, table="sig_test_seed")
+
+
+@pytest.fixture(scope="module")
+def sig(db) -> dict:
+    return generate_signatures(connect(db), db, 5000, seed=3)
+
+
+def kp_class(kp) -> np.ndarray:
+    """The class_sql rule in numpy, to check the seeder's rows (see KP_CLASS_EDGES)."""
+    return np.searchsorted(np.array(KP_CLASS_EDGES[1:]), np.asarray(kp), side="right")
+
+
+def sfi_class(sfi) -> np.ndarray:
+    return np.searchsorted(np.array(SFI_CLASS_EDGES[1:]), np.asarray(sfi), side="right")
 
 
 def test_observed_space_weather_only():
@@ -91,25 +103,28 @@ def test_signatures_look_like_the_real_table(sig):
     assert -22 < float(sig["median_snr"].mean()) < -12 and 4 < float(sig["median_snr"].std()) < 10
 
 
-def test_generation_is_deterministic(sig):
-    again = generate_signatures(5000, seed=3)
+def test_generation_is_deterministic(sig, db):
+    again = generate_signatures(connect(db), db, 5000, seed=3)
     assert all(np.array_equal(sig[k], again[k]) for k in COLUMNS)
-    other = generate_signatures(5000, seed=4)
+    other = generate_signatures(connect(db), db, 5000, seed=4)
     assert not np.array_equal(sig["median_snr"], other["median_snr"])
 
 
-def test_generation_refuses_bad_input_and_honours_cancel():
+def test_generation_refuses_bad_input_and_honours_cancel(db):
     with pytest.raises(InputError):
-        generate_signatures(0, seed=1)
+        generate_signatures(connect(db), db, 0, seed=1)
     with pytest.raises(SeedCancelled):
-        generate_signatures(1000, seed=1, cancel=lambda: True)
+        generate_signatures(connect(db), db, 1000, seed=1, cancel=lambda: True)
 
 
-def test_aggregation_matches_a_direct_computation():
+def test_aggregation_matches_a_direct_computation(db):
     rng = np.random.default_rng(9)
     cells = _draw_cells(rng, stations(rng, 300), 400)
     spots = simulate_spots(rng, cells, observed_days())
-    agg = aggregate(cells, spots)
+    client = connect(db)
+    client.command(f"CREATE DATABASE IF NOT EXISTS {db.database}")
+    create_scratch(client, db, "direct_spots")
+    agg = aggregate_sql(client, db, "direct_spots", cells, spots, SEED_FILTERS, default_min_spots())
     # Recompute three groups (cell, Kp class, SFI class) by hand from the raw spots.
     rec = spots.recorded
     n_cls = len(KP_CLASS_EDGES) * len(SFI_CLASS_EDGES)
@@ -145,11 +160,6 @@ def test_survivorship_bias_understates_the_storm_penalty():
     assert rec[storm].mean() < rec[quiet].mean() - 0.02
 
 
-@pytest.fixture(scope="module")
-def db(chdb_path) -> DatabaseSettings:
-    return DatabaseSettings(path=chdb_path, table="sig_test_seed")
-
-
 def _checksum(client, db) -> tuple:
     return client.query(f"SELECT count(), sum(median_snr), groupBitXor(cityHash64(tx_grid_4, "
                         f"rx_grid_4, band, hour, month)) FROM {db.qualified_table}").result_rows[0]
@@ -169,7 +179,8 @@ def test_seed_writes_rows_and_metadata(db):
     assert _checksum(client, db) == first
     tables = client.query("SELECT name FROM system.tables WHERE database = {d:String}",
                           parameters={"d": db.database}).result_rows
-    assert not [t for (t,) in tables if "seeding" in t]   # staging table cleaned up
+    assert not [t for (t,) in tables if "seeding" in t or "seed_spots" in t]  # staging, scratch gone
+    assert meta["rules"]["filters"] == SEED_FILTERS and meta["rules"]["distance_km"][0] == MIN_DISTANCE_KM  # the seeder's input rules, as the SQL's filters
 
 
 def test_cancel_while_writing_leaves_old_data(db, monkeypatch):
@@ -223,5 +234,3 @@ def test_activity_power_and_kp_classes():
     assert float(share @ np.array(POWER_DBM)) == pytest.approx(30.71, abs=0.01)
     assert kp_class(np.array([0.0, 1.99, 2.0, 3.5, 4.0, 5.0, 9.0])).tolist() == [0, 0, 1, 2, 3, 4, 4]
     assert sfi_class(np.array([65.0, 79.9, 80.0, 109.9, 110.0, 150.0, 300.0])).tolist() == [0, 0, 1, 1, 2, 3, 3]
-    # Kp 2.5 (class 1) at SFI 120 (class 2): 1 * 4 + 2; the storm class at high flux is the last
-    assert space_class(np.array([2.5, 7.0, 0.0]), np.array([120.0, 200.0, 70.0])).tolist() == [6, 19, 0]

@@ -130,10 +130,10 @@ def small_table(chdb_path) -> str:
     from engine.data.schema import SCHEMA, create_table_sql
     from engine.demo.seed import generate_signatures
 
-    cols = generate_signatures(2000, seed=5)
     db = DatabaseSettings(path=chdb_path, database=DATABASE, table="faults_train")
     client = connect(db)
     client.command(f"CREATE DATABASE IF NOT EXISTS `{DATABASE}`")
+    cols = generate_signatures(client, db, 2000, seed=5)
     client.command(f"DROP TABLE IF EXISTS {db.qualified_table}")
     client.command(create_table_sql(db))
     client.insert("faults_train", [cols[k] for k in SCHEMA], column_names=list(SCHEMA),
@@ -467,7 +467,7 @@ def test_status_and_loader_agree_on_rows_beyond_float32_and_count_why(chdb_path)
     # Float64 columns (accepted by the schema check) can hold what float32 cannot.
     client.command(create_table_sql(db).replace("Float32", "Float64"))
     cols = {k: v.astype("float64") if v.dtype.kind == "f" else v
-            for k, v in generate_signatures(400, seed=3).items()}
+            for k, v in generate_signatures(client, db, 400, seed=3).items()}
     cols["avg_sfi"][:10] = 1e300       # inf as float32
     cols["median_snr"][10:25] = 3e38   # finite as float32, absurd as dB
     client.insert("faults_wide", [cols[k] for k in SCHEMA], column_names=list(SCHEMA),

@@ -158,16 +158,16 @@ def test_the_seeder_takes_min_spots_from_the_settings(tmp_path, chdb_path, capsy
     assert read_provenance(connect(db), db).params["rules"]["min_spots"] == 9
 
 
-def test_sql_and_numpy_classes_agree(chdb_path):
-    """The build's SQL class and the seeder's numpy class of the same values are the same."""
-    from engine.data.aggregation import KP_CLASS_SQL, SFI_CLASS_SQL, kp_class, sfi_class
+def test_sql_classes(chdb_path):
+    """The Kp and SFI classes of the one aggregation (build, evaluate and the seeder)."""
+    from engine.data.aggregation import KP_CLASS_SQL, SFI_CLASS_SQL
 
     vals = [0.0, 1.9, 2.0, 2.3, 3.0, 3.99, 4.0, 5.0, 9.0, 79.9, 80.0, 110.0, 149.9, 150.0, 300.0]
     rows = connect(DatabaseSettings(path=chdb_path)).query(
         f"SELECT {KP_CLASS_SQL}, {SFI_CLASS_SQL} FROM (SELECT arrayJoin({vals}) AS kp, kp AS sfi)"
     ).result_rows
-    assert [r[0] for r in rows] == kp_class(vals).tolist()
-    assert [r[1] for r in rows] == sfi_class(vals).tolist()
+    assert [r[0] for r in rows] == [0, 0, 1, 1, 2, 2, 3, 4, 4, 4, 4, 4, 4, 4, 4]
+    assert [r[1] for r in rows] == [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 2, 3, 3]
 
 
 # Text that decodes or validates a Maidenhead locator: only engine/grids.py may hold it.
@@ -225,52 +225,49 @@ def test_too_few_spots_make_skill_na_with_the_count(capsys, cfg, v22_file, tmp_p
     assert (full != "n/a").any()
 
 
-def test_the_seeders_numpy_aggregation_is_the_builds_sql_on_the_same_spots(chdb_path):
-    """The demo seeder aggregates simulated spots in numpy; the build's SQL
-    (engine.data.aggregation.signatures_sql) over the same spots gives the same signatures:
-    same buckets (Kp and SFI classes), same minimum, median, count, std, reliability, means."""
-    from engine.bands import BANDS
-    from engine.data.aggregation import signatures_sql
-    from engine.demo.seed import _draw_cells, aggregate, simulate_spots, stations
-    from engine.demo.space_weather import observed_days
-    from engine.geo import bearing_deg
+# sha256 of generate_signatures(3000, seed=5) sorted by key (_sorted_hash), as the numpy
+# aggregation gave it before the seeder moved to the SQL (tests that pin the demo depend on it)
+DEMO_3000_5 = "cb6fec7afc9c24178cb9db747f0f0a524be28835534af9c43ef8d27e4b559ed7"
+SIG_NAMES = ("tx_grid_4", "rx_grid_4", "band", "hour", "month", "median_snr", "spot_count",
+             "snr_std", "reliability", "avg_sfi", "avg_kp", "avg_distance", "avg_azimuth")
 
-    rng = np.random.default_rng(5)
-    cells = _draw_cells(rng, stations(rng, 300), 3000)
-    spots = simulate_spots(rng, cells, observed_days())
-    want = aggregate(cells, spots, min_spots=6)
-    r = spots.recorded
-    c = {k: v[spots.cell[r]] for k, v in cells.items()}
-    az = np.rint(bearing_deg(c["tx_lat"], c["tx_lon"], c["rx_lat"], c["rx_lon"])).astype(np.int64) % 360
-    cols = {"tx_grid_4": c["tx"], "rx_grid_4": c["rx"],
-            "band": np.array([b.id for b in BANDS], dtype=np.int32)[c["band_i"]],
-            "hour": c["hour"].astype(np.uint8), "month": c["month"].astype(np.uint8),
-            "snr": spots.snr[r].astype(np.int16), "sfi": spots.sfi[r], "kp": spots.kp[r],
-            "distance_km": np.rint(c["distance"]).astype(np.uint32), "azimuth": az.astype(np.uint16)}
-    db = DatabaseSettings(path=chdb_path, database=DATABASE)
-    client = connect(db)
-    client.command(f"CREATE DATABASE IF NOT EXISTS {DATABASE}")
-    client.command(f"DROP TABLE IF EXISTS {DATABASE}.sim SYNC")
-    client.command(f"CREATE TABLE {DATABASE}.sim (tx_grid_4 FixedString(4), rx_grid_4 FixedString(4), "
-                   "band Int32, hour UInt8, month UInt8, snr Int16, sfi Float64, kp Float64, "
-                   "distance_km UInt32, azimuth Nullable(UInt16)) ENGINE = MergeTree ORDER BY tuple()")
-    client.insert("sim", list(cols.values()), column_names=list(cols), column_oriented=True,
-                  database=DATABASE)
-    got = client.query(f"SELECT * FROM ({signatures_sql(f'SELECT * FROM {DATABASE}.sim', {}, 6)}) "
-                       f"ORDER BY tx_grid_4, rx_grid_4, band, hour, month, avg_kp, avg_sfi").result_columns
-    order = np.lexsort((want["avg_sfi"], want["avg_kp"], want["month"], want["hour"], want["band"],
-                        want["rx_grid_4"], want["tx_grid_4"]))
-    names = ("tx_grid_4", "rx_grid_4", "band", "hour", "month", "median_snr", "spot_count", "snr_std",
-             "reliability", "avg_sfi", "avg_kp", "avg_distance", "avg_azimuth")
-    assert len(order) == len(got[0]) > 50
-    for name, col in zip(names, got, strict=True):
-        w = want[name][order]
-        g = np.array([x.encode() if isinstance(x, str) else x for x in col])
-        if name.endswith("_grid_4"):
-            assert (g.astype("S4") == w).all(), name
-        else:
-            np.testing.assert_allclose(g.astype(np.float64), w.astype(np.float64), atol=1e-3,
-                                       err_msg=name)
+
+def _sorted_hash(cols: dict) -> str:
+    import hashlib
+
+    order = np.lexsort(tuple(cols[k] for k in ("avg_sfi", "avg_kp", "month", "hour", "band",
+                                               "rx_grid_4", "tx_grid_4")))
+    h = hashlib.sha256()
+    for k in SIG_NAMES:
+        h.update(np.ascontiguousarray(cols[k][order]).tobytes())
+    return h.hexdigest()
+
+
+def test_the_seeder_aggregates_with_the_builds_sql(chdb_path, monkeypatch):
+    """The demo seeder's signatures come from engine.data.aggregation.signatures_sql (the SQL
+    of `data build` and `evaluate`) with the seeder's filters; no numpy aggregation is left;
+    and the table is the one the seeder wrote before (issue 19)."""
+    import engine.data.aggregation as agg
+    from engine.demo import seed_sql
+    from engine.demo.seed import SEED_FILTERS, generate_signatures
+
+    calls = []
+
+    def spy(rows, filters, min_spots):
+        calls.append((filters, min_spots))
+        return agg.signatures_sql(rows, filters, min_spots)
+
+    db = DatabaseSettings(path=chdb_path, database=DATABASE, table="seeded")
+    monkeypatch.setattr(seed_sql, "signatures_sql", spy)
+    cols = generate_signatures(connect(db), db, 3000, seed=5)
+    assert calls and all(c == (SEED_FILTERS, 5) for c in calls)
+    assert _sorted_hash(cols) == DEMO_3000_5
+    for name in ("kp_class", "sfi_class", "space_class"):
+        assert not hasattr(agg, name), name
+    for path in sorted((ROOT / "engine" / "demo").glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        defs = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+        assert "aggregate" not in defs, path.name
 
 
 def test_a_table_that_is_neither_is_refused_naming_what_it_lacks(capsys, cfg, v22_file, chdb_path):

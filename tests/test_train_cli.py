@@ -28,7 +28,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]  # 
 @pytest.fixture(scope="module")
 def tables(chdb_path) -> str:
     """Two tables of demo signatures: as generated, and with half the SNRs absurdly large."""
-    cols = generate_signatures(3000, seed=11)
+    gen = DatabaseSettings(path=chdb_path, database=DATABASE, table="train_cli")
+    connect(gen).command(f"CREATE DATABASE IF NOT EXISTS `{DATABASE}`")
+    cols = generate_signatures(connect(gen), gen, 3000, seed=11)
     huge = dict(cols)
     huge["median_snr"] = np.where(np.arange(3000) % 2 == 0, np.float32(3.0e38), cols["median_snr"])
     for table, data in (("train_cli", cols), ("train_cli_overflow", huge)):

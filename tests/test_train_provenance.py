@@ -28,7 +28,7 @@ def tables(chdb_path) -> str:
     client = connect(plain)
     client.command(f"DROP TABLE IF EXISTS {plain.qualified_table}")
     client.command(create_table_sql(plain))
-    cols = generate_signatures(3000, seed=5)
+    cols = generate_signatures(client, plain, 3000, seed=5)
     client.insert(plain.table, [cols[k] for k in SCHEMA], column_names=list(SCHEMA),
                   column_oriented=True, database=DATABASE)
     return chdb_path

@@ -55,9 +55,9 @@ def _progress_printer(label: str):
 
 
 def run_seed(args: argparse.Namespace, settings: Settings) -> int:
-    from engine.data.aggregation import rules, rules_line
+    from engine.data.aggregation import rules_line
     from engine.data.client import connect, where
-    from engine.demo.seed import seed_demo
+    from engine.demo.seed import seed_demo, seed_rules
     from engine.errors import InputError
     from engine.limits import MAX_DEMO_ROWS
 
@@ -84,7 +84,9 @@ def run_seed(args: argparse.Namespace, settings: Settings) -> int:
         dt = time.perf_counter() - t0
         print(f"wrote {n:,} signatures to {db.database}.{db.table} in {dt:.1f} s "
               f"({n / dt:,.0f} rows/s)")
-        print(rules_line(rules(min_spots)))
+        r = seed_rules(min_spots)
+        print(rules_line(r))
+        print("demo spot filters: " + "; ".join(f"{k}: {v}" for k, v in r["filters"].items()))
         late_note(window, f"{db.database}.{db.table}")
     return 0
 

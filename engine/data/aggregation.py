@@ -3,8 +3,9 @@ UTC hour, month, Kp class, SFI class) and what a signature holds (median SNR, co
 reliability, mean SFI/Kp, distance, azimuth), with at least `min_spots` spots.
 
 `data build` (SQL over the spots table), `evaluate` (SQL over the spots it read, at both levels)
-and the demo seeder (numpy over simulated spots: engine.demo.seed) take every rule from here;
-`rules(min_spots)` is the set of parameters each of them shows in its output.
+and the demo seeder (the same SQL over its simulated spots, through a scratch table:
+engine.demo.seed_sql) aggregate with this module's SQL and nothing else; `rules(min_spots)` is
+the set of parameters each of them shows in its output.
 
 Public: `spot_rows_sql` gives one row per spot with its 4-char grids and their centres, ADIF
 band, hour/month/day of year, SNR, power, distance, azimuth, and the SFI (observed F10.7 of
@@ -15,8 +16,6 @@ the spot's UTC day) and Kp (of its 3-hour block) from the space-weather table;
 from __future__ import annotations
 
 import re
-
-import numpy as np
 
 from engine.errors import InputError
 from engine.grids import grid4_sql, grid_latlon_sql
@@ -58,26 +57,10 @@ def rules_line(r: dict) -> str:
             f"{r['distance_km'][1]} km")
 
 
-# ---- numpy form (the demo seeder) -------------------------------------------------------
-def kp_class(kp) -> np.ndarray:
-    """Kp class (0..4) of each Kp value, see KP_CLASS_EDGES."""
-    return np.searchsorted(np.array(KP_CLASS_EDGES[1:]), np.asarray(kp), side="right").astype(np.int64)
-
-
-def sfi_class(sfi) -> np.ndarray:
-    """SFI class (0..3) of each daily flux, see SFI_CLASS_EDGES."""
-    return np.searchsorted(np.array(SFI_CLASS_EDGES[1:]), np.asarray(sfi), side="right").astype(np.int64)
-
-
-def space_class(kp, sfi) -> np.ndarray:
-    """The bucket's space-weather class: Kp class and SFI class in one number (0..N_CLASSES-1)."""
-    return kp_class(kp) * len(SFI_CLASS_EDGES) + sfi_class(sfi)
-
-
-# ---- SQL form (data build, evaluate) ----------------------------------------------------
+# ---- SQL (data build, evaluate, the demo seeder) --------------------------------------
 def class_sql(column: str, edges: tuple[float, ...]) -> str:
-    """SQL for the class (0..len(edges)-1) of each spot's value: the same as kp_class /
-    sfi_class (numpy's searchsorted(edges[1:], value, side="right"))."""
+    """SQL for the class (0..len(edges)-1) of each spot's value: the number of edges[1:] at or
+    below it (numpy's searchsorted(edges[1:], value, side="right"))."""
     return "multiIf(" + ", ".join(f"{column} < {e:g}, {i}" for i, e in enumerate(edges[1:])) \
         + f", {len(edges) - 1})"
 

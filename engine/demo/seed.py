@@ -10,10 +10,13 @@ Simulation, per batch of "cells" (TX grid, RX grid, band, UTC hour, month):
   3. spot SNR = truth (engine.demo.truth, at the cell's mid-month day and the middle of its
      hour) + N(0, FADING_DB), rounded to whole dB like WSPR reports; spots below
      DECODE_FLOOR_DB are never recorded (the survivorship bias of real data);
-  4. recorded spots are aggregated per cell and Kp/SFI class (engine.data.aggregation's rule): median (quantile 0.5), count (cells with fewer
-     than min_spots spots are dropped: [ingest] min_spots, as `data build`), std, reliability (share > -20 dB), avg SFI/Kp, distance and
-     azimuth.
-Everything is vectorised numpy; the same seed gives the same rows.
+  4. the spots go through a scratch table into engine.data.aggregation's SQL, the code that
+     `data build` and `evaluate --group signatures` run (engine.demo.seed_sql): per cell and
+     Kp/SFI class, median, count (buckets with fewer than min_spots spots are dropped:
+     [ingest] min_spots, as `data build`), std, reliability (share > -20 dB), avg SFI/Kp,
+     distance and azimuth. The seeder's own input rules (the decode floor, the path-length
+     minimum) are that SQL's filters (SEED_FILTERS), reported in the table's provenance.
+The simulation is vectorised numpy; the same seed gives the same rows.
 """
 
 from __future__ import annotations
@@ -27,19 +30,17 @@ import numpy as np
 from engine.bands import BANDS
 from engine.data.aggregation import (
     KP_CLASS_EDGES,
+    MAX_DISTANCE_KM,
     N_CLASSES,
-    RELIABLE_DB,
     SFI_CLASS_EDGES,
     SNR_RANGE,
-    kp_class,
     rules,
-    sfi_class,
-    space_class,
 )
 from engine.data.client import translating
 from engine.data.provenance import Provenance, guard_replace
 from engine.data.schema import create_table_sql
 from engine.data.swap import staging_name, swap_in
+from engine.demo.seed_sql import aggregate_sql, cell_keys, create_scratch
 from engine.demo.space_weather import ObservedDays, observed_days
 from engine.demo.truth import (
     DECODE_FLOOR_DB,
@@ -50,8 +51,8 @@ from engine.demo.truth import (
     snr_from_terms,
 )
 from engine.errors import DataError, InputError
-from engine.geo import bearing_deg, haversine_km, mid_month_doy
-from engine.grids import grid4, grid_code, grids_to_latlon
+from engine.geo import haversine_km, mid_month_doy
+from engine.grids import grid4, grids_to_latlon
 from engine.settings import DatabaseSettings, IngestSettings
 
 Progress = Callable[[int, int], None]
@@ -62,6 +63,10 @@ N_STATIONS = 6000          # station population per seed
 CELLS_PER_BATCH = 200_000
 SPOT_CHUNK = 65_536
 INSERT_CHUNK = 250_000
+# The seeder's input rules, as filters of engine.data.aggregation.signatures_sql: a spot below
+# the decode floor is never recorded; cells are drawn at least MIN_DISTANCE_KM apart.
+SEED_FILTERS = {"decoded": f"snr >= {DECODE_FLOOR_DB:g}",
+                "distance": f"distance_km >= {MIN_DISTANCE_KM:g}"}
 
 # Regional clusters: (lat, lon, sd_lat, sd_lon, share of stations). WSPR activity is
 # dominated by North America and Europe, then Japan and Australia.
@@ -179,63 +184,25 @@ def simulate_spots(rng, cells: dict, days: ObservedDays) -> SpotBatch:
                      recorded=snr >= DECODE_FLOOR_DB)
 
 
+def seed_rules(min_spots: int) -> dict:
+    """The aggregation's parameters as the seeder applies them: the build's key, classes,
+    minimum and statistics, over spots that passed the seeder's filters (SEED_FILTERS: the
+    decode floor, the path-length minimum), not the build's (no call signs: no moving-TX rule)."""
+    return {**rules(min_spots), "snr_db": [int(DECODE_FLOOR_DB), int(SNR_MAX_DB)],
+            "distance_km": [int(MIN_DISTANCE_KM), MAX_DISTANCE_KM], "moving_tx_grids_per_day": None,
+            "filters": dict(SEED_FILTERS)}
+
+
 def default_min_spots() -> int:
     """The build's minimum from the settings' defaults ([ingest] min_spots)."""
     return IngestSettings().min_spots
 
 
-def aggregate(cells: dict, spots: SpotBatch, min_spots: int | None = None) -> dict:
-    """Group recorded spots per cell and space-weather class (space_class) like the real table;
-    groups with < min_spots vanish. Rows carry their class in "space_class" (not a column)."""
-    min_spots = default_min_spots() if min_spots is None else int(min_spots)
-    r = spots.recorded
-    group = spots.cell[r] * N_CLASSES + space_class(spots.kp[r], spots.sfi[r])
-    uniq, cell, count = np.unique(group, return_inverse=True, return_counts=True)
-    keep = count[cell] >= min_spots          # only groups that become rows are histogrammed
-    uniq_ok = uniq[count >= min_spots]
-    cell = np.searchsorted(uniq_ok, group[keep])
-    cells = {k: v[uniq_ok // N_CLASSES] for k, v in cells.items()}
-    cells["space_class"] = (uniq_ok % N_CLASSES).astype(np.uint8)
-    spots = SpotBatch(cell=cell, true_db=spots.true_db[r][keep], snr=spots.snr[r][keep],
-                      sfi=spots.sfi[r][keep], kp=spots.kp[r][keep], recorded=np.ones(len(cell), bool))
-    n, r, snr = len(uniq_ok), spots.recorded, spots.snr
-    count = np.bincount(cell, minlength=n)
-    ok = count >= min_spots
-    # SNRs are whole dB in [floor, SNR_MAX_DB]: an exact median from per-cell histograms.
-    lo = int(DECODE_FLOOR_DB)
-    nb = SNR_MAX_DB - lo + 1
-    hist = np.bincount(cell * nb + (snr - lo).astype(np.int64), minlength=n * nb).reshape(n, nb)
-    hist, cnt = hist[ok], count[ok]
-    cum = np.cumsum(hist, axis=1)
-    lower = np.argmax(cum >= ((cnt + 1) // 2)[:, None], axis=1)   # k-th smallest, k=(c+1)//2
-    upper = np.argmax(cum >= (cnt // 2 + 1)[:, None], axis=1)     # k-th smallest, k=c//2+1
-    median = (lower + upper) / 2.0 + lo
-    s1 = np.bincount(cell, weights=snr, minlength=n)[ok]
-    s2 = np.bincount(cell, weights=snr * snr, minlength=n)[ok]
-    mean = s1 / cnt
-    std = np.sqrt(np.maximum(s2 / cnt - mean * mean, 0.0))
-    reliable = np.bincount(cell, weights=(snr > RELIABLE_DB).astype(np.float64), minlength=n)[ok]
-    avg_sfi = np.bincount(cell, weights=spots.sfi[r], minlength=n)[ok] / cnt
-    avg_kp = np.bincount(cell, weights=spots.kp[r], minlength=n)[ok] / cnt
-    c = {k: v[ok] for k, v in cells.items()}
-    az = bearing_deg(c["tx_lat"], c["tx_lon"], c["rx_lat"], c["rx_lon"])
-    return {
-        "tx_grid_4": c["tx"], "rx_grid_4": c["rx"],
-        "band": np.array([b.id for b in BANDS], dtype=np.int32)[c["band_i"]],
-        "hour": c["hour"].astype(np.uint8), "month": c["month"].astype(np.uint8),
-        "median_snr": median.astype(np.float32), "spot_count": cnt.astype(np.uint32),
-        "snr_std": std.astype(np.float32), "reliability": (reliable / cnt).astype(np.float32),
-        "avg_sfi": avg_sfi.astype(np.float32), "avg_kp": avg_kp.astype(np.float32),
-        "avg_distance": np.rint(c["distance"]).astype(np.uint32),
-        "avg_azimuth": (np.rint(az).astype(np.int64) % 360).astype(np.uint16),
-        "space_class": c["space_class"],
-    }
-
-
-def generate_signatures(n: int, seed: int, progress: Progress | None = None,
-                        cancel: Callable[[], bool] | None = None,
+def generate_signatures(client, db: DatabaseSettings, n: int, seed: int,
+                        progress: Progress | None = None, cancel: Callable[[], bool] | None = None,
                         min_spots: int | None = None) -> dict[str, np.ndarray]:
-    """n demo signatures as numpy columns (COLUMNS order, schema dtypes; grids as S4).
+    """n demo signatures as numpy columns (COLUMNS order, schema dtypes; grids as S4),
+    aggregated by the build's SQL in a scratch table of db.database (dropped afterwards).
 
     Deterministic for (n, seed). progress(rows_done, n) after each batch; cancel() returning
     True raises SeedCancelled (a DataError)."""
@@ -244,6 +211,23 @@ def generate_signatures(n: int, seed: int, progress: Progress | None = None,
         raise InputError(f"number of demo rows must be >= 1, got {n}")
     if int(seed) < 0:
         raise InputError(f"seed must be >= 0, got {seed}")
+    min_spots = default_min_spots() if min_spots is None else int(min_spots)
+    scratch = staging_name(db, "seed_spots")
+    with translating(db):
+        client.command(f"CREATE DATABASE IF NOT EXISTS `{db.database}`")
+    create_scratch(client, db, scratch)
+    try:
+        return _generate(client, db, scratch, n, seed, progress, cancel, min_spots)
+    finally:
+        try:
+            client.command(f"DROP TABLE IF EXISTS `{db.database}`.`{scratch}` SYNC")
+        except Exception:  # must not hide the original error
+            pass
+
+
+def _generate(client, db: DatabaseSettings, scratch: str, n: int, seed: int,
+              progress: Progress | None, cancel: Callable[[], bool] | None,
+              min_spots: int) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(int(seed))
     days = observed_days()
     pool = stations(rng)
@@ -261,7 +245,8 @@ def generate_signatures(n: int, seed: int, progress: Progress | None = None,
             want = int((n - have) / max(yield_share, 0.05) * 1.15) + 1000
             drawn = min(CELLS_PER_BATCH, want)
             cells = _draw_cells(rng, pool, drawn)
-            rows = aggregate(cells, simulate_spots(rng, cells, days), min_spots)
+            rows = aggregate_sql(client, db, scratch, cells, simulate_spots(rng, cells, days),
+                                 SEED_FILTERS, min_spots)
             yield_share = max(len(rows["hour"]), 1) / drawn
             parts.append(rows)
             have += len(rows["hour"])
@@ -278,9 +263,7 @@ def generate_signatures(n: int, seed: int, progress: Progress | None = None,
 
 
 def _row_keys(rows: dict) -> np.ndarray:
-    band_i = rows["band"].astype(np.int64) - BANDS[0].id
-    key = grid_code(rows["tx_grid_4"]) * 32400 + grid_code(rows["rx_grid_4"])
-    key = ((key * 10 + band_i) * 24 + rows["hour"]) * 12 + (rows["month"].astype(np.int64) - 1)
+    key = cell_keys(rows["tx_grid_4"], rows["rx_grid_4"], rows["band"], rows["hour"], rows["month"])
     return key * N_CLASSES + rows["space_class"]
 
 
@@ -303,11 +286,11 @@ def seed_demo(client, db: DatabaseSettings, rows: int, seed: int,
     existing = guard_replace(client, db, ("demo",), force, "`data seed`")
     total = 2 * rows
     gen_progress = (lambda done, _n: progress(done, total)) if progress else None
-    cols = generate_signatures(rows, seed, progress=gen_progress, cancel=cancel,
+    cols = generate_signatures(client, db, rows, seed, progress=gen_progress, cancel=cancel,
                                min_spots=min_spots)
     first, last = demo_span()
     prov = Provenance("demo", {"seed": int(seed), "rows": rows, "space_weather_first_day": first,
-                               "space_weather_last_day": last, "rules": rules(min_spots),
+                               "space_weather_last_day": last, "rules": seed_rules(min_spots),
                                "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     _write_staged(client, db, cols, rows, progress, cancel, existing is not None, prov)
     return rows
@@ -353,6 +336,6 @@ def demo_span() -> tuple[str, str]:
     return d.first, d.last
 
 
-__all__ = ["COLUMNS", "KP_CLASS_EDGES", "N_CLASSES", "SFI_CLASS_EDGES", "SeedCancelled",
-           "SpotBatch", "aggregate", "default_min_spots", "demo_span",
-           "generate_signatures", "grid4", "kp_class", "sfi_class", "space_class", "activity_share", "seed_demo", "simulate_spots", "stations"]
+__all__ = ["COLUMNS", "KP_CLASS_EDGES", "N_CLASSES", "SEED_FILTERS", "SFI_CLASS_EDGES",
+           "SeedCancelled", "SpotBatch", "activity_share", "default_min_spots", "demo_span",
+           "generate_signatures", "grid4", "seed_demo", "seed_rules", "simulate_spots", "stations"]
