@@ -9,12 +9,27 @@ CHECKPOINT_SUFFIXES = (".safetensors", ".pt")
 
 
 def published_dir() -> Path | None:
-    """../shared/reference beside the source checkout or beside the working directory."""
+    """../shared/reference beside the source checkout or beside the working directory, else the
+    data folder of an installed ionis-validate: the peer's own package ships V22-gamma with its
+    config and meta, so `pip install ionis-validate` is how a user without ../shared gets it."""
     for base in (Path(__file__).resolve().parents[1].parent, Path.cwd().resolve().parent):
         d = base / "shared" / "reference"
         if d.is_dir():
             return d
-    return None
+    return _installed_peer_data()
+
+
+def _installed_peer_data() -> Path | None:
+    import importlib.util
+
+    try:  # finds the package without importing it (its __init__ would import torch)
+        spec = importlib.util.find_spec("ionis_validate")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin is None:
+        return None
+    d = Path(spec.origin).parent / "data"
+    return d if (d / PUBLISHED_V22).is_file() else None
 
 
 def published_v22() -> Path | None:

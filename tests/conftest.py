@@ -61,17 +61,14 @@ V22_SHA256 = "341207518b99ab7c446446868aa917afbad1a6192c763c95430537fffbdf4327"
 
 
 def installed_v22() -> Path | None:
-    """V22-gamma as the peer's package ships it: ionis-validate (a test dependency) installs the
-    same weights, config and meta as package data, so a clone without ../shared still tests
-    against the published checkpoint. Only a byte-identical file counts (sha256)."""
+    """V22-gamma where the product finds it without ../shared (engine.model_sources: the data of
+    an installed ionis-validate, a test dependency), counted only if byte-identical (sha256)."""
     import hashlib
-    import importlib.util
 
-    spec = importlib.util.find_spec("ionis_validate")  # locates the package without importing torch
-    if spec is None or spec.origin is None:
-        return None
-    path = Path(spec.origin).parent / "data" / V22_FILE.name
-    if not (path.is_file() and path.with_name("config_v22.json").is_file()):
+    from engine.model_sources import published_v22
+
+    path = published_v22()
+    if path is None or not path.with_name("config_v22.json").is_file():
         return None
     return path if hashlib.sha256(path.read_bytes()).hexdigest() == V22_SHA256 else None
 

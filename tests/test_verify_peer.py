@@ -50,13 +50,12 @@ def demo_export(chdb_path, tmp_path_factory, one_torch_thread) -> tuple[Path, Pa
 
 
 def _cases(request, demo: bool):
-    ref = ROOT.parent / "shared" / "reference"
     if demo:
         ckpt, cfg = request.getfixturevalue("demo_export")
         return ckpt, cfg, cfg.with_name(json.loads(cfg.read_text())["checkpoint"]), "v22"
     name = request.param
     ck = request.getfixturevalue(f"{name}_file")
-    return ck, ref / f"config_{name}.json", ck, name
+    return ck, ck.with_name(f"config_{name}.json"), ck, name
 
 
 @pytest.fixture(params=["v22", "v20", "demo"])
