@@ -91,6 +91,18 @@ def v20_file() -> Path:
     return V20_FILE
 
 
+@pytest.fixture
+def sigint_as(request):
+    """Run the test with SIGINT handled as given (the parent of pytest may have it ignored:
+    a script's `&` job), and put the handler back afterwards."""
+    import signal
+
+    handler = getattr(request, "param", signal.default_int_handler)
+    before = signal.signal(signal.SIGINT, handler)
+    yield handler
+    signal.signal(signal.SIGINT, before)
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """Small batches gain nothing from intra-op threads, and on a busy 2-core machine two

@@ -281,7 +281,7 @@ def test_without_rowid_table_is_read_in_one_stream(tmp_path, chdb_path):
 
 
 def test_ctrl_c_stops_after_the_chunk_and_keeps_the_old_table(tmp_path, chdb_path, capsys,
-                                                               monkeypatch):
+                                                               monkeypatch, sigint_as):
     import os
     import signal
 
@@ -303,4 +303,24 @@ def test_ctrl_c_stops_after_the_chunk_and_keeps_the_old_table(tmp_path, chdb_pat
     err = capsys.readouterr().err
     assert "stopping the import" in err and "imp.sigint is unchanged" in err
     assert _rows(client, db) == before
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGINT) is sigint_as
+
+
+@pytest.mark.parametrize("sigint_as", [__import__("signal").SIG_IGN], indirect=True)
+def test_an_ignored_ctrl_c_stays_ignored(tmp_path, chdb_path, capsys, monkeypatch, sigint_as):
+    """A job started with `&` from a script has SIGINT ignored: the import must not take it
+    back (a Ctrl-C meant for the script would stop it) and completes."""
+    import os
+    import signal
+
+    import engine.cli.import_cmd as import_cmd
+    import engine.data.bundle_import as bundle_import
+
+    path = write_bundle(tmp_path / "i.sqlite", good_rows(300))
+    monkeypatch.setattr(bundle_import, "CHUNK_ROWS", 10)
+    monkeypatch.setattr(import_cmd, "_progress_printer",
+                        lambda: lambda done, total: os.kill(os.getpid(), signal.SIGINT) if done else None)
+    assert main(["--config", _config(tmp_path, chdb_path, "ignored"), "data", "import", str(path)]) == 0
+    assert "stopping the import" not in capsys.readouterr().err
+    assert len(_rows(connect(_db(chdb_path, "ignored")), _db(chdb_path, "ignored"))) == 300
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN

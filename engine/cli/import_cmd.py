@@ -79,6 +79,7 @@ def _progress_printer():
 
 def run_import(args: argparse.Namespace, settings: Settings) -> int:
     from engine.cli.data_real_cmd import late_note
+    from engine.cli.interrupts import on_first_ctrl_c
     from engine.data.bundle_file import default_bundle_path, inspect_bundle
     from engine.data.bundle_import import ImportCancelled, import_bundle
     from engine.data.client import connect, where
@@ -106,8 +107,7 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         stop.set()
 
-    in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, on_sigint) if in_main else None
+    restore_sigint = on_first_ctrl_c(on_sigint)
     try:
         with CommitWindow() as window:  # a Ctrl-C once the swap began: reported, not obeyed
             report = import_bundle(connect(db), db, info, progress=_progress_printer(),
@@ -118,8 +118,7 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
         print(f"interrupted: {exc}", file=sys.stderr)
         return 130
     finally:
-        if in_main:
-            signal.signal(signal.SIGINT, previous)
+        restore_sigint()
     return 0
 
 

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine.cli.interrupts import on_first_ctrl_c
 from engine.errors import InputError
 from engine.limits import MAX_EPOCHS
 
@@ -230,14 +231,13 @@ def _drive(session, printer: _Printer) -> int:
         session.stop()
 
     in_main = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGINT, on_sigint) if in_main else None
+    restore_sigint = on_first_ctrl_c(on_sigint)
     ended_by, restore = _stop_on_termination(session) if in_main else ({}, lambda: None)
     try:
         end = session.run()
     finally:
-        if in_main:
-            signal.signal(signal.SIGINT, previous)
-            restore()
+        restore_sigint()
+        restore()
     if end.state == ev.FINISHED:
         print(end.message, flush=True)
         return 0
