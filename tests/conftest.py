@@ -103,6 +103,21 @@ def sigint_as(request):
     signal.signal(signal.SIGINT, before)
 
 
+@pytest.fixture(scope="session")
+def other_v20_file(tmp_path_factory) -> Path:
+    """A second model for the tests that compare or switch models, where which model it is is not
+    the point: a seeded, untrained V20-layout IonisGate (13 inputs, so mixing the V22 and V20
+    feature layouts is still exercised) saved as this project's checkpoint. Any clone has it."""
+    import torch
+
+    from engine.checkpoint import save_safetensors
+    from engine.model import IonisGate
+
+    torch.manual_seed(20)
+    path = tmp_path_factory.mktemp("other") / "other_v20.safetensors"
+    return save_safetensors(IonisGate("v20"), path, {"epoch": 0})
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """Small batches gain nothing from intra-op threads, and on a busy 2-core machine two

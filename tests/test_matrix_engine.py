@@ -117,8 +117,8 @@ def test_hour_curve_matches_predict_one(v22, ref_path):
         assert c.terms["db"][h] == pytest.approx(predict_one(v22, p, 150, 2)["db"], abs=1e-4)
 
 
-def test_difference_is_a_minus_b(v22, v20_file, ref_path):
-    v20 = load_model(v20_file)
+def test_difference_is_a_minus_b(v22, other_v20_file, ref_path):
+    v20 = load_model(other_v20_file)
     d = compare(v22, v20, ref_path)
     a, b = compute_matrix(v22, ref_path), compute_matrix(v20, ref_path)
     np.testing.assert_allclose(d.db, a.db - b.db, atol=1e-5)

@@ -135,8 +135,8 @@ async def test_inputs_keys_and_errors(v22_file, v22_lm, tmp_path):
         assert not isinstance(app.screen, MatrixScreen)
 
 
-async def test_compare_mode_and_checkpoint_choice(v22_file, v20_file, v22_lm, tmp_path):
-    v20 = load_model(v20_file)
+async def test_compare_mode_and_checkpoint_choice(v22_file, other_v20_file, v22_lm, tmp_path):
+    v20 = load_model(other_v20_file)
     settings = Settings(runs={"dir": str(tmp_path / "runs")})
     app = Host(lambda: MatrixScreen(settings, checkpoint=v22_file))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -154,7 +154,7 @@ async def test_compare_mode_and_checkpoint_choice(v22_file, v20_file, v22_lm, tm
         await pilot.press("enter")
         await settle(pilot)
         assert "no such file" in text_of(picker, "#ckpt-error")
-        inp.value = str(v20_file)
+        inp.value = str(other_v20_file)
         await pilot.press("enter")
         await settle(pilot)
         assert app.screen is scr
@@ -162,7 +162,7 @@ async def test_compare_mode_and_checkpoint_choice(v22_file, v20_file, v22_lm, tm
             compute_matrix(v20, make_path("W3", "G", "20m", 12, 6))
         assert cells(scr) == [[f"{float(v):+.1f}" for v in row] for row in (a.db - b.db)]
         assert cells(scr) != before
-        assert "A - B" in text_of(scr, "#mx-title") and "ionis_v20" in text_of(scr, "#mx-model")
+        assert "A - B" in text_of(scr, "#mx-title") and "other_v20" in text_of(scr, "#mx-model")
         assert " B " in text_of(scr, "#mx-cell") and "A - B" in text_of(scr, "#mx-cell")
         # the difference follows the inputs too
         await pilot.press("right")
@@ -196,10 +196,10 @@ async def test_compare_mode_and_checkpoint_choice(v22_file, v20_file, v22_lm, tm
         await settle(pilot)
         inp = app.screen.query_one("#ckpt-path", Input)
         inp.focus()
-        inp.value = str(v20_file)
+        inp.value = str(other_v20_file)
         await pilot.press("enter")
         await settle(pilot)
-        assert "ionis_v20" in text_of(scr, "#mx-model")
+        assert "other_v20" in text_of(scr, "#mx-model")
         assert cells(scr) == expected(v20, "W3", "G", "20m", 13, 6)
 
 

@@ -95,7 +95,7 @@ async def test_table_details_save_and_rerun(v22_file, tmp_path):
         assert not isinstance(app.screen, VerifyScreen)
 
 
-async def test_choose_another_checkpoint_by_typing_its_path(v22_file, v20_file, tmp_path):
+async def test_choose_another_checkpoint_by_typing_its_path(v22_file, other_v20_file, tmp_path):
     app = Host(lambda: VerifyScreen(settings(tmp_path), checkpoint=v22_file))
     async with app.run_test(size=(80, 24)) as pilot:
         scr = app.screen
@@ -112,12 +112,12 @@ async def test_choose_another_checkpoint_by_typing_its_path(v22_file, v20_file, 
         await pilot.press(*"nope.pt", "enter")
         await pilot.pause()
         assert "no such file" in str(chooser.query_one("#vc-err", Static).render())
-        chooser.query_one(Input).value = str(v20_file)
+        chooser.query_one(Input).value = str(other_v20_file)
         await pilot.press("enter")
         await pilot.pause()
         assert app.screen is scr
         await finished(pilot, scr)
-        assert "ionis_v20" in scr.report.source and "ionis_v20" in plain(scr, "#vf-source")
+        assert "other_v20" in scr.report.source and "other_v20" in plain(scr, "#vf-source")
 
 
 async def test_live_model_is_the_default_source(tmp_path):
