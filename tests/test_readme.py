@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 DOCS = sorted((ROOT / "docs").glob("*.md"))
-MAX_LINES = 320  # the "at most about 300 lines": a newcomer reads it top to bottom
+MAX_LINES = 300  # the "at most about 300 lines": a newcomer reads it top to bottom
 
 
 def section(text: str, heading: str) -> str:
