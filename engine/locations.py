@@ -58,6 +58,17 @@ def short_path(path: str | os.PathLike) -> str:
     return str(p)
 
 
+def name_first(path: str | os.PathLike) -> str:
+    """A file as short_path shows it, but when it lies outside the working folder its folder and
+    name come first, so a line cut at the screen's edge still tells files apart:
+    `20261203-101010-v22/best.safetensors in ~/.local/share/ionis-tui/runs`."""
+    shown = short_path(path)
+    p = Path(shown)
+    if not (p.is_absolute() or shown.startswith("~/")) or len(p.parts) < 3:
+        return shown
+    return f"{p.parent.name}/{p.name} in {p.parent.parent}"
+
+
 def paths_in_use(settings: Settings, short: bool = False) -> dict[str, str]:
     """The settings file, database and runs folder in use, for `data status` (absolute paths)
     and the help screen (short=True: as short_path shows them), so a user over SSH sees which

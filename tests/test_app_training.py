@@ -277,6 +277,21 @@ def test_short_path_is_relative_home_or_absolute(tmp_path, monkeypatch):
     assert short_path(tmp_path / "other") == str((tmp_path / "other").resolve())
 
 
+
+def test_a_file_outside_the_working_folder_shows_its_folder_and_name_first(tmp_path, monkeypatch):
+    """The verify screen's model line is cut at 80 columns: a checkpoint under site-packages
+    (V22 from ionis-validate) or the runs folder must still be told apart by what shows."""
+    from engine.locations import name_first
+
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "cwd").mkdir()
+    monkeypatch.chdir(tmp_path / "cwd")
+    assert name_first(tmp_path / "cwd" / "ionis_v22_gamma.safetensors") == "ionis_v22_gamma.safetensors"
+    run = tmp_path / "home" / ".local" / "runs" / "20261203-101010-v22" / "best.safetensors"
+    assert name_first(run) == "20261203-101010-v22/best.safetensors in ~/.local/runs"
+    lib = tmp_path / "lib" / "ionis_validate" / "data" / "ionis_v22_gamma.safetensors"
+    assert name_first(lib) == f"data/ionis_v22_gamma.safetensors in {(tmp_path / 'lib' / 'ionis_validate').resolve()}"
+
 async def test_resuming_a_run_whose_data_changed_asks_first_and_yes_continues_as_a_new_phase(tmp_path):
     """Issue 21 item 3, in the app: the engine's resume check is asked before the trainer
     starts; no keeps the run as it was, yes resumes it with --force as phase 2."""

@@ -24,6 +24,7 @@ from textual.worker import get_current_worker
 
 from engine.checkpoint import LoadedModel, load_model
 from engine.errors import IonisError
+from engine.locations import name_first
 from engine.model_sources import default_checkpoint, list_checkpoints
 from engine.settings import Settings
 from engine.verify import load_specs, run_suite
@@ -166,11 +167,7 @@ class ChooseModelScreen(ModalScreen[str | None]):
 
 
 def _short(path: str) -> str:
-    p = Path(path)
-    try:
-        return str(p.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(p)
+    return name_first(path) if path else ""
 
 
 def _heading_cells(g) -> dict[str, Text]:
