@@ -23,6 +23,8 @@ REFERENCE = SHARED / "reference"
 V22_FILE = REFERENCE / "ionis_v22_gamma.safetensors"
 V20_FILE = REFERENCE / "ionis_v20.safetensors"
 REAL_SPOTS = SHARED / "data" / "wspr" / "wspr_spots_real.csv"
+# Tests that only need spots in some format read the synthetic fixtures instead (one home:
+# tests/spots_fixtures.py), so they run on any clone; REAL_SPOTS is for figures of the real file.
 # What the suite reads from ../shared. Missing, the tests that need it skip (saying why) on a
 # developer's clone; under CI (CI=true, as CI services set it) the run fails at once instead,
 # so a CI without the shared data can never pass by skipping them (issue 22).

@@ -6,7 +6,8 @@ moves a file's spots in, "ingest.read" just before ingest reads a file.
 
 Every process has its own embedded database here (chdb allows one engine per process and
 this test process holds the shared one); what a process left is read back with
-`data status --json`, in another process."""
+`data status --json`, in another process. The spots are the synthetic fixtures
+(tests/fixtures/spots), so this runs on any clone."""
 
 from __future__ import annotations
 
@@ -20,17 +21,11 @@ from pathlib import Path
 
 import pytest
 from bundle_files import good_rows, write_bundle
-from conftest import SHARED
+from spots_fixtures import ARCHIVE, N, other_spots
 
 from engine.data.swap import TEST_SIGNAL_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
-WSPR = SHARED / "data" / "wspr"
-VK6CQ = WSPR / "VU3VWB_wspr-analysis" / "VK6CQ-2023-02.csv"
-QUERY = WSPR / "djsudduth_wspr-reports" / "wsprnet_query_KN0VA_2023-05.csv"
-
-pytestmark = pytest.mark.skipif(not (VK6CQ.is_file() and QUERY.is_file()),
-                                reason=f"real spot files not found under {WSPR}")
 
 
 def _cli(cfg: str, *argv: str, at: str | None = None, timeout: float = 300):
@@ -71,13 +66,14 @@ def _spots(cfg: str) -> int:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory) -> str:
-    """A config on its own database: demo signatures (seed 7, 1,500 rows), VK6CQ's spots."""
+    """A config on its own database: demo signatures (seed 7, 1,500 rows), the fixture's
+    spots (one spot per signature, so the small fixture builds a table of its own size)."""
     d = tmp_path_factory.mktemp("interrupt")
     cfg = d / "settings.toml"
     cfg.write_text(f'[database]\npath = "{d / "db.chdb"}"\ntable = "sigs"\n'
-                   f'[runs]\ndir = "{d / "runs"}"\n')
+                   f'[runs]\ndir = "{d / "runs"}"\n[ingest]\nmin_spots = 1\n')
     _ok(str(cfg), "data", "seed", "--rows", "1500", "--seed", "7")
-    _ok(str(cfg), "data", "ingest", str(VK6CQ))
+    _ok(str(cfg), "data", "ingest", str(ARCHIVE))
     return str(cfg)
 
 
@@ -124,19 +120,20 @@ def test_import_killed_or_interrupted_after_the_swap(world, tmp_path):
         assert _table(world) == ("bundle", 400)
 
 
-def test_ingest_is_all_or_nothing_under_signals(world):
+def test_ingest_is_all_or_nothing_under_signals(world, tmp_path):
     before = _spots(world)
-    assert before > 1000
-    p = _cli(world, "data", "ingest", str(QUERY), at="ingest.move:INT")
+    assert before >= N
+    more = other_spots(tmp_path / "more.csv")
+    p = _cli(world, "data", "ingest", str(more), at="ingest.move:INT")
     assert p.returncode == 130 and "interrupted" in p.stderr
     assert _spots(world) == before
-    p = _cli(world, "data", "ingest", str(QUERY), at="ingest.move:KILL")
+    p = _cli(world, "data", "ingest", str(more), at="ingest.move:KILL")
     assert p.returncode == -signal.SIGKILL
     assert _spots(world) == before
-    p = _cli(world, "data", "ingest", str(QUERY), "--json", at="swapped:INT")
+    p = _cli(world, "data", "ingest", str(more), "--json", at="swapped:INT")
     assert p.returncode == 0 and "too late to stop" in p.stderr, p.stderr
     added = json.loads(p.stdout)["rows_added"]
-    assert added > 1000 and _spots(world) == before + added
+    assert added == N and _spots(world) == before + added
 
 
 def _wait_stopped(pid: int, timeout: float = 120.0) -> None:
@@ -151,8 +148,7 @@ def _wait_stopped(pid: int, timeout: float = 120.0) -> None:
 
 @pytest.mark.skipif(not Path("/proc/self/stat").is_file(), reason="needs Linux /proc")
 def test_a_file_truncated_while_ingest_reads_it_is_one_error_line(world, tmp_path):
-    f = tmp_path / "k.csv"
-    f.write_bytes(QUERY.read_bytes())
+    f = other_spots(tmp_path / "k.csv", days=2 * 366)
     before = _spots(world)
     env = {**os.environ, TEST_SIGNAL_ENV: "ingest.read:STOP"}
     proc = subprocess.Popen([sys.executable, "-m", "ionis_tui", "--config", world, "data",
@@ -189,9 +185,9 @@ def test_a_file_truncated_in_the_middle_of_the_read_is_an_error_not_a_bus_error(
     # Before: ClickHouse mmap()ed the file, and reading the pages cut off killed the process
     # with SIGBUS (exit 135, no message).
     f = tmp_path / "big.csv"
-    block = VK6CQ.read_bytes()
+    block = ARCHIVE.read_bytes()
     with f.open("wb") as fh:
-        for _ in range(150):
+        for _ in range(90_000_000 // len(block)):
             fh.write(block)
     before = _spots(world)
     proc = subprocess.Popen([sys.executable, "-m", "ionis_tui", "--config", world, "data",

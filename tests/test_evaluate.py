@@ -1,6 +1,8 @@
-"""`ionis-tui evaluate` and engine.evaluate: per-spot arrays from real spot files (read by
+"""`ionis-tui evaluate` and engine.evaluate: per-spot arrays from spot files (read by
 `data ingest`'s readers) and tables, metrics that mean what they say, baselines, the build's
-aggregation, reports, bad input. Every database is the session's chdb (conftest)."""
+aggregation, reports, bad input. Every database is the session's chdb (conftest). The spot
+files are the synthetic fixtures (any clone), but for V22's figures on the real file of
+../shared (skipped without it)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import json
 
 import numpy as np
 import pytest
+from spots_fixtures import COMBINED, N_LONG, N
 
 from engine.checkpoint import load_model
 from engine.cli import main
@@ -23,7 +26,6 @@ from tests.conftest import REAL_SPOTS
 
 DATABASE = "h19a_eval"
 # The combined format `data ingest` reads (kp_3h/f107_obs are the file's own, ignored).
-DISTINCT = 5496  # distinct model inputs among the 13,271 spots evaluated
 HEADER = ("time_utc,band,frequency_hz,tx_sign,tx_loc,rx_sign,rx_loc,snr,power_dbm,drift,"
           "distance_km,azimuth,kp_3h,f107_obs\n")
 
@@ -59,13 +61,8 @@ def v22(v22_file):
 
 
 @pytest.fixture(scope="module")
-def real_obs(settings, real_spots):
-    return load_observations(settings, spots=real_spots)
-
-
-@pytest.fixture(scope="module")
-def v22_real(v22, real_obs):
-    return evaluate(v22, real_obs, "no training table in this test")
+def v22_real(v22, settings, real_spots):
+    return evaluate(v22, load_observations(settings, spots=real_spots), "no training table in this test")
 
 
 def _cli(capsys, cfg_file: str, *argv: str) -> tuple[int, str, str]:
@@ -116,10 +113,10 @@ def test_rows_that_cannot_be_evaluated_are_counted_with_ingest_reasons(settings,
                          "space_weather": 1, "distance": 1, "snr": 1}
 
 
-def test_an_impossible_snr_is_refused_as_ingest_refuses_it(settings, v22, real_spots, tmp_path):
-    """One spot with SNR 9999 among 199 real ones: left out with its reason, the numbers are
+def test_an_impossible_snr_is_refused_as_ingest_refuses_it(settings, v22, tmp_path):
+    """One spot with SNR 9999 after 199 good ones: left out with its reason, the numbers are
     those of the 199 (on main it stayed in: RMSE 710 dB)."""
-    lines = real_spots.read_text().splitlines(keepends=True)
+    lines = COMBINED.read_text().splitlines(keepends=True)
     good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
     good.write_text("".join(lines[:200]))
     cells = lines[200].split(",")
@@ -127,7 +124,9 @@ def test_an_impossible_snr_is_refused_as_ingest_refuses_it(settings, v22, real_s
     bad.write_text("".join(lines[:200]) + ",".join(cells))
     a = evaluate(v22, load_observations(settings, spots=bad), "none", min_band_rows=1)
     b = evaluate(v22, load_observations(settings, spots=good), "none", min_band_rows=1)
-    assert a.report["rows"]["dropped"] == {"SNR out of range": 1}
+    short = {"distance": N - N_LONG}  # the fixture's short paths
+    assert b.report["rows"]["dropped"] == short
+    assert a.report["rows"]["dropped"] == {"SNR out of range": 1, **short}
     assert a.report["levels"]["spots"]["overall"] == b.report["levels"]["spots"]["overall"]
     assert a.report["levels"]["spots"]["overall"]["model"]["rmse_db"] < 20
 
@@ -195,9 +194,9 @@ def test_signature_table_source_and_training_climatology(chdb_path, v22, tmp_pat
     assert code == 0 and rep["levels"]["signatures"]["n"] == 2 and "spots" not in rep["levels"]
 
 
-def test_cli_text_json_markdown(capsys, cfg_file, v22_file, real_spots, tmp_path):
+def test_cli_text_json_markdown(capsys, cfg_file, v22_file, tmp_path):
     md = tmp_path / "r.md"
-    code, out, _ = _cli(capsys, cfg_file, "--checkpoint", str(v22_file), "--spots", str(real_spots),
+    code, out, _ = _cli(capsys, cfg_file, "--checkpoint", str(v22_file), "--spots", str(COMBINED),
                         "--climatology", "none", "--group", "spots", "--json", "--markdown", str(md))
     rep = json.loads(out)
     assert code == 0 and list(rep["levels"]) == ["spots"]
@@ -211,32 +210,38 @@ def test_cli_text_json_markdown(capsys, cfg_file, v22_file, real_spots, tmp_path
 @pytest.mark.parametrize("args, expect", [
     (["--spots", "nope.csv"], "nope.csv: no such file"),
     (["--spots", "{spots}", "--from", "2023-13"], "use YYYY-MM"),
-    (["--spots", "{spots}", "--from", "2024-01", "--to", "2024-12"], "none of its 14,053 spots"),
+    (["--spots", "{spots}", "--from", "2024-01", "--to", "2024-12"], f"none of its {N:,} spots"),
     ([], "no observations"),
     (["--table", "a b"], "not a plain identifier"),
 ])
-def test_cli_bad_input_exits_2(capsys, cfg_file, v22_file, real_spots, args, expect):
-    args = [a.replace("{spots}", str(real_spots)) for a in args]
+def test_cli_bad_input_exits_2(capsys, cfg_file, v22_file, args, expect):
+    args = [a.replace("{spots}", str(COMBINED)) for a in args]
     code, _, err = _cli(capsys, cfg_file, "--checkpoint", str(v22_file), "--climatology", "none", *args)
     assert code == 2 and err.startswith("error: ") and expect in err and err.count("\n") == 1
 
 
-def test_cli_unreadable_checkpoint_exits_2(capsys, cfg_file, real_spots, tmp_path):
+def test_cli_unreadable_checkpoint_exits_2(capsys, cfg_file, tmp_path):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"not a checkpoint")
-    code, _, err = _cli(capsys, cfg_file, "--checkpoint", str(bad), "--spots", str(real_spots),
+    code, _, err = _cli(capsys, cfg_file, "--checkpoint", str(bad), "--spots", str(COMBINED),
                         "--climatology", "none")
     assert code == 2 and err.startswith("error: ")
 
 
-def test_distinct_inputs_give_the_same_predictions_as_every_row(v22, real_obs):
-    """Spots sharing one model input are predicted once; the result is the row-by-row one."""
+def test_distinct_inputs_give_the_same_predictions_as_every_row(v22, settings, tmp_path):
+    """Spots sharing one model input are predicted once; the result is the row-by-row one.
+    Each fixture spot is given twice, heard by a second station beside the first receiver."""
     from engine.evaluate.run import distinct_inputs
     from engine.predict import predict_rows
 
-    o = real_obs
+    head, *body = COMBINED.read_text().splitlines(keepends=True)
+    twin = [",".join(c[:5] + [c[5] + "X"] + c[6:]) for c in (ln.split(",") for ln in body)]
+    f = tmp_path / "twice.csv"
+    f.write_text(head + "".join(body) + "".join(twin))
+    o = load_observations(settings, spots=f)
     first, inverse = distinct_inputs(o)
-    assert len(first) == DISTINCT and inverse.max() == len(first) - 1  # 13,271 spots, 2.4 per input
+    assert len(o) == 2 * N_LONG  # both copies of every long path
+    assert len(first) <= len(o) // 2 and inverse.max() == len(first) - 1
     tla, tlo, rla, rlo = o.latlon()
     full = predict_rows(v22, tx_lat=tla, tx_lon=tlo, rx_lat=rla, rx_lon=rlo, band_id=o.band, hour=o.hour,
                         month=o.month, sfi=o.sfi, kp=o.kp, doy=o.doy)["db"]

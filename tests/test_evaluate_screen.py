@@ -1,4 +1,6 @@
-"""The evaluate screen and the verify screen's skill group, driven through Textual's Pilot."""
+"""The evaluate screen and the verify screen's skill group, driven through Textual's Pilot:
+on the synthetic spot fixture (any clone), and with V22's figures on the real file of
+../shared (skipped without it)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import time
 
 import pytest
 from pilot_tools import Host
+from spots_fixtures import COMBINED, N_LONG, SPOTS
 from textual.widgets import DataTable, Static
 
 from engine.checkpoint import load_model
@@ -61,6 +64,49 @@ async def test_evaluate_screen_table_plots_level_and_save(v22_file, real_spots, 
         assert len(list((tmp_path / "runs" / "evaluate").glob("*.md"))) == 1
 
 
+def _long(band: str) -> int:
+    return sum(s["band"] == band and s["km"] >= 500 for s in SPOTS)
+
+
+async def test_evaluate_screen_on_the_fixture_table_level_and_save(v22_file, tmp_path, chdb_path):
+    s = _settings(tmp_path, str(COMBINED))
+    s.database.path = chdb_path
+    s.ingest.min_spots = 1  # the small fixture then makes > 100 signatures (graded)
+    app = Host(lambda: EvaluateScreen(s, lambda: load_model(v22_file), v22_file.name))
+    async with app.run_test(size=(80, 24)) as pilot:
+        scr = app.screen
+        await _done(pilot, scr)
+        t = scr.query_one(DataTable)
+        assert row(t, "all")[1] == str(N_LONG)  # the build's filters: short paths left out
+        assert row(t, "30m")[1] == str(_long("30m")) and row(t, "20m")[1] == str(_long("20m"))
+        assert "b, c n/a" in plain(scr, "#ev-head") and t.size.width <= 80
+        await pilot.press("g")
+        assert scr.level == "signatures" and int(row(t, "all")[1]) < N_LONG
+        await pilot.press("w")
+        saved = list((tmp_path / "runs" / "evaluate").glob("*.json"))
+        assert len(saved) == 1 and json.loads(saved[0].read_text())["levels"]["signatures"]["n"] > 0
+
+
+async def test_verify_screen_skill_rows_on_the_fixture_open_evaluate(v22_file, tmp_path, chdb_path):
+    s = _settings(tmp_path, str(COMBINED))
+    s.database.path = chdb_path
+    app = Host(lambda: VerifyScreen(s, checkpoint=v22_file))
+    async with app.run_test(size=(80, 24)) as pilot:
+        scr = app.screen
+        await finished(pilot, scr)
+        t = scr.query_one(DataTable)
+        assert row(t, "group:skill")[2].startswith("SKILL (real) ")
+        assert row(t, "SKILL-A")[0] in ("PASS", "FAIL") and row(t, "SKILL-20m")[0] in ("PASS", "FAIL")
+        assert row(t, "SKILL-40m")[0] == row(t, "SKILL-160m")[0] == "n/a"  # < 100 spots, none
+        await pilot.press("e")
+        ev = app.screen
+        assert isinstance(ev, EvaluateScreen)
+        await _done(pilot, ev)
+        assert row(ev.query_one(DataTable), "all")[1] == str(N_LONG)
+        await pilot.press("escape")
+        assert app.screen is scr
+
+
 async def test_evaluate_screen_without_a_source_says_how_to_set_one(v22_file, tmp_path):
     app = Host(lambda: EvaluateScreen(_settings(tmp_path, ""), lambda: load_model(v22_file), "v22"))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -93,10 +139,9 @@ async def test_verify_screen_shows_skill_per_band_and_opens_evaluate(v22_file, r
         assert isinstance(scr.query_one("#vf-summary", Static), Static)
 
 
-async def test_evaluate_screen_says_n_a_with_the_count_for_too_few_spots(v22_file, real_spots, tmp_path,
-                                                                         chdb_path):
+async def test_evaluate_screen_says_n_a_with_the_count_for_too_few_spots(v22_file, tmp_path, chdb_path):
     one = tmp_path / "one.csv"
-    one.write_text("".join(open(real_spots).readlines()[:2]))
+    one.write_text("".join(COMBINED.read_text().splitlines(keepends=True)[:2]))
     s = _settings(tmp_path, str(one))
     s.database.path = chdb_path
     app = Host(lambda: EvaluateScreen(s, lambda: load_model(v22_file), v22_file.name))

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from spots_fixtures import COMBINED, N_LONG, SPOTS, N
 
 from tests.conftest import REAL_SPOTS
 
@@ -75,6 +76,17 @@ def test_power_is_part_of_the_truth(tmp_path, capsys, cfg):
 def test_missing_file_is_a_clear_error(tmp_path, capsys, cfg):
     assert tvs.main(["--spots", str(tmp_path / "nope.csv"), *cfg]) == 2
     assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'nope.csv'}: no such file")
+
+
+def test_a_whole_spot_file_by_band_and_distance(capsys, cfg):
+    """The synthetic fixture (any clone): every spot read, space weather from the product (its
+    own columns are empty), one entry per band and the short paths in the first distance class."""
+    tvs.main(["--spots", str(COMBINED), "--json", *cfg])
+    out = json.loads(capsys.readouterr().out)
+    assert out["n_read"] == out["overall"]["n"] == N and out["excluded_no_space_weather"] == 0
+    assert set(out["per_band"]) == {s["band"] for s in SPOTS}
+    assert out["per_band"]["20m"]["n"] == sum(s["band"] == "20m" for s in SPOTS)
+    assert out["per_distance"]["0-500km"]["n"] == N - N_LONG
 
 
 def test_targets_met_on_the_shared_real_spots(capsys, cfg):

@@ -1,6 +1,7 @@
 """The default suite fails untrained models: three random-weight models pass at most half of
-the counted evidence tests, and fewer than V22-gamma, with and without real observations for
-the skill group (found the way the default settings find them)."""
+the counted evidence tests, and fewer than V22-gamma, with and without observations for the
+skill group (found the way the default settings find them; the observations are the synthetic
+spot fixture, so this runs on any clone)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from spots_fixtures import COMBINED
 
 from engine.checkpoint import LoadedModel, load_model
 from engine.evaluate.source import observation_source, skill_source
 from engine.model import IonisGate
 from engine.settings import Settings
 from engine.verify import run_suite
-from tests.conftest import REAL_SPOTS
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -46,12 +47,10 @@ def test_without_observations_the_skill_group_says_why_in_the_summary(tmp_path, 
                            f"counted; 18 judged by a group verdict)")
 
 
-@pytest.mark.slow  # 4 models x the whole suite, one on 8,000 real spots
+@pytest.mark.slow  # 4 models x the whole suite
 @pytest.mark.parametrize("with_spots", [False, True])
 def test_random_models_pass_at_most_half_and_fewer_than_v22(tmp_path, chdb_path, v22_file, with_spots):
-    if with_spots and not REAL_SPOTS.is_file():
-        pytest.skip(f"real spot file not found at {REAL_SPOTS} (shared/ must sit beside the repo)")
-    s = _settings(tmp_path, chdb_path, REAL_SPOTS if with_spots else None)
+    s = _settings(tmp_path, chdb_path, COMBINED if with_spots else None)
     skill = skill_source(s)
     assert isinstance(skill, str) is not with_spots, skill
     v22 = run_suite(load_model(v22_file), skill=skill)
