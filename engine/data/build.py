@@ -26,6 +26,7 @@ from engine.data.client import translating
 from engine.data.provenance import Provenance, guard_replace
 from engine.data.schema import create_table_sql, table_exists
 from engine.data.swap import staging_name, swap_in
+from engine.data.write_lock import write_lock
 from engine.errors import DataError, InputError
 from engine.settings import DatabaseSettings
 
@@ -63,6 +64,13 @@ def build_signatures(client, db: DatabaseSettings, *, spots_table: str, sw_table
     """Aggregate the spots into `db.table` (replaced atomically, with its provenance); raise
     InputError if nothing would be built (the old table stays), DataError if the table holds
     rows `data build` did not write and not force. progress(step, 3) after each step."""
+    with write_lock(client, db, db.table, "data build"):
+        return _build(client, db, spots_table, sw_table, first, last, min_spots, progress, force)
+
+
+def _build(client, db: DatabaseSettings, spots_table: str, sw_table: str, first: str | None,
+           last: str | None, min_spots: int, progress: Callable[[int, int], None] | None,
+           force: bool) -> BuildReport:
     step = progress or (lambda done, total: None)
     t0 = time.perf_counter()
     start, end = month_bounds(first, last)

@@ -28,6 +28,7 @@ from engine.data.client import translating
 from engine.data.provenance import Provenance, guard_replace, read_provenance
 from engine.data.schema import SCHEMA, create_table_sql
 from engine.data.swap import staging_name, swap_in
+from engine.data.write_lock import write_lock
 from engine.errors import DataError, InputError
 from engine.grids import valid_sql
 from engine.settings import DatabaseSettings
@@ -233,6 +234,12 @@ def import_bundle(client, db: DatabaseSettings, info: BundleInfo, *,
     Bad rows are kept out and counted per REASONS key. Raises InputError for a file that
     cannot be used (no rows, nothing usable, not WSPR), ImportCancelled when cancel() turns
     True, DataError for database trouble; in every such case the old table is unchanged."""
+    with write_lock(client, db, db.table, "data import"):
+        return _import(client, db, info, progress, cancel, force, streams)
+
+
+def _import(client, db: DatabaseSettings, info: BundleInfo, progress: Progress | None,
+            cancel: Cancel | None, force: bool, streams: int | None) -> ImportReport:
     t0 = time.perf_counter()
     streams = max(1, int(streams or default_streams()))
     if info.rowid_min is None:

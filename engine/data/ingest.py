@@ -28,6 +28,7 @@ from engine.data.spot_sql import (
     spots_table_sql,
 )
 from engine.data.swap import swap_in, test_point
+from engine.data.write_lock import write_lock
 from engine.errors import DataError, InputError
 from engine.settings import DatabaseSettings
 
@@ -86,14 +87,15 @@ def ingest_files(client, db: DatabaseSettings, files: list[str | Path], fmt: str
     labels = _labels(paths, sniffed)
     target = ensure_spots_table(client, db, table)
     st = _Staging(db, table)
-    try:
-        st.create(client, db)
-        _load_all(client, db, st, paths, sniffed, labels, progress)
-        reports = _file_reports(client, db, st, paths, sniffed, labels, target)
-        _refuse_bad(reports, max_bad_share)
-        added, total = _move_new(client, db, st, table, sum(r.new for r in reports))
-    finally:
-        st.drop(client, db)
+    with write_lock(client, db, table, "data ingest"):
+        try:
+            st.create(client, db)
+            _load_all(client, db, st, paths, sniffed, labels, progress)
+            reports = _file_reports(client, db, st, paths, sniffed, labels, target)
+            _refuse_bad(reports, max_bad_share)
+            added, total = _move_new(client, db, st, table, sum(r.new for r in reports))
+        finally:
+            st.drop(client, db)
     return IngestReport(f"{db.database}.{table}", reports, added, total, time.perf_counter() - t0)
 
 

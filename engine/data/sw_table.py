@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from engine.data.client import translating
 from engine.data.schema import table_exists
 from engine.data.swap import staging_name, swap_in
+from engine.data.write_lock import write_lock
 from engine.settings import DatabaseSettings
 
 SW_COLUMNS = {"date": "Date", "f107_obs": "Float32", "f107_adj": "Nullable(Float32)",
@@ -45,8 +46,7 @@ def fill_space_weather(client, db: DatabaseSettings, table: str, days) -> SwSpan
     data = [[d.item() for d in days.dates], [float(x) for x in days.sfi],
             [None if math.isnan(float(x)) else float(x) for x in adj],
             [[float(k) for k in row] for row in days.kp], [1] * len(days.dates)]
-    with translating(db):
-        client.command(f"CREATE DATABASE IF NOT EXISTS `{db.database}`")
+    with write_lock(client, db, table, "data sw"), translating(db):
         client.command(f"DROP TABLE IF EXISTS `{db.database}`.`{staging}` SYNC")
         client.command(sw_table_sql(f"`{db.database}`.`{staging}`"))
         client.insert(staging, list(map(list, zip(*data, strict=True))), column_names=list(SW_COLUMNS),

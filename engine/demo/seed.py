@@ -40,6 +40,7 @@ from engine.data.client import translating
 from engine.data.provenance import Provenance, guard_replace
 from engine.data.schema import create_table_sql
 from engine.data.swap import staging_name, swap_in
+from engine.data.write_lock import write_lock
 from engine.demo.seed_sql import aggregate_sql, cell_keys, create_scratch
 from engine.demo.space_weather import ObservedDays, observed_days
 from engine.demo.truth import (
@@ -283,6 +284,13 @@ def seed_demo(client, db: DatabaseSettings, rows: int, seed: int,
     min_spots = default_min_spots() if min_spots is None else int(min_spots)
     if rows < 1:
         raise InputError(f"number of demo rows must be >= 1, got {rows}")
+    with write_lock(client, db, db.table, "data seed"):
+        _seed(client, db, rows, seed, progress, cancel, force, min_spots)
+    return rows
+
+
+def _seed(client, db: DatabaseSettings, rows: int, seed: int, progress: Progress | None,
+          cancel: Callable[[], bool] | None, force: bool, min_spots: int) -> None:
     existing = guard_replace(client, db, ("demo",), force, "`data seed`")
     total = 2 * rows
     gen_progress = (lambda done, _n: progress(done, total)) if progress else None
@@ -293,7 +301,6 @@ def seed_demo(client, db: DatabaseSettings, rows: int, seed: int,
                                "space_weather_last_day": last, "rules": seed_rules(min_spots),
                                "written_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})
     _write_staged(client, db, cols, rows, progress, cancel, existing is not None, prov)
-    return rows
 
 
 def _write_staged(client, db: DatabaseSettings, cols: dict, rows: int, progress: Progress | None,
