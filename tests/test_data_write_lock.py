@@ -121,3 +121,19 @@ def test_the_lock_goes_with_a_refused_command(db, tmp_path):
     with pytest.raises(InputError):
         ingest_files(client, db, [bad])
     assert lock_table("spots") not in _tables(client)
+
+
+def test_data_status_names_the_command_writing_a_table(db, tmp_path, capsys):
+    client = connect(db)
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(f'[database]\npath = "{db.path}"\ndatabase = "{DATABASE}"\ntable = "{db.table}"\n')
+    assert main(["--config", str(cfg), "data", "status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["writers"] == {}
+    with write_lock(client, db, db.table, "data build"):
+        assert main(["--config", str(cfg), "data", "status", "--json"]) == 0
+        held = json.loads(capsys.readouterr().out)["writers"][f"{DATABASE}.{db.table}"]
+        assert held["command"] == "data build" and held["host"] == socket.gethostname()
+        assert main(["--config", str(cfg), "data", "status"]) == 0
+        assert f"writing     {DATABASE}.{db.table}: `data build` (pid " in capsys.readouterr().out
+    assert main(["--config", str(cfg), "data", "status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["writers"] == {}

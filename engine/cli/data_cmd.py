@@ -115,6 +115,9 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
         print(f"signatures  missing: {st['signatures_hint']}")
     else:
         _print_signatures(st)
+    for table, h in st["writers"].items():
+        print(f"writing     {table}: `{h.get('command', '?')}` (pid {h.get('pid', '?')} on "
+              f"{h.get('host', '?')}, since {h.get('since', '?')})")
     for name, path in st["paths"].items():
         print(f"{name:<11} {path}")
     return 0

@@ -137,5 +137,14 @@ def overview(client, db: DatabaseSettings, spots_table: str, sw_table: str) -> d
         out = {"mode": db.mode, "source": db.path if db.mode == "embedded" else f"{db.host}:{db.port}",
                "where": where(db), "table": f"{db.database}.{db.table}", "signatures": "missing",
                "signatures_hint": hint, "row_count": 0, "provenance": None}
-    out.update(spots_table=spots, space_weather=sw.as_dict() if sw else None)
+    out.update(spots_table=spots, space_weather=sw.as_dict() if sw else None,
+               writers=writers(client, db, (db.table, spots_table, sw_table)))
     return out
+
+
+def writers(client, db: DatabaseSettings, tables) -> dict[str, dict]:
+    """The tables a command is writing now: qualified name -> its lock's holder."""
+    from engine.data.write_lock import holder
+
+    found = {t: holder(client, db, t) for t in dict.fromkeys(tables)}
+    return {f"{db.database}.{t}": h for t, h in found.items() if h is not None}

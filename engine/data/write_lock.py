@@ -36,11 +36,11 @@ def write_lock(client, db: DatabaseSettings, table: str, command: str) -> Iterat
     another live command has it. Released however the block ends (a kill -9 leaves it, and
     the next writer on this host sees its process gone)."""
     name = f"`{db.database}`.`{lock_table(table)}`"
-    holder = {"command": command, "host": socket.gethostname(), "pid": os.getpid(),
-              "since": time.strftime("%Y-%m-%d %H:%M:%S")}
+    me = {"command": command, "host": socket.gethostname(), "pid": os.getpid(),
+          "since": time.strftime("%Y-%m-%d %H:%M:%S")}
     with translating(db):
         client.command(f"CREATE DATABASE IF NOT EXISTS `{db.database}`")
-    _take(client, db, name, table, holder)
+    _take(client, db, name, table, me)
     try:
         yield
     finally:
@@ -48,11 +48,11 @@ def write_lock(client, db: DatabaseSettings, table: str, command: str) -> Iterat
             client.command(f"DROP TABLE IF EXISTS {name} SYNC")
 
 
-def _take(client, db: DatabaseSettings, name: str, table: str, holder: dict) -> None:
+def _take(client, db: DatabaseSettings, name: str, table: str, me: dict) -> None:
     for _ in range(2):  # a second try after clearing a dead holder's lock
-        if _create(client, db, name, holder):
+        if _create(client, db, name, me):
             return
-        held = _holder(client, db, table)
+        held = holder(client, db, table)
         if held is None:  # released between our CREATE and our look
             continue
         if not _is_dead(held):
@@ -67,8 +67,8 @@ def _take(client, db: DatabaseSettings, name: str, table: str, holder: dict) -> 
                     f"keeps taking it; try again", "database")
 
 
-def _create(client, db: DatabaseSettings, name: str, holder: dict) -> bool:
-    text = json.dumps(holder).replace("\\", "\\\\").replace("'", "\\'")
+def _create(client, db: DatabaseSettings, name: str, me: dict) -> bool:
+    text = json.dumps(me).replace("\\", "\\\\").replace("'", "\\'")
     try:
         client.command(f"CREATE TABLE {name} (held UInt8) ENGINE = Memory COMMENT '{text}'")
         return True
@@ -79,7 +79,8 @@ def _create(client, db: DatabaseSettings, name: str, holder: dict) -> bool:
             raise
 
 
-def _holder(client, db: DatabaseSettings, table: str) -> dict | None:
+def holder(client, db: DatabaseSettings, table: str) -> dict | None:
+    """Who holds the write lock of `table` (command, host, pid, since), None when free."""
     with translating(db):
         rows = client.query("SELECT comment FROM system.tables WHERE database = {d:String} AND "
                             "name = {t:String}", parameters={"d": db.database,
