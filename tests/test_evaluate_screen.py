@@ -103,6 +103,11 @@ async def test_verify_screen_skill_rows_on_the_fixture_open_evaluate(v22_file, t
         assert isinstance(ev, EvaluateScreen)
         await _done(pilot, ev)
         assert row(ev.query_one(DataTable), "all")[1] == str(N_LONG)
+        # the model lies outside the working folder, shown folder-first; the saved report is
+        # named after the file itself, not after that display text
+        await pilot.press("w")
+        saved = [p.name for p in (tmp_path / "runs" / "evaluate").glob("*.json")]
+        assert len(saved) == 1 and saved[0].startswith(f"evaluate-{v22_file.stem}-"), saved
         await pilot.press("escape")
         assert app.screen is scr
 

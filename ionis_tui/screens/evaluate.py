@@ -41,11 +41,13 @@ class EvaluateScreen(Screen):
     EvaluateScreen #ev-status.error { color: $error; }
     """
 
-    def __init__(self, settings: Settings, model: Callable[[], LoadedModel], name: str):
+    def __init__(self, settings: Settings, model: Callable[[], LoadedModel], name: str,
+                 stem: str = "model"):
         super().__init__()
         self.settings = settings
         self.model = model        # called in the worker thread: loads or returns a CPU snapshot
-        self.model_name = name
+        self.model_name = name    # shown as given
+        self.stem = stem          # the saved report's name part: from the file, never the display
         self.evaluation = None    # engine.evaluate.run.Evaluation once computed
         self.level = "spots"
         self.finished = False
@@ -109,7 +111,7 @@ class EvaluateScreen(Screen):
         summary = rep["levels"][self.level]
         rows = rep["rows"]
         self.query_one("#ev-head", Static).update(
-            f"{Path(self.model_name).name} on {Path(rep['source']).name} · {self.level} · "
+            f"{self.model_name} on {Path(rep['source']).name} · {self.level} · "
             f"{summary['n']:,} rows (of {rows['read']:,} read)\nbaselines: a band mean · b band clim. · "
             f"c band+hour clim.{'' if rep['climatology'] == 'training table' else ' (b, c n/a: no training table)'}")
         t = self.query_one(DataTable)
@@ -169,7 +171,7 @@ class EvaluateScreen(Screen):
         if self.evaluation is None:
             self.notify("nothing to save: the evaluation has not finished", severity="warning")
             return
-        stem = Path(self.model_name).stem.replace(" ", "_") or "model"
+        stem = self.stem.replace(" ", "_") or "model"
         base = Path(self.settings.runs.dir) / "evaluate" / f"evaluate-{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
         try:
             md = write_report(self.evaluation.report, base.with_suffix(".md"))

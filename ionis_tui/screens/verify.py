@@ -414,10 +414,11 @@ class VerifyScreen(LiveModel, Screen):
             if live is None:
                 self._status("no live model: no training run is in progress (press o)", error=True)
                 return
-            self.app.push_screen(EvaluateScreen(self.settings, lambda: live, live.label))
+            self.app.push_screen(EvaluateScreen(self.settings, lambda: live, live.label, "live"))
             return
         src = self.source
-        self.app.push_screen(EvaluateScreen(self.settings, lambda: load_model(src), _short(src)))
+        self.app.push_screen(EvaluateScreen(self.settings, lambda: load_model(src), _short(src),
+                                                Path(src).stem))
 
     def action_save(self) -> None:
         if self.report is None:
