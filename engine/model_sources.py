@@ -5,6 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 PUBLISHED_V22 = "ionis_v22_gamma.safetensors"
+# What a screen says when no model is found: no run has a best checkpoint and no published one.
+NO_MODEL = ("no model found: press o to choose a checkpoint, train one (s on the dashboard), or "
+            "`pip install ionis-validate` for the published V22-gamma")
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt")
 
 

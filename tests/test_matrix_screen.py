@@ -253,6 +253,7 @@ async def test_no_model_anywhere(tmp_path, monkeypatch):
         await settle(pilot)
         scr = app.screen
         assert "press o" in text_of(scr, "#mx-status")
+        assert "pip install ionis-validate" in text_of(scr, "#mx-status")  # where V22 comes from
         await pilot.press("right", "u", "shift+down")      # keys still work, nothing crashes
         assert scr.path.hour == 13 and scr.query_one(MatrixGrid).row_count == 0
 

@@ -142,6 +142,7 @@ async def test_no_model_at_all_says_so(tmp_path, monkeypatch):
         await pilot.pause()
         scr = app.screen
         assert "no model found" in plain(scr, "#vf-summary") and scr.report is None
+        assert "pip install ionis-validate" in plain(scr, "#vf-summary")  # where V22 comes from
         await pilot.press("w")  # nothing to save: a warning, no crash
         await pilot.pause()
         assert not (tmp_path / "runs").exists()

@@ -37,7 +37,7 @@ from engine.matrix import (
 from engine.matrix.facts import PathFacts
 from engine.matrix.presets import PresetPath
 from engine.matrix.values import check_hour, check_month
-from engine.model_sources import default_checkpoint, list_checkpoints
+from engine.model_sources import NO_MODEL, default_checkpoint, list_checkpoints
 from engine.predict import Path_
 from engine.settings import Settings
 from ionis_tui.screens.live import LiveModel
@@ -193,7 +193,7 @@ class MatrixScreen(LiveModel, Screen):
                 return "live", lm, error or ("" if lm else "no live model: no training run is in progress")
             path = default_checkpoint(self.settings.runs.dir, self.checkpoint)
             if path is None:
-                return None, None, "no model found: press o to choose a checkpoint"
+                return None, None, NO_MODEL
             value = str(path)
         try:
             return value, load_model(value), ""

@@ -25,7 +25,7 @@ from textual.worker import get_current_worker
 from engine.checkpoint import LoadedModel, load_model
 from engine.errors import IonisError
 from engine.locations import name_first
-from engine.model_sources import default_checkpoint, list_checkpoints
+from engine.model_sources import NO_MODEL, default_checkpoint, list_checkpoints
 from engine.settings import Settings
 from engine.verify import load_specs, run_suite
 from engine.verify.report import (
@@ -233,7 +233,7 @@ class VerifyScreen(LiveModel, Screen):
             return
         self.source = self._default_source()
         if self.source is None:
-            self._status("no model found: press o to choose a checkpoint", error=True)
+            self._status(NO_MODEL, error=True)
             return
         self.query_one(DataTable).focus()
         self.action_rerun()
