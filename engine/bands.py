@@ -36,6 +36,12 @@ BAND_NAMES = tuple(b.name for b in BANDS)
 SIGMA_DB = 6.7  # the flat dB-per-sigma the original IONIS uses for differences
 
 
+def hf_band_sql(column: str = "band") -> str:
+    """SQL true when `column` holds one of the model's HF band ids: the one rule for the spot
+    build, the bundle import and the rows a run loads."""
+    return f"{column} IN ({', '.join(str(i) for i in sorted(BY_ID))})"
+
+
 def parse_band(text: str | int) -> Band:
     """Accept "20m", "20", 107 or 14 (MHz); refuse anything outside 160m-10m."""
     s = str(text).strip().lower()

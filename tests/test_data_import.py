@@ -61,8 +61,11 @@ BAD = {
     "month": [_with(month=0), _with(month=13)],
     "spot_count": [_with(spot_count=0), _with(spot_count=-3)],
     "sfi_zero": [_with(avg_sfi=0.0)],
+    # the last two: rows the loader would drop (SNR beyond +-100 dB, SFI above 1000), so an
+    # import never keeps a row no run can use
     "out_of_range": [_with(avg_kp=9.5), _with(avg_sfi=-1.0), _with(avg_distance=-5.0),
-                     _with(avg_azimuth=400.0), _with(reliability=1.5)],
+                     _with(avg_azimuth=400.0), _with(reliability=1.5),
+                     _with(median_snr=3e38), _with(avg_sfi=5000.0)],
 }
 
 

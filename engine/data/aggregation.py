@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 
+from engine.bands import hf_band_sql
 from engine.errors import InputError
 from engine.grids import grid4_sql, grid_latlon_sql
 from engine.settings import DatabaseSettings
@@ -122,7 +123,7 @@ def spot_filter_sql(db: DatabaseSettings, spots_table: str, start: str | None = 
     if end:
         out["to"] = f"time < toDateTime('{end}', 'UTC')"
     out.update({
-        "hf_band": "band BETWEEN 102 AND 111",
+        "hf_band": hf_band_sql(),
         "distance": f"distance_km BETWEEN {MIN_DISTANCE_KM} AND {MAX_DISTANCE_KM}",
         "snr": f"snr BETWEEN {lo} AND {hi}",
         "moving_tx": f"(tx_sign, toDate(time)) NOT IN (SELECT tx_sign, toDate(time) FROM {s} "

@@ -22,9 +22,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.bands import BY_ID
+from engine.bands import hf_band_sql
+from engine.data.aggregation import MAX_DISTANCE_KM
 from engine.data.bundle_file import BundleInfo
 from engine.data.client import translating
+from engine.data.loader import SFI_LIMIT, SNR_DB_LIMIT
 from engine.data.provenance import Provenance, guard_replace, read_provenance
 from engine.data.schema import SCHEMA, create_table_sql
 from engine.data.swap import staging_name, swap_in
@@ -42,7 +44,6 @@ CHUNK_ROWS = 500_000  # rowids per reader per INSERT: bounds memory, sets progre
 WSPR_MEAN_SNR_WINDOW = (-28.0, -8.0)
 
 _NUMERIC = [c for c in SCHEMA if not c.endswith("_grid_4")]
-_BANDS = ", ".join(str(b) for b in sorted(BY_ID))
 
 
 def _whole(c: str, lo: int, hi: int) -> str:
@@ -56,14 +57,17 @@ REASONS: dict[str, str] = {
     "null": " OR ".join(f"isNull({c})" for c in SCHEMA),
     "non_finite": " OR ".join(f"NOT isFinite({c})" for c in _NUMERIC),
     "grid": f"NOT ({valid_sql('tx_grid_4')} AND {valid_sql('rx_grid_4')})",
-    "band": f"band NOT IN ({_BANDS})",
+    "band": f"NOT ({hf_band_sql()})",
     "hour": _whole("hour", 0, 23),
     "month": _whole("month", 1, 12),
     "spot_count": _whole("spot_count", 1, 2**32 - 1),
     "sfi_zero": "avg_sfi = 0",  # the original's zero-filled solar defect
-    "out_of_range": ("avg_sfi < 0 OR NOT (avg_kp BETWEEN 0 AND 9) OR snr_std < 0 "
-                     "OR NOT (reliability BETWEEN 0 AND 1) OR NOT (avg_distance BETWEEN 0 AND 20040) "
-                     "OR NOT (avg_azimuth BETWEEN 0 AND 360)"),
+    # the loader's physical bounds too (engine.data.loader), so every row kept is one a run uses
+    "out_of_range": (f"avg_sfi < 0 OR avg_sfi > {SFI_LIMIT} OR abs(median_snr) > {SNR_DB_LIMIT} "
+                     f"OR NOT (avg_kp BETWEEN 0 AND 9) OR snr_std < 0 "
+                     f"OR NOT (reliability BETWEEN 0 AND 1) "
+                     f"OR NOT (avg_distance BETWEEN 0 AND {MAX_DISTANCE_KM}) "
+                     f"OR NOT (avg_azimuth BETWEEN 0 AND 360)"),
 }
 _REJECT = ("multiIf(" + ", ".join(f"{cond}, {i}" for i, cond in enumerate(REASONS.values(), 1))
            + ", 0)")

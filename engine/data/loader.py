@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from engine.bands import hf_band_sql
 from engine.data.client import translating, where
 from engine.data.rows import COLUMNS, SignatureRows
 from engine.data.schema import check_schema
@@ -34,7 +35,7 @@ SNR_DB_LIMIT = 100.0
 SFI_LIMIT = 1000.0
 VALIDITY: dict[str, str] = {
     "snr": f"ifNull(isFinite(toFloat32(median_snr)) AND abs(median_snr) <= {SNR_DB_LIMIT}, 0)",
-    "band": "ifNull(band BETWEEN 102 AND 111, 0)",
+    "band": f"ifNull({hf_band_sql()}, 0)",
     "hour": "ifNull(hour BETWEEN 0 AND 23, 0)",
     "month": "ifNull(month BETWEEN 1 AND 12, 0)",
     "grid": f"ifNull({valid_sql('tx_grid_4')} AND {valid_sql('rx_grid_4')}, 0)",
