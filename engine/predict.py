@@ -13,9 +13,7 @@ from engine.checkpoint import LoadedModel
 from engine.errors import InputError
 from engine.features import build_features
 from engine.geo import parse_location
-
-SFI_RANGE = (50.0, 400.0)
-KP_RANGE = (0.0, 9.0)
+from engine.limits import KP_RANGE, SFI_RANGE
 
 
 def check_number(name: str, value, lo: float, hi: float) -> float:

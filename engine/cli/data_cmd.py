@@ -9,6 +9,8 @@ import sys
 import time
 from typing import TYPE_CHECKING
 
+from engine.limits import SFI_RANGE
+
 if TYPE_CHECKING:  # pydantic is loaded only once a command runs
     from engine.settings import Settings
 
@@ -130,9 +132,10 @@ def _print_signatures(st: dict) -> None:
         print("malformed   " + ", ".join(f"{k} {v:,}" for k, v in st["malformed_reasons"].items()))
     print(f"spots       {st['spots']:,}")
     if st["usable_rows"]:
+        lo, hi = SFI_RANGE
         print(f"SFI         {st['sfi_min']:g} .. {st['sfi_max']:g}"
-              + (" (above 400: trained on as observed; predict, matrix and verify accept "
-                 "50..400, the model's documented range)" if st["sfi_max"] > 400 else ""))
+              + (f" (above {hi:g}: trained on as observed; predict, matrix and verify accept "
+                 f"{lo:g}..{hi:g}, the model's documented range)" if st["sfi_max"] > hi else ""))
         print(f"Kp          {st['kp_min']:g} .. {st['kp_max']:g}")
         print(f"months      {st['months_present']} of 12")
         print("bands       " + "  ".join(f"{k} {v:,}" for k, v in st["band_rows"].items()))

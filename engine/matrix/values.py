@@ -8,7 +8,8 @@ from collections.abc import Iterable
 import numpy as np
 
 from engine.errors import InputError
-from engine.predict import KP_RANGE, SFI_RANGE, check_number
+from engine.limits import KP_RANGE, SFI_RANGE
+from engine.predict import check_number
 
 DEFAULT_SFI: tuple[float, ...] = (70.0, 100.0, 150.0, 200.0, 250.0, 300.0)
 DEFAULT_KP: tuple[float, ...] = tuple(float(k) for k in range(10))

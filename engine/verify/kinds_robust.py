@@ -10,6 +10,7 @@ import numpy as np
 
 from engine.bands import BANDS, SIGMA_DB, parse_band
 from engine.errors import InputError
+from engine.limits import KP_RANGE, SFI_RANGE
 from engine.predict import Path_
 from engine.verify.evaluator import Evaluator, Measurement, describe
 
@@ -18,8 +19,8 @@ if TYPE_CHECKING:
 
 
 def _grid_for(c: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
-    sfi = np.arange(50.0, 400.0 + 1e-9, float(c.get("sfi_step", 10)))
-    kp = np.arange(0.0, 9.0 + 1e-9, float(c.get("kp_step", 0.5)))
+    sfi = np.arange(SFI_RANGE[0], SFI_RANGE[1] + 1e-9, float(c.get("sfi_step", 10)))
+    kp = np.arange(KP_RANGE[0], KP_RANGE[1] + 1e-9, float(c.get("kp_step", 0.5)))
     return sfi, kp
 
 
@@ -54,7 +55,7 @@ def smoothness(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measu
         path = evaluator.path(p)
         s, k, h = float(p["sfi"]), float(p["kp"]), float(p["hour"])
         # base, then SFI, Kp and hour nudged, as one request; then each coordinate nudged.
-        reqs.append((path, [s, _nudge(s, rel, 400.0), s, s], [k, k, _nudge(k, rel, 9.0), k],
+        reqs.append((path, [s, _nudge(s, rel, SFI_RANGE[1]), s, s], [k, k, _nudge(k, rel, KP_RANGE[1]), k],
                      [h, h, h, _nudge(h, rel, 23.999)]))
         (tlat, tlon), (rlat, rlon) = path.tx, path.rx
         for tx, rx in (((_nudge(tlat, rel, 90), tlon), (rlat, rlon)), ((tlat, _nudge(tlon, rel, 180)), (rlat, rlon)),
@@ -103,8 +104,8 @@ def band_range(evaluator: Evaluator, spec: TestSpec, c: dict[str, Any]) -> Measu
     SFI 400 with Kp 0, the best, given the monotonicity TST-305 checks): predictions must stay
     in a sane sigma range. The value is the extreme nearer to (or further past) its bound."""
     hours = np.arange(24, dtype=np.float64)[:, None]
-    sfi = np.array([50.0, 400.0])[None, :]
-    kp = np.array([9.0, 0.0])[None, :]
+    sfi = np.array(SFI_RANGE)[None, :]
+    kp = np.array(KP_RANGE[::-1])[None, :]
     combos = [(p, b) for p in c["paths"] for b in BANDS]
     rs = evaluator.predict_many([(evaluator.path(p, band=b.name, hour=0), sfi, kp, hours) for p, b in combos])
     n = sum(r["sigma"].size for r in rs)
