@@ -275,6 +275,26 @@ def test_field_checks():
 
 # ---- where models come from -------------------------------------------------------------------
 
+def test_without_shared_the_published_v22_comes_from_the_installed_ionis_validate(tmp_path, monkeypatch):
+    """A user's machine has no ../shared: the peer's package (pip install ionis-validate) ships
+    V22-gamma with its config, and verify, matrix and the app's default find it there."""
+    import hashlib
+
+    from conftest import V22_SHA256
+
+    import engine.model_sources as sources
+
+    here = tmp_path / "clone" / "engine" / "model_sources.py"   # a checkout with no shared/ beside it
+    monkeypatch.setattr(sources, "__file__", str(here))
+    (tmp_path / "work" / "dir").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "work" / "dir")
+    found = sources.published_v22()
+    assert found is not None and "ionis_validate" in found.parts, found
+    assert hashlib.sha256(found.read_bytes()).hexdigest() == V22_SHA256
+    assert found.with_name("config_v22.json").is_file()
+    assert default_checkpoint(tmp_path / "runs") == found and list_checkpoints(tmp_path / "runs") == [found]
+
+
 def test_checkpoint_sources(tmp_path, v22_file):
     s = Settings(runs={"dir": str(tmp_path / "runs")})
     assert newest_best(s.runs.dir) is None
