@@ -60,11 +60,11 @@ def _take(client, db: DatabaseSettings, name: str, table: str, me: dict) -> None
                 f"{db.database}.{table} is being written by `{held.get('command', '?')}` (pid "
                 f"{held.get('pid', '?')} on {held.get('host', '?')}, since {held.get('since', '?')}): "
                 f"wait for it to finish; if that process is gone, drop table "
-                f"{db.database}.{lock_table(table)}", "database")
+                f"{db.database}.{lock_table(table)}")
         with translating(db):
             client.command(f"DROP TABLE IF EXISTS {name} SYNC")
     raise DataError(f"could not take the write lock of {db.database}.{table}: another command "
-                    f"keeps taking it; try again", "database")
+                    f"keeps taking it; try again")
 
 
 def _create(client, db: DatabaseSettings, name: str, me: dict) -> bool:

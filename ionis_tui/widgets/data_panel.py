@@ -47,7 +47,9 @@ def render_data(d: DataSource, seed_rows: int, width: int) -> Text:
             t.append("\nfix: ")
             t.append(d.setting, "bold yellow")
             t.append(f" in the settings file (or env {env_name(d.setting)})")
-        t.append("\nthe app stays open: fix the setting and restart, or press ")
+        # a fault no setting fixes (a table another command is writing) only asks to look again
+        t.append("\nthe app stays open: " + ("fix the setting and restart, or press " if d.setting
+                                              else "press "))
         t.append("g", "bold")
         t.append(" to check again")
     elif d.status == DataStatus.EMPTY:
