@@ -84,38 +84,8 @@ def test_the_screen_is_drawn_through_a_handle_that_silencing_fd_2_cannot_mute(tm
     assert screen.read_text() == "frame drawn while fd 2 is silenced"
 
 
-def test_a_key_typed_before_the_first_frame_is_kept(tmp_path):
-    """Issue 13 item 3: over SSH a user types while the app starts; a key sent right after the
-    process starts (long before the first frame) must still be answered."""
-    import pty
-    import select
-    import sys
-    import time
-
-    cfg = tmp_path / "app.toml"
-    cfg.write_text(f'[database]\npath = "{tmp_path / "db"}"\n')
-    pid, fd = pty.fork()
-    if pid == 0:
-        os.chdir(Path(__file__).resolve().parents[1])
-        os.environ.update(TERM="xterm-256color", COLUMNS="80", LINES="24")
-        os.execv(sys.executable, [sys.executable, "-m", "ionis_tui", "--config", str(cfg)])
-    out, deadline = b"", time.monotonic() + 60
-    try:
-        os.write(fd, b"?")  # before Python has even imported the app
-        while time.monotonic() < deadline and b"escape closes a screen" not in out:
-            if select.select([fd], [], [], 0.05)[0]:
-                try:
-                    out += os.read(fd, 65536)
-                except OSError:
-                    break
-    finally:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        os.close(fd)
-    assert b"escape closes a screen" in out.split(b"\x1b[?1049h", 1)[-1], "the early '?' was lost"
-
-
-def _pty_app(cfg: Path, typed: bytes, until: bytes, timeout: float = 120.0) -> bytes:
+def _pty_app(cfg: Path, typed: bytes, until: bytes, timeout: float = 120.0,
+             size: tuple[int, int] = (100, 30)) -> bytes:
     """Run the real app on a pseudo-terminal, type `typed` right after the process starts
     (long before the first frame), and read the screen until `until` shows; the output."""
     import pty
@@ -126,7 +96,7 @@ def _pty_app(cfg: Path, typed: bytes, until: bytes, timeout: float = 120.0) -> b
     pid, fd = pty.fork()
     if pid == 0:
         os.chdir(Path(__file__).resolve().parents[1])
-        os.environ.update(TERM="xterm-256color", COLUMNS="100", LINES="30")
+        os.environ.update(TERM="xterm-256color", COLUMNS=str(size[0]), LINES=str(size[1]))
         os.execv(sys.executable, [sys.executable, "-m", "ionis_tui", "--config", str(cfg)])
     out, deadline = b"", time.monotonic() + timeout
     try:
@@ -142,6 +112,15 @@ def _pty_app(cfg: Path, typed: bytes, until: bytes, timeout: float = 120.0) -> b
         os.waitpid(pid, 0)
         os.close(fd)
     return out
+
+
+def test_a_key_typed_before_the_first_frame_is_kept(tmp_path):
+    """Issue 13 item 3: over SSH a user types while the app starts; a key sent right after the
+    process starts (long before the first frame) must still be answered."""
+    cfg = tmp_path / "app.toml"
+    cfg.write_text(f'[database]\npath = "{tmp_path / "db"}"\n')
+    out = _pty_app(cfg, b"?", b"escape closes a screen", timeout=60, size=(80, 24))
+    assert b"escape closes a screen" in out.split(b"\x1b[?1049h", 1)[-1], "the early '?' was lost"
 
 
 @pytest.mark.slow  # seeds a database and starts a trainer
