@@ -144,7 +144,6 @@ def overview(client, db: DatabaseSettings, spots_table: str, sw_table: str) -> d
 
 def writers(client, db: DatabaseSettings, tables) -> dict[str, dict]:
     """The tables a command is writing now: qualified name -> its lock's holder."""
-    from engine.data.write_lock import holder
+    from engine.data.write_lock import holders
 
-    found = {t: holder(client, db, t) for t in dict.fromkeys(tables)}
-    return {f"{db.database}.{t}": h for t, h in found.items() if h is not None}
+    return {f"{db.database}.{t}": h for t, h in holders(client, db, dict.fromkeys(tables)).items()}

@@ -81,14 +81,22 @@ def _create(client, db: DatabaseSettings, name: str, me: dict) -> bool:
 
 def holder(client, db: DatabaseSettings, table: str) -> dict | None:
     """Who holds the write lock of `table` (command, host, pid, since), None when free."""
+    return holders(client, db, [table]).get(table)
+
+
+def holders(client, db: DatabaseSettings, tables) -> dict[str, dict]:
+    """table -> its lock's holder, for those of `tables` being written now (one query)."""
+    by_lock = {lock_table(t): t for t in tables}
     with translating(db):
-        rows = client.query("SELECT comment FROM system.tables WHERE database = {d:String} AND "
-                            "name = {t:String}", parameters={"d": db.database,
-                                                             "t": lock_table(table)}).result_rows
-    if not rows:
-        return None
+        rows = client.query("SELECT name, comment FROM system.tables WHERE database = {d:String} "
+                            "AND name IN {n:Array(String)}",
+                            parameters={"d": db.database, "n": list(by_lock)}).result_rows
+    return {by_lock[name]: _parse(comment) for name, comment in rows}
+
+
+def _parse(comment: str | None) -> dict:
     try:
-        held = json.loads(rows[0][0] or "")
+        held = json.loads(comment or "")
     except ValueError:
         return {}
     return held if isinstance(held, dict) else {}
