@@ -46,6 +46,7 @@ def fill_space_weather(client, db: DatabaseSettings, table: str, days) -> SwSpan
     data = [[d.item() for d in days.dates], [float(x) for x in days.sfi],
             [None if math.isnan(float(x)) else float(x) for x in adj],
             [[float(k) for k in row] for row in days.kp], [1] * len(days.dates)]
+    # write_lock creates the database its lock table lives in (and so the staging table)
     with write_lock(client, db, table, "data sw"), translating(db):
         client.command(f"DROP TABLE IF EXISTS `{db.database}`.`{staging}` SYNC")
         client.command(sw_table_sql(f"`{db.database}`.`{staging}`"))
